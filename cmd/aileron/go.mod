@@ -1,0 +1,3 @@
+module aileron.dev/cmd/aileron
+
+go 1.26

@@ -1,0 +1,3 @@
+module aileron.dev/gen
+
+go 1.26

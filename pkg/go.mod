@@ -1,0 +1,3 @@
+module aileron.dev/pkg
+
+go 1.26

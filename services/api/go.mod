@@ -1,0 +1,3 @@
+module aileron.dev/services/api
+
+go 1.26

@@ -1,0 +1,3 @@
+module aileron.dev/services/docker-provisioner
+
+go 1.26

@@ -1,0 +1,3 @@
+module aileron.dev/services/firewall
+
+go 1.26

@@ -1,0 +1,3 @@
+module aileron.dev/services/k8s-provisioner
+
+go 1.26
