@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"aileron.dev/pkg/bus"
+	"aileron.dev/services/api/orchestrator"
+	"aileron.dev/services/api/server"
+)
+
+// devConfig is the configuration of `aileron dev`.
+type devConfig struct {
+	DataDir   string
+	HTTPAddr  string
+	GRPCAddr  string
+	NATSHost  string
+	NATSPort  int
+	NATSSync  string
+	LogLevel  string
+	Deadlines time.Duration
+}
+
+func (c devConfig) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if _, _, err := bus.ParseSync(c.NATSSync); err != nil {
+		return err
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	return nil
+}
+
+func parseDev(args []string, stderr io.Writer) (devConfig, error) {
+	var c devConfig
+	fs := flag.NewFlagSet("aileron dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DataDir, "data-dir", envOr("AILERON_DATA_DIR", ".aileron"), "directory for JetStream data (env AILERON_DATA_DIR)")
+	fs.StringVar(&c.HTTPAddr, "http", envOr("AILERON_HTTP_ADDR", "127.0.0.1:3001"), "REST listen address (env AILERON_HTTP_ADDR)")
+	fs.StringVar(&c.GRPCAddr, "grpc", envOr("AILERON_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env AILERON_GRPC_ADDR)")
+	fs.StringVar(&c.NATSHost, "nats-host", "127.0.0.1", "embedded NATS listen host")
+	fs.IntVar(&c.NATSPort, "nats-port", 4222, "embedded NATS port (-1 picks a free one)")
+	fs.StringVar(&c.NATSSync, "nats-sync", envOr("AILERON_NATS_SYNC", "always"), `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	err := fs.Parse(args)
+	if err == nil {
+		err = c.Validate()
+	}
+	return c, err
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func runDev(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := parseDev(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "aileron dev:", err)
+		return 2
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := dev(ctx, cfg, log); err != nil {
+		log.Error("aileron dev failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{
+		StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Host: cfg.NATSHost, Port: cfg.NATSPort, Sync: cfg.NATSSync,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	log.Info("embedded nats started", "url", ns.ClientURL(), "store", cfg.DataDir, "sync", cfg.NATSSync)
+
+	nc, js, err := bus.Connect(ns.ClientURL(), "aileron-dev")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := bus.Setup(ctx, js, bus.SetupConfig{Replicas: 1}); err != nil {
+		return err
+	}
+	oc := orchestrator.DefaultConfig()
+	oc.Provisioners = []string{orchestrator.ProvisionerDocker}
+	api, err := server.Start(ctx, server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc}, js, log)
+	if err != nil {
+		return err
+	}
+	log.Warn("aileron dev runs without authentication; keep it on a trusted machine", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
+	<-ctx.Done()
+	log.Info("shutting down")
+	return api.Wait()
+}

@@ -1,0 +1,148 @@
+// Package bus wires Aileron services to NATS JetStream: it starts the embedded
+// server used by `aileron dev`, connects clients and creates the stream and
+// key-value buckets every service relies on.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the JetStream objects shared by every service.
+const (
+	// StreamName is the one stream holding every Aileron subject (aileron.>).
+	StreamName = "AILERON"
+	// BucketWorkspaces holds workspace records; only the orchestrator writes it.
+	BucketWorkspaces = "aileron-workspaces"
+	// BucketFirewall holds effective firewall policies; only the firewall service writes it.
+	BucketFirewall = "aileron-firewall"
+)
+
+// EmbeddedConfig configures the in-process NATS server of `aileron dev` and tests.
+type EmbeddedConfig struct {
+	// StoreDir is where JetStream keeps its data.
+	StoreDir string
+	// Host and Port to listen on; Port -1 picks a free port.
+	Host string
+	Port int
+	// Sync is the JetStream fsync policy: "always" fsyncs every write before it
+	// is acknowledged; a duration such as "2m" (the NATS default) batches fsyncs
+	// and can lose acknowledged writes on power loss (not on a process crash).
+	Sync string
+}
+
+// ParseSync validates a sync policy: "always" or a positive duration.
+func ParseSync(s string) (always bool, interval time.Duration, err error) {
+	if s == "" || s == "always" {
+		return true, 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return false, 0, fmt.Errorf("nats sync %q: want \"always\" or a positive duration", s)
+	}
+	return false, d, nil
+}
+
+// StartEmbedded starts a NATS server with JetStream in this process and waits
+// until it accepts connections.
+func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
+	always, interval, err := ParseSync(cfg.Sync)
+	if err != nil {
+		return nil, err
+	}
+	host := cfg.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	opts := &server.Options{
+		ServerName:   "aileron-embedded",
+		Host:         host,
+		Port:         cfg.Port,
+		JetStream:    true,
+		StoreDir:     cfg.StoreDir,
+		NoSigs:       true,
+		SyncAlways:   always,
+		SyncInterval: interval,
+		MaxPayload:   8 << 20,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("create nats server: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("nats server not ready within 30s")
+	}
+	return ns, nil
+}
+
+// Connect dials NATS at url (retrying while it is briefly unavailable) and
+// returns the connection and its JetStream context.
+func Connect(url, name string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	base := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(true),
+	}
+	nc, err := nats.Connect(url, append(base, opts...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect nats %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// SetupConfig sizes the JetStream objects.
+type SetupConfig struct {
+	// Replicas of the stream and buckets: 1 embedded, 3 on a cluster.
+	Replicas int
+	// MaxAge of stream messages.
+	MaxAge time.Duration
+}
+
+// Setup creates or updates the stream and buckets idempotently.
+func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 7 * 24 * time.Hour
+	}
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Aileron workspace events, status reports, firewall policies and audit records",
+		Subjects:    []string{"aileron.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      cfg.MaxAge,
+		Duplicates:  2 * time.Minute,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	for _, b := range []string{BucketWorkspaces, BucketFirewall} {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   b,
+			History:  1,
+			Storage:  jetstream.FileStorage,
+			Replicas: cfg.Replicas,
+		})
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	return nil
+}

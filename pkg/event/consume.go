@@ -1,0 +1,105 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrPermanent marks a handler error that retrying cannot fix: the message is
+// terminated instead of redelivered.
+var ErrPermanent = errors.New("permanent failure")
+
+// Permanent wraps err so the consumer terminates the message.
+func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
+
+// Handler handles one message. nil acks it; an error wrapping ErrPermanent
+// terminates it; any other error naks it with a delay for redelivery.
+type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+// ConsumerConfig describes a durable consumer named <service>-<purpose>.
+type ConsumerConfig struct {
+	Durable        string
+	FilterSubjects []string
+	// MaxDeliver bounds redeliveries (default 10); BackOff spaces them.
+	MaxDeliver int
+	BackOff    []time.Duration
+	// AckWait is how long a handler may take before redelivery (default 60s).
+	AckWait time.Duration
+	// DeliverNew starts a new consumer at the end of the stream instead of the start.
+	DeliverNew bool
+}
+
+// Consume creates or updates the durable consumer and runs h for every message
+// until ctx ends. Messages are handled one at a time per consumer instance;
+// several instances with the same durable share the work.
+func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, log *slog.Logger, h Handler) error {
+	if cfg.MaxDeliver == 0 {
+		cfg.MaxDeliver = 10
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 60 * time.Second
+	}
+	if cfg.BackOff == nil {
+		cfg.BackOff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second}
+	}
+	policy := jetstream.DeliverAllPolicy
+	if cfg.DeliverNew {
+		policy = jetstream.DeliverNewPolicy
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, "AILERON", jetstream.ConsumerConfig{
+		Durable:        cfg.Durable,
+		FilterSubjects: cfg.FilterSubjects,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		DeliverPolicy:  policy,
+		MaxDeliver:     cfg.MaxDeliver,
+		BackOff:        cfg.BackOff,
+		AckWait:        cfg.AckWait,
+		MaxAckPending:  256,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer %s: %w", cfg.Durable, err)
+	}
+	iter, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", cfg.Durable, err)
+	}
+	go func() {
+		<-ctx.Done()
+		iter.Stop()
+	}()
+	for {
+		msg, err := iter.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			log.Warn("consumer next failed", "consumer", cfg.Durable, "err", err)
+			continue
+		}
+		settle(ctx, msg, h(ctx, msg), cfg, log)
+	}
+}
+
+func settle(ctx context.Context, msg jetstream.Msg, err error, cfg ConsumerConfig, log *slog.Logger) {
+	switch {
+	case err == nil:
+		_ = msg.Ack()
+	case errors.Is(err, ErrPermanent):
+		log.Error("message terminated", "consumer", cfg.Durable, "subject", msg.Subject(), "err", err)
+		_ = msg.TermWithReason(err.Error())
+	case ctx.Err() != nil:
+		_ = msg.Nak()
+	default:
+		delay := time.Second
+		if md, mdErr := msg.Metadata(); mdErr == nil && int(md.NumDelivered) <= len(cfg.BackOff) {
+			delay = cfg.BackOff[md.NumDelivered-1]
+		}
+		log.Warn("message will be retried", "consumer", cfg.Durable, "subject", msg.Subject(), "delay", delay, "err", err)
+		_ = msg.NakWithDelay(delay)
+	}
+}

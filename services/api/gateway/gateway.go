@@ -1,0 +1,131 @@
+// Package gateway serves the REST API: grpc-gateway translating JSON over HTTP
+// into gRPC calls to the orchestrator, plus the OpenAPI document and health
+// endpoints. It holds no state.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/gen/openapi"
+)
+
+const requestIDHeader = "X-Request-Id"
+
+// MaxBodyBytes caps request bodies.
+const MaxBodyBytes = 1 << 20
+
+// successStatus is the HTTP status of each RPC's success: creates answer 201,
+// asynchronous commands 202.
+var successStatus = map[string]int{
+	"/aileron.workspace.v1.WorkspaceService/CreateWorkspace":  http.StatusCreated,
+	"/aileron.workspace.v1.WorkspaceService/StopWorkspace":    http.StatusAccepted,
+	"/aileron.workspace.v1.WorkspaceService/StartWorkspace":   http.StatusAccepted,
+	"/aileron.workspace.v1.WorkspaceService/RestartWorkspace": http.StatusAccepted,
+	"/aileron.workspace.v1.WorkspaceService/RestartService":   http.StatusAccepted,
+	"/aileron.workspace.v1.WorkspaceService/DeleteWorkspace":  http.StatusAccepted,
+	"/aileron.workspace.v1.WorkspaceService/UpdateFirewall":   http.StatusAccepted,
+}
+
+// New returns the REST handler forwarding to the gRPC server on conn.
+// extra, if non-nil, serves every path outside /api/ (the web UI).
+func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler) (http.Handler, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithStreamErrorHandler(streamErrorHandler),
+		runtime.WithForwardResponseOption(setStatus),
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
+			return metadata.Pairs("x-request-id", r.Header.Get(requestIDHeader))
+		}),
+	)
+	if err := workspacev1.RegisterWorkspaceServiceHandler(ctx, mux, conn); err != nil {
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
+	root := http.NewServeMux()
+	root.Handle("/api/", limitBody(mux))
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.JSON)
+	})
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	if extra != nil {
+		root.Handle("/", extra)
+	} else {
+		root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			routingErrorHandler(r.Context(), nil, nil, w, r, http.StatusNotFound)
+		})
+	}
+	return withRequestID(root), nil
+}
+
+func headerMatcher(key string) (string, bool) {
+	switch http.CanonicalHeaderKey(key) {
+	case "Authorization", requestIDHeader:
+		return key, true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+func setStatus(ctx context.Context, w http.ResponseWriter, _ proto.Message) error {
+	if method, ok := runtime.RPCMethod(ctx); ok {
+		if code, ok := successStatus[method]; ok {
+			w.WriteHeader(code)
+		}
+	}
+	return nil
+}
+
+// withRequestID gives every request an id, echoed in the response.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(requestIDHeader)
+		if id == "" || len(id) > 128 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+			r.Header.Set(requestIDHeader, id)
+		}
+		w.Header().Set(requestIDHeader, id)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody reads the body up front so an oversized one answers 413 before
+// anything reaches the server.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+			if err != nil {
+				WriteError(w, r, ErrorBody{Code: "REQUEST_INVALID", Field: "body", Message: "body could not be read", Status: http.StatusBadRequest})
+				return
+			}
+			if len(data) > MaxBodyBytes {
+				WriteError(w, r, ErrorBody{Code: "REQUEST_TOO_LARGE", Field: "body",
+					Message: fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes), Status: http.StatusRequestEntityTooLarge})
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(data))
+		}
+		next.ServeHTTP(w, r)
+	})
+}

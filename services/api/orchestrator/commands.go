@@ -1,0 +1,264 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	storev1 "aileron.dev/gen/aileron/store/v1"
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/store"
+)
+
+// Service states the orchestrator sets before a provisioner reports.
+const (
+	ServicePending    = "pending"
+	ServiceRestarting = "restarting"
+	ServiceDisabled   = "disabled"
+)
+
+// Firewall phases.
+const (
+	FirewallApplying = "applying"
+	FirewallApplied  = "applied"
+)
+
+// Create validates req and records a new workspace in state creating.
+func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev1.CreateWorkspaceRequest) (*workspacev1.Workspace, error) {
+	if err := validateName(req.GetName()); err != nil {
+		return nil, err
+	}
+	prov := req.GetProvisioner()
+	if prov == "" {
+		prov = ProvisionerDocker
+	}
+	if err := validateProvisioner(prov, o.cfg.Provisioners); err != nil {
+		return nil, err
+	}
+	now := timestamppb.New(o.now())
+	w := &workspacev1.Workspace{
+		Id: newID(), Name: req.GetName(), Owner: owner, Provisioner: prov,
+		DesiredState: DesiredRunning, Generation: 1, CreateTime: now, UpdateTime: now,
+		Services: &workspacev1.Services{
+			Runtime:  &workspacev1.ServiceStatus{Enabled: true, State: ServicePending},
+			Terminal: &workspacev1.ServiceStatus{Enabled: true, State: ServicePending},
+			Browser:  &workspacev1.ServiceStatus{Enabled: true, State: ServicePending},
+			Canvas:   &workspacev1.ServiceStatus{Enabled: req.GetCanvasEnabled(), State: ServicePending},
+		},
+		Operations:     &workspacev1.Operations{},
+		FirewallStatus: &workspacev1.FirewallStatus{Revision: 1, Phase: FirewallApplying, UpdateTime: now},
+	}
+	if !w.Services.Canvas.Enabled {
+		w.Services.Canvas.State = ServiceDisabled
+	}
+	err := applyFirewall(w,
+		enabledOr(req.WorkspaceFirewallNetworkAccessEnabled), req.GetWorkspaceFirewallDomainAccessMode(), req.GetWorkspaceFirewallAllowedDomains(),
+		enabledOr(req.BrowserFirewallNetworkAccessEnabled), req.GetBrowserFirewallDomainAccessMode(), req.GetBrowserFirewallAllowedDomains())
+	if err != nil {
+		return nil, err
+	}
+	o.setState(w, StateCreating, "workspace requested")
+
+	if err := o.store.ClaimName(ctx, owner, w.Name, w.Id); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, &Error{Kind: ErrAlreadyExists, Code: "WORKSPACE_NAME_CONFLICT", Field: "name", Message: "name " + quote(w.Name) + " is already used by another of your workspaces"}
+		}
+		return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+	}
+	rec := &storev1.WorkspaceRecord{Workspace: w}
+	o.attachEvent(rec, event.TypeCreated, "")
+	rev, err := o.store.Create(ctx, rec)
+	if err != nil {
+		_ = o.store.ReleaseName(ctx, owner, w.Name, w.Id)
+		return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+	}
+	w.Revision = rev
+	o.publish(ctx, rec)
+	return w, nil
+}
+
+func enabledOr(b *bool) bool { return b == nil || *b }
+
+// Get returns the workspace with id, read from the store.
+func (o *Orchestrator) Get(ctx context.Context, id string) (*workspacev1.Workspace, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	rec, err := o.store.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+	}
+	return rec.Workspace, nil
+}
+
+// Stop, Start, Restart and Delete apply the lifecycle commands.
+func (o *Orchestrator) Stop(ctx context.Context, id string) (*workspacev1.Workspace, error) {
+	return o.lifecycle(ctx, id, CmdStop, event.TypeStopRequested, "stop requested")
+}
+
+// Start starts a stopped or failed workspace.
+func (o *Orchestrator) Start(ctx context.Context, id string) (*workspacev1.Workspace, error) {
+	return o.lifecycle(ctx, id, CmdStart, event.TypeStartRequested, "start requested")
+}
+
+// Restart restarts every service of a running workspace.
+func (o *Orchestrator) Restart(ctx context.Context, id string) (*workspacev1.Workspace, error) {
+	return o.lifecycle(ctx, id, CmdRestart, event.TypeRestartRequested, "restart requested")
+}
+
+// Delete deletes a workspace from any state.
+func (o *Orchestrator) Delete(ctx context.Context, id string) (*workspacev1.Workspace, error) {
+	return o.lifecycle(ctx, id, CmdDelete, event.TypeDeleteRequested, "delete requested")
+}
+
+func (o *Orchestrator) lifecycle(ctx context.Context, id string, cmd Command, typ, reason string) (*workspacev1.Workspace, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	return o.mutate(ctx, id, "", func(w *workspacev1.Workspace) (change, error) {
+		next, repeat, err := Decide(cmd, w.State)
+		if err != nil || repeat {
+			return noChange, err
+		}
+		w.Generation++
+		w.DesiredState = transitions[cmd].desired
+		o.setState(w, next, reason)
+		if cmd == CmdRestart {
+			w.Operations.RestartWorkspaceTime = timestamppb.New(o.now())
+			for _, s := range serviceList(w.Services) {
+				if s.Enabled {
+					s.State = ServiceRestarting
+				}
+			}
+		}
+		return emit(typ), nil
+	})
+}
+
+// RestartService restarts one service of a running workspace.
+func (o *Orchestrator) RestartService(ctx context.Context, id, service string) (*workspacev1.Workspace, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := validateService(service); err != nil {
+		return nil, err
+	}
+	return o.mutate(ctx, id, service, func(w *workspacev1.Workspace) (change, error) {
+		if _, _, err := Decide(CmdRestartService, w.State); err != nil {
+			return noChange, err
+		}
+		s := serviceByName(w.Services, service)
+		if !s.Enabled {
+			return noChange, &Error{Kind: ErrInvalidTransition, Code: "WORKSPACE_SERVICE_NOT_ENABLED", Field: "service", Message: "service " + service + " is not enabled in this workspace"}
+		}
+		if s.State == ServiceRestarting {
+			return noChange, nil
+		}
+		w.Generation++
+		now := timestamppb.New(o.now())
+		switch service {
+		case ServiceRuntime:
+			w.Operations.RestartRuntimeTime = now
+		case ServiceTerminal:
+			w.Operations.RestartTerminalTime = now
+		case ServiceBrowser:
+			w.Operations.RestartBrowserTime = now
+		case ServiceCanvas:
+			w.Operations.RestartCanvasTime = now
+		}
+		s.State = ServiceRestarting
+		return emit(event.TypeServiceRestartRequested), nil
+	})
+}
+
+// Firewall returns the firewall resource of a workspace.
+func Firewall(w *workspacev1.Workspace) *workspacev1.Firewall {
+	return &workspacev1.Firewall{
+		Id: w.Id, Revision: w.GetFirewallStatus().GetRevision(),
+		WorkspaceFirewallNetworkAccessEnabled: w.WorkspaceFirewallNetworkAccessEnabled,
+		WorkspaceFirewallDomainAccessMode:     w.WorkspaceFirewallDomainAccessMode,
+		WorkspaceFirewallAllowedDomains:       w.WorkspaceFirewallAllowedDomains,
+		BrowserFirewallNetworkAccessEnabled:   w.BrowserFirewallNetworkAccessEnabled,
+		BrowserFirewallDomainAccessMode:       w.BrowserFirewallDomainAccessMode,
+		BrowserFirewallAllowedDomains:         w.BrowserFirewallAllowedDomains,
+		Status:                                w.FirewallStatus,
+	}
+}
+
+// UpdateFirewall replaces the six firewall settings if req.Revision is current.
+func (o *Orchestrator) UpdateFirewall(ctx context.Context, req *workspacev1.UpdateFirewallRequest) (*workspacev1.Workspace, error) {
+	if err := ValidateID(req.GetId()); err != nil {
+		return nil, err
+	}
+	want := &workspacev1.Workspace{}
+	err := applyFirewall(want,
+		req.WorkspaceFirewallNetworkAccessEnabled, req.WorkspaceFirewallDomainAccessMode, req.WorkspaceFirewallAllowedDomains,
+		req.BrowserFirewallNetworkAccessEnabled, req.BrowserFirewallDomainAccessMode, req.BrowserFirewallAllowedDomains)
+	if err != nil {
+		return nil, err
+	}
+	return o.mutate(ctx, req.GetId(), "", func(w *workspacev1.Workspace) (change, error) {
+		if _, _, err := Decide(CmdUpdateFirewall, w.State); err != nil {
+			return noChange, err
+		}
+		if cur := w.GetFirewallStatus().GetRevision(); req.GetRevision() != cur {
+			return noChange, &Error{Kind: ErrConflict, Code: "FIREWALL_REVISION_CONFLICT", Field: "revision",
+				Message: "revision " + itoa(req.GetRevision()) + " is stale: the firewall is at revision " + itoa(cur) + "; read it again and retry"}
+		}
+		if sameFirewall(w, want) {
+			return noChange, nil
+		}
+		w.WorkspaceFirewallNetworkAccessEnabled = want.WorkspaceFirewallNetworkAccessEnabled
+		w.WorkspaceFirewallDomainAccessMode = want.WorkspaceFirewallDomainAccessMode
+		w.WorkspaceFirewallAllowedDomains = want.WorkspaceFirewallAllowedDomains
+		w.BrowserFirewallNetworkAccessEnabled = want.BrowserFirewallNetworkAccessEnabled
+		w.BrowserFirewallDomainAccessMode = want.BrowserFirewallDomainAccessMode
+		w.BrowserFirewallAllowedDomains = want.BrowserFirewallAllowedDomains
+		w.Generation++
+		fs := w.FirewallStatus
+		fs.Revision++
+		fs.Phase = FirewallApplying
+		fs.Message, fs.ErrorCode = "", ""
+		fs.UpdateTime = timestamppb.New(o.now())
+		return emit(event.TypeFirewallUpdated), nil
+	})
+}
+
+func sameFirewall(a, b *workspacev1.Workspace) bool {
+	return a.WorkspaceFirewallNetworkAccessEnabled == b.WorkspaceFirewallNetworkAccessEnabled &&
+		a.WorkspaceFirewallDomainAccessMode == b.WorkspaceFirewallDomainAccessMode &&
+		slices.Equal(a.WorkspaceFirewallAllowedDomains, b.WorkspaceFirewallAllowedDomains) &&
+		a.BrowserFirewallNetworkAccessEnabled == b.BrowserFirewallNetworkAccessEnabled &&
+		a.BrowserFirewallDomainAccessMode == b.BrowserFirewallDomainAccessMode &&
+		slices.Equal(a.BrowserFirewallAllowedDomains, b.BrowserFirewallAllowedDomains)
+}
+
+// serviceByName returns the status of one service of s.
+func serviceByName(s *workspacev1.Services, name string) *workspacev1.ServiceStatus {
+	switch name {
+	case ServiceRuntime:
+		return s.Runtime
+	case ServiceTerminal:
+		return s.Terminal
+	case ServiceBrowser:
+		return s.Browser
+	case ServiceCanvas:
+		return s.Canvas
+	}
+	return nil
+}
+
+func serviceList(s *workspacev1.Services) []*workspacev1.ServiceStatus {
+	return []*workspacev1.ServiceStatus{s.Runtime, s.Terminal, s.Browser, s.Canvas}
+}
+
+func clone(w *workspacev1.Workspace) *workspacev1.Workspace {
+	return proto.Clone(w).(*workspacev1.Workspace)
+}

@@ -1,0 +1,241 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+)
+
+// ErrorDomain is the ErrorInfo domain of every Aileron API error.
+const ErrorDomain = "aileron.dev"
+
+// Identity tells who is calling: the owner recorded on new workspaces and
+// whether the caller may see every workspace.
+type Identity func(ctx context.Context) (owner string, admin bool)
+
+// DevIdentity is the identity of an unauthenticated local `aileron dev`.
+func DevIdentity(context.Context) (string, bool) { return "dev", true }
+
+// Handler serves WorkspaceService over gRPC. It is the only layer that maps
+// domain errors to status codes.
+type Handler struct {
+	workspacev1.UnimplementedWorkspaceServiceServer
+	o        *Orchestrator
+	identity Identity
+}
+
+// NewHandler returns the gRPC handler of o.
+func NewHandler(o *Orchestrator, id Identity) *Handler {
+	if id == nil {
+		id = DevIdentity
+	}
+	return &Handler{o: o, identity: id}
+}
+
+// visible returns the workspace if the caller may see it, else not-found (so
+// ids of other users cannot be probed).
+func (h *Handler) visible(ctx context.Context, id string) (*workspacev1.Workspace, error) {
+	w, err := h.o.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if owner, admin := h.identity(ctx); !admin && w.Owner != owner {
+		return nil, notFound(id)
+	}
+	return w, nil
+}
+
+// CreateWorkspace implements WorkspaceService.
+func (h *Handler) CreateWorkspace(ctx context.Context, req *workspacev1.CreateWorkspaceRequest) (*workspacev1.CreateWorkspaceResponse, error) {
+	owner, _ := h.identity(ctx)
+	w, err := h.o.Create(ctx, owner, req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &workspacev1.CreateWorkspaceResponse{Workspace: w}, nil
+}
+
+// ListWorkspaces implements WorkspaceService.
+func (h *Handler) ListWorkspaces(ctx context.Context, req *workspacev1.ListWorkspacesRequest) (*workspacev1.ListWorkspacesResponse, error) {
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = 50
+	}
+	if size < 1 || size > 100 {
+		return nil, toStatus(invalid("PAGE_SIZE_INVALID", "page_size", "page_size must be between 1 and 100"))
+	}
+	f, err := h.filter(ctx, "", req.GetState(), req.GetProvisioner(), req.GetSearch())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	ws, next, err := h.o.index.List(f, size, req.GetPageToken())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &workspacev1.ListWorkspacesResponse{Workspaces: ws, NextPageToken: next}, nil
+}
+
+func (h *Handler) filter(ctx context.Context, id, state, prov, search string) (Filter, error) {
+	if state != "" {
+		if err := validateState(state); err != nil {
+			return Filter{}, err
+		}
+	}
+	if prov != "" && prov != ProvisionerDocker && prov != ProvisionerKubernetes {
+		return Filter{}, invalid("WORKSPACE_PROVISIONER_INVALID", "provisioner", "provisioner "+quote(prov)+" must be docker or kubernetes")
+	}
+	if len(search) > 63 {
+		return Filter{}, invalid("SEARCH_INVALID", "search", "search must be at most 63 characters")
+	}
+	f := Filter{ID: id, State: state, Provisioner: prov, Search: search}
+	if owner, admin := h.identity(ctx); !admin {
+		f.Owner = owner
+	}
+	return f, nil
+}
+
+// GetWorkspace implements WorkspaceService.
+func (h *Handler) GetWorkspace(ctx context.Context, req *workspacev1.GetWorkspaceRequest) (*workspacev1.GetWorkspaceResponse, error) {
+	w, err := h.visible(ctx, req.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &workspacev1.GetWorkspaceResponse{Workspace: w}, nil
+}
+
+// command runs a lifecycle command on a visible workspace.
+func (h *Handler) command(ctx context.Context, id string, fn func(context.Context, string) (*workspacev1.Workspace, error)) (*workspacev1.Workspace, error) {
+	if _, err := h.visible(ctx, id); err != nil {
+		return nil, toStatus(err)
+	}
+	w, err := fn(ctx, id)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return w, nil
+}
+
+// StopWorkspace implements WorkspaceService.
+func (h *Handler) StopWorkspace(ctx context.Context, req *workspacev1.StopWorkspaceRequest) (*workspacev1.StopWorkspaceResponse, error) {
+	w, err := h.command(ctx, req.GetId(), h.o.Stop)
+	return &workspacev1.StopWorkspaceResponse{Workspace: w}, err
+}
+
+// StartWorkspace implements WorkspaceService.
+func (h *Handler) StartWorkspace(ctx context.Context, req *workspacev1.StartWorkspaceRequest) (*workspacev1.StartWorkspaceResponse, error) {
+	w, err := h.command(ctx, req.GetId(), h.o.Start)
+	return &workspacev1.StartWorkspaceResponse{Workspace: w}, err
+}
+
+// RestartWorkspace implements WorkspaceService.
+func (h *Handler) RestartWorkspace(ctx context.Context, req *workspacev1.RestartWorkspaceRequest) (*workspacev1.RestartWorkspaceResponse, error) {
+	w, err := h.command(ctx, req.GetId(), h.o.Restart)
+	return &workspacev1.RestartWorkspaceResponse{Workspace: w}, err
+}
+
+// RestartService implements WorkspaceService.
+func (h *Handler) RestartService(ctx context.Context, req *workspacev1.RestartServiceRequest) (*workspacev1.RestartServiceResponse, error) {
+	w, err := h.command(ctx, req.GetId(), func(ctx context.Context, id string) (*workspacev1.Workspace, error) {
+		return h.o.RestartService(ctx, id, req.GetService())
+	})
+	return &workspacev1.RestartServiceResponse{Workspace: w}, err
+}
+
+// DeleteWorkspace implements WorkspaceService.
+func (h *Handler) DeleteWorkspace(ctx context.Context, req *workspacev1.DeleteWorkspaceRequest) (*workspacev1.DeleteWorkspaceResponse, error) {
+	w, err := h.command(ctx, req.GetId(), h.o.Delete)
+	return &workspacev1.DeleteWorkspaceResponse{Workspace: w}, err
+}
+
+// GetFirewall implements WorkspaceService.
+func (h *Handler) GetFirewall(ctx context.Context, req *workspacev1.GetFirewallRequest) (*workspacev1.GetFirewallResponse, error) {
+	w, err := h.visible(ctx, req.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &workspacev1.GetFirewallResponse{Firewall: Firewall(w)}, nil
+}
+
+// UpdateFirewall implements WorkspaceService.
+func (h *Handler) UpdateFirewall(ctx context.Context, req *workspacev1.UpdateFirewallRequest) (*workspacev1.UpdateFirewallResponse, error) {
+	w, err := h.command(ctx, req.GetId(), func(ctx context.Context, _ string) (*workspacev1.Workspace, error) {
+		return h.o.UpdateFirewall(ctx, req)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &workspacev1.UpdateFirewallResponse{Firewall: Firewall(w)}, nil
+}
+
+// WatchWorkspaces implements WorkspaceService: the current workspaces as
+// "added", then every change until the client goes away.
+func (h *Handler) WatchWorkspaces(req *workspacev1.WatchWorkspacesRequest, stream workspacev1.WorkspaceService_WatchWorkspacesServer) error {
+	ctx := stream.Context()
+	if req.GetId() != "" {
+		if _, err := h.visible(ctx, req.GetId()); err != nil {
+			return toStatus(err)
+		}
+	}
+	f, err := h.filter(ctx, req.GetId(), "", "", "")
+	if err != nil {
+		return toStatus(err)
+	}
+	sub, cur := h.o.index.Subscribe(f, 1024)
+	defer sub.Cancel()
+	for _, w := range cur {
+		if err := stream.Send(&workspacev1.WatchWorkspacesResponse{Type: ChangeAdded, Workspace: w}); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c, ok := <-sub.C:
+			if !ok {
+				return toStatus(&Error{Kind: ErrUnavailable, Code: "WATCH_FELL_BEHIND", Message: "the watch fell behind; reconnect"})
+			}
+			if err := stream.Send(&workspacev1.WatchWorkspacesResponse{Type: c.Type, Workspace: c.Workspace}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// toStatus maps a domain error to a gRPC status carrying an ErrorInfo whose
+// reason is the stable code and whose metadata names the field.
+func toStatus(err error) error {
+	var de *Error
+	if !errors.As(err, &de) {
+		return status.Error(codes.Internal, "internal error")
+	}
+	c := codes.Internal
+	switch {
+	case errors.Is(de.Kind, ErrNotFound):
+		c = codes.NotFound
+	case errors.Is(de.Kind, ErrInvalidArgument):
+		c = codes.InvalidArgument
+	case errors.Is(de.Kind, ErrConflict):
+		c = codes.Aborted
+	case errors.Is(de.Kind, ErrAlreadyExists):
+		c = codes.AlreadyExists
+	case errors.Is(de.Kind, ErrInvalidTransition):
+		c = codes.FailedPrecondition
+	case errors.Is(de.Kind, ErrUnavailable):
+		c = codes.Unavailable
+	}
+	st := status.New(c, de.Message)
+	info := &errdetails.ErrorInfo{Reason: de.Code, Domain: ErrorDomain}
+	if de.Field != "" {
+		info.Metadata = map[string]string{"field": de.Field}
+	}
+	if withInfo, err := st.WithDetails(info); err == nil {
+		st = withInfo
+	}
+	return st.Err()
+}

@@ -1,0 +1,205 @@
+// Package orchestrator owns the workspace lifecycle: it validates commands,
+// applies the state machine, persists records with compare-and-swap in the
+// JetStream KV bucket and publishes an event for every change. It never calls
+// Docker or Kubernetes; provisioners report what they observe and the
+// orchestrator applies those reports through the same state machine.
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	storev1 "aileron.dev/gen/aileron/store/v1"
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/store"
+)
+
+// Config holds the orchestrator's tunables.
+type Config struct {
+	// Provisioners accepted on create; the first is the default.
+	Provisioners []string
+	// Deadlines per transitional state; a workspace still in the state after it
+	// becomes failed with DEADLINE_EXCEEDED.
+	Deadlines map[string]time.Duration
+	// SweepInterval is how often deadlines and unpublished events are checked.
+	SweepInterval time.Duration
+}
+
+// DefaultConfig returns production defaults.
+func DefaultConfig() Config {
+	return Config{
+		Provisioners: []string{ProvisionerDocker, ProvisionerKubernetes},
+		Deadlines: map[string]time.Duration{
+			StateCreating:   10 * time.Minute,
+			StateStarting:   5 * time.Minute,
+			StateStopping:   5 * time.Minute,
+			StateRestarting: 5 * time.Minute,
+			StateDeleting:   5 * time.Minute,
+		},
+		SweepInterval: 5 * time.Second,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if len(c.Provisioners) == 0 {
+		return errors.New("orchestrator: at least one provisioner must be enabled")
+	}
+	for _, p := range c.Provisioners {
+		if p != ProvisionerDocker && p != ProvisionerKubernetes {
+			return fmt.Errorf("orchestrator: unknown provisioner %q", p)
+		}
+	}
+	for _, s := range States {
+		if transitional(s) && c.Deadlines[s] <= 0 {
+			return fmt.Errorf("orchestrator: deadline for %s must be positive", s)
+		}
+	}
+	if c.SweepInterval <= 0 {
+		return errors.New("orchestrator: sweep interval must be positive")
+	}
+	return nil
+}
+
+// Orchestrator is the workspace lifecycle service.
+type Orchestrator struct {
+	cfg   Config
+	store *store.Store
+	js    jetstream.JetStream
+	index *Index
+	log   *slog.Logger
+	now   func() time.Time
+	// unpublished receives ids whose event publish failed, for the sweeper.
+	unpublished chan string
+	watcher     jetstream.KeyWatcher
+}
+
+// New builds an orchestrator. Call Run to start its background loops.
+func New(cfg Config, js jetstream.JetStream, st *store.Store, log *slog.Logger) (*Orchestrator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Orchestrator{
+		cfg: cfg, store: st, js: js, log: log, now: time.Now,
+		index:       NewIndex(),
+		unpublished: make(chan string, 1024),
+	}, nil
+}
+
+// Index returns the in-memory index of workspaces used by List and Watch.
+func (o *Orchestrator) Index() *Index { return o.index }
+
+// change says what a mutation did: nothing (an idempotent repeat), a write
+// without an event (observed status only), or a write with an event.
+type change struct {
+	write bool
+	event string
+}
+
+var (
+	noChange  = change{}
+	writeOnly = change{write: true}
+)
+
+func emit(eventType string) change { return change{write: true, event: eventType} }
+
+// mutation changes a workspace in place.
+type mutation func(w *workspacev1.Workspace) (change, error)
+
+// mutate reads the record, applies fn and writes it back with compare-and-swap,
+// retrying on a concurrent change so the state machine always decides on the
+// latest record. The event goes into the record (outbox) and is then published.
+func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn mutation) (*workspacev1.Workspace, error) {
+	for attempt := 0; attempt < 16; attempt++ {
+		rec, err := o.store.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notFound(id)
+		}
+		if err != nil {
+			return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+		}
+		w := rec.Workspace
+		rev := w.Revision
+		c, err := fn(w)
+		if err != nil {
+			return nil, err
+		}
+		if !c.write {
+			return w, nil
+		}
+		w.UpdateTime = timestamppb.New(o.now())
+		if c.event != "" {
+			o.attachEvent(rec, c.event, service)
+		}
+		n, err := o.store.Update(ctx, rec, rev)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+		}
+		w.Revision = n
+		if c.event != "" {
+			o.publish(ctx, rec)
+		} else {
+			o.index.Put(w)
+		}
+		return w, nil
+	}
+	return nil, &Error{Kind: ErrConflict, Code: "WORKSPACE_CONFLICT", Message: "workspace " + id + " is changing too fast, retry"}
+}
+
+// attachEvent records the next event of the workspace in the record.
+func (o *Orchestrator) attachEvent(rec *storev1.WorkspaceRecord, typ, service string) {
+	rec.EventSequence++
+	rec.LastEvent = &eventsv1.WorkspaceEvent{
+		Id:       fmt.Sprintf("%s-%d", rec.Workspace.Id, rec.EventSequence),
+		Type:     typ,
+		Sequence: rec.EventSequence,
+		Service:  service,
+		Time:     timestamppb.New(o.now()),
+	}
+}
+
+// publish sends the record's last event. On failure the id is queued for the
+// sweeper; the KV write already happened, so the command still succeeds.
+func (o *Orchestrator) publish(ctx context.Context, rec *storev1.WorkspaceRecord) {
+	o.index.Put(rec.Workspace)
+	if err := o.send(ctx, rec); err != nil {
+		o.log.Warn("event publish failed, will retry", "workspace_id", rec.Workspace.Id, "err", err)
+		select {
+		case o.unpublished <- rec.Workspace.Id:
+		default: // the queue is full; the start-up recovery pass still finds it
+		}
+	}
+}
+
+// send publishes the record's last event stamped with the record as written.
+func (o *Orchestrator) send(ctx context.Context, rec *storev1.WorkspaceRecord) error {
+	ev := proto.Clone(rec.LastEvent).(*eventsv1.WorkspaceEvent)
+	ev.Workspace = rec.Workspace
+	w := rec.Workspace
+	return event.Publish(ctx, o.js, event.WorkspaceSubject(w.Provisioner, w.Id, ev.Type), ev.Id, ev)
+}
+
+// setState moves w to state, with its reason and deadline.
+func (o *Orchestrator) setState(w *workspacev1.Workspace, state, reason string) {
+	w.State = state
+	w.StateReason = reason
+	if state != StateFailed {
+		w.ErrorCode = ""
+	}
+	w.StateDeadlineTime = nil
+	if transitional(state) {
+		w.StateDeadlineTime = timestamppb.New(o.now().Add(o.cfg.Deadlines[state]))
+	}
+}

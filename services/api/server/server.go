@@ -1,0 +1,166 @@
+// Package server runs the api service: the orchestrator behind a gRPC server
+// and the REST gateway that calls it over real gRPC, so interceptors run for
+// every REST request too.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/store"
+	"aileron.dev/services/api/gateway"
+	"aileron.dev/services/api/orchestrator"
+)
+
+// Config configures the api service.
+type Config struct {
+	// HTTPAddr serves REST (default :3001); GRPCAddr serves gRPC (default :9090).
+	HTTPAddr, GRPCAddr string
+	Orchestrator       orchestrator.Config
+	// Identity resolves the caller; nil means the unauthenticated dev identity.
+	Identity orchestrator.Identity
+	// UnaryInterceptors and StreamInterceptors run before the handlers (e.g. auth).
+	UnaryInterceptors  []grpc.UnaryServerInterceptor
+	StreamInterceptors []grpc.StreamServerInterceptor
+	// UI serves every non-API path of the REST port, when set.
+	UI http.Handler
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// Server is a running api service.
+type Server struct {
+	// HTTPAddr and GRPCAddr are the bound addresses (useful with port 0).
+	HTTPAddr, GRPCAddr string
+	Orchestrator       *orchestrator.Orchestrator
+	done               chan error
+}
+
+// Wait blocks until the server stopped after its context ended.
+func (s *Server) Wait() error { return <-s.done }
+
+// Start binds both ports and serves until ctx ends.
+func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) (*Server, error) {
+	st, err := store.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	o, err := orchestrator.New(cfg.Orchestrator, js, st, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Init(ctx); err != nil {
+		return nil, fmt.Errorf("init orchestrator: %w", err)
+	}
+	gl, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen grpc: %w", err)
+	}
+	hl, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		_ = gl.Close()
+		return nil, fmt.Errorf("listen http: %w", err)
+	}
+	gs := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{recoverUnary(log), logUnary(log)}, cfg.UnaryInterceptors...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{recoverStream(log)}, cfg.StreamInterceptors...)...),
+	)
+	workspacev1.RegisterWorkspaceServiceServer(gs, orchestrator.NewHandler(o, cfg.Identity))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+
+	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		_, _ = gl.Close(), hl.Close()
+		return nil, fmt.Errorf("dial grpc: %w", err)
+	}
+	gw, err := gateway.New(ctx, conn, cfg.UI)
+	if err != nil {
+		_, _, _ = gl.Close(), hl.Close(), conn.Close()
+		return nil, err
+	}
+	httpSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+
+	s := &Server{HTTPAddr: hl.Addr().String(), GRPCAddr: gl.Addr().String(), Orchestrator: o, done: make(chan error, 1)}
+	loopsDone := make(chan struct{})
+	go func() { o.Run(ctx); close(loopsDone) }()
+	go func() { _ = gs.Serve(gl) }()
+	go func() { _ = httpSrv.Serve(hl) }()
+	log.Info("api serving", "http", s.HTTPAddr, "grpc", s.GRPCAddr)
+
+	go func() {
+		<-ctx.Done()
+		// Shutdown: report NOT_SERVING, drain HTTP, then stop gRPC gracefully
+		// with a hard stop if draining takes too long.
+		hs.Shutdown()
+		timeout := cfg.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		err := httpSrv.Shutdown(sctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = httpSrv.Close()
+		}
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-sctx.Done():
+			gs.Stop()
+		}
+		_ = conn.Close()
+		<-loopsDone
+		s.done <- err
+	}()
+	return s, nil
+}
+
+func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("handler panic", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+				err = status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return h(ctx, req)
+	}
+}
+
+func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("handler panic", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+				err = status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return h(srv, ss)
+	}
+}
+
+func logUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := h(ctx, req)
+		log.Debug("rpc", "method", info.FullMethod, "code", status.Code(err).String(), "duration", time.Since(start))
+		return resp, err
+	}
+}
