@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"aileron.dev/pkg/bus"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
+	firewall "aileron.dev/services/firewall/service"
 )
 
 // devConfig is the configuration of `aileron dev`.
@@ -110,8 +113,14 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	fw, err := firewall.New(ctx, firewall.Config{Defaults: firewall.DefaultDefaults(), ResyncInterval: time.Minute}, js, log.With("service", "firewall"))
+	if err != nil {
+		return err
+	}
+	var g errgroup.Group
+	g.Go(func() error { return fw.Run(ctx) })
 	log.Warn("aileron dev runs without authentication; keep it on a trusted machine", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
 	<-ctx.Done()
 	log.Info("shutting down")
-	return api.Wait()
+	return errors.Join(g.Wait(), api.Wait())
 }

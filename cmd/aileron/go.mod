@@ -5,11 +5,12 @@ go 1.26.0
 require (
 	aileron.dev/pkg v0.0.0
 	aileron.dev/services/api v0.0.0
+	aileron.dev/services/firewall v0.0.0
+	golang.org/x/sync v0.24.0
 )
 
 require (
 	aileron.dev/gen v0.0.0 // indirect
-	aileron.dev/services/firewall v0.0.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect

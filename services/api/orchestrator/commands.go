@@ -158,7 +158,9 @@ func (o *Orchestrator) RestartService(ctx context.Context, id, service string) (
 		if !s.Enabled {
 			return noChange, &Error{Kind: ErrInvalidTransition, Code: "WORKSPACE_SERVICE_NOT_ENABLED", Field: "service", Message: "service " + service + " is not enabled in this workspace"}
 		}
-		if s.State == ServiceRestarting {
+		// A repeat while the previous request is unobserved by the
+		// provisioner is the same request; after that it is a new restart.
+		if s.State == ServiceRestarting && w.ObservedGeneration < w.Generation {
 			return noChange, nil
 		}
 		w.Generation++

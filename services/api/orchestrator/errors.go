@@ -1,6 +1,9 @@
 package orchestrator
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // Sentinel error kinds; the gRPC handler maps each to a status code.
 var (
@@ -34,5 +37,5 @@ func invalid(code, field, msg string) *Error {
 }
 
 func notFound(id string) *Error {
-	return &Error{Kind: ErrNotFound, Code: "WORKSPACE_NOT_FOUND", Field: "id", Message: "workspace " + id + " not found"}
+	return &Error{Kind: ErrNotFound, Code: "WORKSPACE_NOT_FOUND", Field: "id", Message: "workspace id " + strconv.Quote(id) + " not found"}
 }

@@ -56,6 +56,16 @@ func (o *Orchestrator) ApplyStatus(ctx context.Context, r *eventsv1.StatusReport
 			w.ObservedGeneration = r.GetObservedGeneration()
 			c = writeOnly
 		}
+		if r.GetPhase() == PhaseRunning && r.GetServices() == nil {
+			// The provisioner converged the generation that asked for the
+			// restarts without detailing services: those restarts are done.
+			for _, s := range serviceList(w.Services) {
+				if s.State == ServiceRestarting {
+					s.State = StateRunning
+					c = writeOnly
+				}
+			}
+		}
 		t, ok := reportTransitions[r.GetPhase()]
 		if !ok || !slices.Contains(t.from, w.State) || (w.State == t.to && w.StateReason == r.GetReason()) {
 			return c, nil

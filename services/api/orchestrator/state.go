@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"errors"
 	"slices"
+	"strings"
 )
 
 // Lifecycle states of a workspace.
@@ -92,9 +93,10 @@ func Decide(cmd Command, state string) (next string, repeat bool, err error) {
 		return "", true, nil
 	}
 	if !slices.Contains(t.from, state) {
+		verb := strings.ReplaceAll(string(cmd), "_", " ")
 		return "", false, &Error{
 			Kind: ErrInvalidTransition, Code: t.code, Field: "state",
-			Message: string(cmd) + " is not allowed while the workspace is " + state,
+			Message: "cannot " + verb + ": the workspace state is " + state + " (allowed from " + strings.Join(t.from, ", ") + ")",
 		}
 	}
 	return t.to, false, nil

@@ -2098,15 +2098,15 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x13GetFirewallResponse\x12:\n" +
 	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall\"T\n" +
 	"\x16UpdateFirewallResponse\x12:\n" +
-	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall2\x9c\x0e\n" +
+	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall2\xa8\x0e\n" +
 	"\x10WorkspaceService\x12\x98\x01\n" +
 	"\x0fCreateWorkspace\x12,.aileron.workspace.v1.CreateWorkspaceRequest\x1a-.aileron.workspace.v1.CreateWorkspaceResponse\"(\x82\xd3\xe4\x93\x02\":\x01*b\tworkspace\"\x12/api/v1/workspaces\x12\x87\x01\n" +
 	"\x0eListWorkspaces\x12+.aileron.workspace.v1.ListWorkspacesRequest\x1a,.aileron.workspace.v1.ListWorkspacesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/workspaces\x12\x91\x01\n" +
 	"\fGetWorkspace\x12).aileron.workspace.v1.GetWorkspaceRequest\x1a*.aileron.workspace.v1.GetWorkspaceResponse\"*\x82\xd3\xe4\x93\x02$b\tworkspace\x12\x17/api/v1/workspaces/{id}\x12\x9c\x01\n" +
 	"\rStopWorkspace\x12*.aileron.workspace.v1.StopWorkspaceRequest\x1a+.aileron.workspace.v1.StopWorkspaceResponse\"2\x82\xd3\xe4\x93\x02,:\x01*b\tworkspace\"\x1c/api/v1/workspaces/{id}/stop\x12\xa0\x01\n" +
 	"\x0eStartWorkspace\x12+.aileron.workspace.v1.StartWorkspaceRequest\x1a,.aileron.workspace.v1.StartWorkspaceResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\tworkspace\"\x1d/api/v1/workspaces/{id}/start\x12\xa8\x01\n" +
-	"\x10RestartWorkspace\x12-.aileron.workspace.v1.RestartWorkspaceRequest\x1a..aileron.workspace.v1.RestartWorkspaceResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\tworkspace\"\x1f/api/v1/workspaces/{id}/restart\x12\xf1\x01\n" +
-	"\x0eRestartService\x12+.aileron.workspace.v1.RestartServiceRequest\x1a,.aileron.workspace.v1.RestartServiceResponse\"\x83\x01\x82\xd3\xe4\x93\x02}:\x01*Z9:\x01*\"4/api/v1/workspaces/{id}/components/{service}/restartb\tworkspace\"2/api/v1/workspaces/{id}/services/{service}/restart\x12\x9a\x01\n" +
+	"\x10RestartWorkspace\x12-.aileron.workspace.v1.RestartWorkspaceRequest\x1a..aileron.workspace.v1.RestartWorkspaceResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\tworkspace\"\x1f/api/v1/workspaces/{id}/restart\x12\xfd\x01\n" +
+	"\x0eRestartService\x12+.aileron.workspace.v1.RestartServiceRequest\x1a,.aileron.workspace.v1.RestartServiceResponse\"\x8f\x01\x82\xd3\xe4\x93\x02\x88\x01:\x01*ZD:\x01*b\tworkspace\"4/api/v1/workspaces/{id}/components/{service}/restartb\tworkspace\"2/api/v1/workspaces/{id}/services/{service}/restart\x12\x9a\x01\n" +
 	"\x0fDeleteWorkspace\x12,.aileron.workspace.v1.DeleteWorkspaceRequest\x1a-.aileron.workspace.v1.DeleteWorkspaceResponse\"*\x82\xd3\xe4\x93\x02$b\tworkspace*\x17/api/v1/workspaces/{id}\x12\x96\x01\n" +
 	"\vGetFirewall\x12(.aileron.workspace.v1.GetFirewallRequest\x1a).aileron.workspace.v1.GetFirewallResponse\"2\x82\xd3\xe4\x93\x02,b\bfirewall\x12 /api/v1/workspaces/{id}/firewall\x12\xa2\x01\n" +
 	"\x0eUpdateFirewall\x12+.aileron.workspace.v1.UpdateFirewallRequest\x1a,.aileron.workspace.v1.UpdateFirewallResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\bfirewall\x1a /api/v1/workspaces/{id}/firewall\x12\x92\x01\n" +

@@ -708,7 +708,7 @@ func RegisterWorkspaceServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_WorkspaceService_RestartService_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_WorkspaceService_RestartService_1(annotatedContext, mux, outboundMarshaler, w, req, response_WorkspaceService_RestartService_1{resp.(*RestartServiceResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodDelete, pattern_WorkspaceService_DeleteWorkspace_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -951,7 +951,7 @@ func RegisterWorkspaceServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_WorkspaceService_RestartService_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_WorkspaceService_RestartService_1(annotatedContext, mux, outboundMarshaler, w, req, response_WorkspaceService_RestartService_1{resp.(*RestartServiceResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodDelete, pattern_WorkspaceService_DeleteWorkspace_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -1074,6 +1074,15 @@ type response_WorkspaceService_RestartService_0 struct {
 }
 
 func (m response_WorkspaceService_RestartService_0) XXX_ResponseBody() interface{} {
+	response := m.RestartServiceResponse
+	return response.Workspace
+}
+
+type response_WorkspaceService_RestartService_1 struct {
+	*RestartServiceResponse
+}
+
+func (m response_WorkspaceService_RestartService_1) XXX_ResponseBody() interface{} {
 	response := m.RestartServiceResponse
 	return response.Workspace
 }

@@ -1,0 +1,118 @@
+// Package apitest starts a real api service for tests: an embedded NATS
+// server with JetStream in a temp dir, the orchestrator, its gRPC server and
+// the REST gateway on loopback ports.
+package apitest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/store"
+	"aileron.dev/services/api/orchestrator"
+	apiserver "aileron.dev/services/api/server"
+)
+
+// Env is a running api service.
+type Env struct {
+	URL      string // REST base URL, e.g. http://127.0.0.1:port
+	StoreDir string
+	NATS     *server.Server
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Store    *store.Store
+	Server   *apiserver.Server
+	Client   workspacev1.WorkspaceServiceClient
+	cancel   context.CancelFunc
+}
+
+// Options tune Start.
+type Options struct {
+	// Orchestrator config; zero means orchestrator.DefaultConfig() with a fast sweep.
+	Orchestrator *orchestrator.Config
+	// StoreDir reuses a JetStream directory (to test restarts); "" makes a temp dir.
+	StoreDir string
+	// Server tweaks the server config (interceptors, identity, UI).
+	Server func(*apiserver.Config)
+	// Log receives the services' logs; nil discards them.
+	Log *slog.Logger
+}
+
+// Start starts NATS and the api service; both stop at test cleanup.
+func Start(t testing.TB, opts Options) *Env {
+	t.Helper()
+	if opts.StoreDir == "" {
+		opts.StoreDir = t.TempDir()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: opts.StoreDir, Port: -1, Sync: "always"})
+	require.NoError(t, err)
+	e := &Env{StoreDir: opts.StoreDir, NATS: ns}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	e.NC, e.JS, err = bus.Connect(ns.ClientURL(), t.Name())
+	require.NoError(t, err)
+	t.Cleanup(e.NC.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	require.NoError(t, bus.Setup(ctx, e.JS, bus.SetupConfig{}))
+	e.Store, err = store.Open(ctx, e.JS)
+	require.NoError(t, err)
+
+	oc := orchestrator.DefaultConfig()
+	oc.SweepInterval = 50 * time.Millisecond
+	if opts.Orchestrator != nil {
+		oc = *opts.Orchestrator
+	}
+	cfg := apiserver.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Orchestrator: oc, ShutdownTimeout: 5 * time.Second}
+	if opts.Server != nil {
+		opts.Server(&cfg)
+	}
+	e.Server, err = apiserver.Start(ctx, cfg, e.JS, opts.Log)
+	require.NoError(t, err)
+	e.URL = "http://" + e.Server.HTTPAddr
+	conn, err := grpc.NewClient(e.Server.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	e.Client = workspacev1.NewWorkspaceServiceClient(conn)
+	t.Cleanup(func() {
+		_ = conn.Close()
+		e.Stop()
+	})
+	return e
+}
+
+// Stop stops the api service (not NATS); safe to call twice.
+func (e *Env) Stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	_ = e.Server.Wait()
+	e.cancel = nil
+}
+
+// Attach starts another api service on env's NATS connection (a second
+// replica, or the same one after a restart); it stops at test cleanup.
+func Attach(t testing.TB, env *Env) *apiserver.Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	oc := orchestrator.DefaultConfig()
+	oc.SweepInterval = 50 * time.Millisecond
+	s, err := apiserver.Start(ctx, apiserver.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Orchestrator: oc},
+		env.JS, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(func() { cancel(); _ = s.Wait() })
+	return s
+}

@@ -1,0 +1,249 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/event"
+	"aileron.dev/services/api/apitest"
+	"aileron.dev/services/api/orchestrator"
+)
+
+// TestConcurrentConflictingCommands: stop and restart race on a running
+// workspace; exactly one wins, the other answers 409, and the record stays
+// whole with its generation bumped once.
+func TestConcurrentConflictingCommands(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	for i := 0; i < 10; i++ {
+		w := create(t, env, fmt.Sprintf("race-%d", i))
+		id := w["id"].(string)
+		report(t, env, id, 1, "running")
+		waitState(t, env, id, "running")
+
+		codes := make([]int, 2)
+		var wg sync.WaitGroup
+		for j, path := range []string{"/stop", "/restart"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[j], _ = call(t, env, "POST", "/api/v1/workspaces/"+id+path, nil)
+			}()
+		}
+		wg.Wait()
+		require.ElementsMatch(t, []int{http.StatusAccepted, http.StatusConflict}, codes)
+		rec, err := env.Store.Get(context.Background(), id)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), rec.Workspace.Generation)
+		require.Contains(t, []string{"stopping", "restarting"}, rec.Workspace.State)
+	}
+}
+
+func TestConcurrentFirewallUpdatesOneWins(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	id := create(t, env, "fw-race")["id"].(string)
+	const n = 8
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = call(t, env, "PUT", "/api/v1/workspaces/"+id+"/firewall", map[string]any{
+				"revision": "1", "workspace_firewall_allowed_domains": []string{fmt.Sprintf("site%d.example.com", i)},
+			})
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, c := range codes {
+		require.Contains(t, []int{http.StatusAccepted, http.StatusConflict}, c)
+		if c == http.StatusAccepted {
+			won++
+		}
+	}
+	require.Equal(t, 1, won)
+	_, fw := call(t, env, "GET", "/api/v1/workspaces/"+id+"/firewall", nil)
+	require.Equal(t, "2", fw["revision"])
+	require.Len(t, fw["workspace_firewall_allowed_domains"], 1)
+}
+
+// TestRestartsKeepWorkspacesAndEvents restarts the orchestrator, then NATS, on
+// the same store dir: every workspace and every unacknowledged event survives.
+func TestRestartsKeepWorkspacesAndEvents(t *testing.T) {
+	dir := t.TempDir()
+	env := apitest.Start(t, apitest.Options{StoreDir: dir})
+	ids := map[string]bool{}
+	for i := range 5 {
+		ids[create(t, env, fmt.Sprintf("keep-%d", i))["id"].(string)] = true
+	}
+	ctx := context.Background()
+	// A provisioner's durable consumer that has not processed anything yet.
+	_, err := env.JS.CreateOrUpdateConsumer(ctx, "AILERON", jetstream.ConsumerConfig{
+		Durable: "test-provisioner", FilterSubjects: []string{event.WorkspaceFilter("docker")}, AckPolicy: jetstream.AckExplicitPolicy,
+	})
+	require.NoError(t, err)
+
+	env.Stop()
+	env.NC.Close()
+	env.NATS.Shutdown()
+	env.NATS.WaitForShutdown()
+
+	env2 := apitest.Start(t, apitest.Options{StoreDir: dir})
+	code, list := call(t, env2, "GET", "/api/v1/workspaces", nil)
+	require.Equal(t, http.StatusOK, code)
+	got := map[string]bool{}
+	for _, w := range list["workspaces"].([]any) {
+		got[w.(map[string]any)["id"].(string)] = true
+	}
+	require.Equal(t, ids, got)
+
+	cons, err := env2.JS.Consumer(ctx, "AILERON", "test-provisioner")
+	require.NoError(t, err)
+	batch, err := cons.Fetch(10, jetstream.FetchMaxWait(2*time.Second))
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for m := range batch.Messages() {
+		ev := &eventsv1.WorkspaceEvent{}
+		require.NoError(t, proto.Unmarshal(m.Data(), ev))
+		require.Equal(t, event.TypeCreated, ev.Type)
+		seen[ev.Workspace.Id] = true
+		require.NoError(t, m.Ack())
+	}
+	require.Equal(t, ids, seen)
+}
+
+// TestOutboxRecovery simulates a crash between the KV write and the publish:
+// the record holds an event the stream never got; start-up publishes it once.
+func TestOutboxRecovery(t *testing.T) {
+	dir := t.TempDir()
+	env := apitest.Start(t, apitest.Options{StoreDir: dir})
+	id := create(t, env, "crashy")["id"].(string)
+	env.Stop()
+
+	ctx := context.Background()
+	rec, err := env.Store.Get(ctx, id)
+	require.NoError(t, err)
+	rec.Workspace.State = orchestrator.StateStopping
+	rec.Workspace.Generation++
+	rec.EventSequence++
+	rec.LastEvent = &eventsv1.WorkspaceEvent{Id: fmt.Sprintf("%s-%d", id, rec.EventSequence), Type: event.TypeStopRequested, Sequence: rec.EventSequence}
+	_, err = env.Store.Update(ctx, rec, rec.Workspace.Revision)
+	require.NoError(t, err)
+
+	sub, err := env.NC.SubscribeSync(event.WorkspaceSubject("docker", id, event.TypeStopRequested))
+	require.NoError(t, err)
+	apitest.Attach(t, env) // the orchestrator restarts
+
+	msg, err := sub.NextMsg(5 * time.Second)
+	require.NoError(t, err)
+	ev := &eventsv1.WorkspaceEvent{}
+	require.NoError(t, proto.Unmarshal(msg.Data, ev))
+	require.Equal(t, uint64(2), ev.Sequence)
+	require.Equal(t, "stopping", ev.Workspace.State)
+}
+
+func TestDeadlineFailsWorkspace(t *testing.T) {
+	cfg := orchestrator.DefaultConfig()
+	cfg.SweepInterval = 20 * time.Millisecond
+	cfg.Deadlines[orchestrator.StateCreating] = 100 * time.Millisecond
+	env := apitest.Start(t, apitest.Options{Orchestrator: &cfg})
+	id := create(t, env, "slow")["id"].(string)
+	w := waitState(t, env, id, "failed")
+	require.Equal(t, "DEADLINE_EXCEEDED", w["error_code"])
+	require.Contains(t, w["state_reason"], "creating did not finish within 100ms")
+	// failed can be deleted
+	code, w := call(t, env, "DELETE", "/api/v1/workspaces/"+id, nil)
+	require.Equal(t, http.StatusAccepted, code)
+	require.Equal(t, "deleting", w["state"])
+}
+
+func TestWatchOverREST(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	before := create(t, env, "before")["id"].(string)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", env.URL+"/api/v1/workspaces:watch", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	lines := bufio.NewScanner(resp.Body)
+	next := func() (string, string, string) {
+		require.True(t, lines.Scan(), "stream ended: %v", lines.Err())
+		var m struct {
+			Result struct {
+				Type      string         `json:"type"`
+				Workspace map[string]any `json:"workspace"`
+			} `json:"result"`
+		}
+		require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
+		return m.Result.Type, m.Result.Workspace["id"].(string), m.Result.Workspace["state"].(string)
+	}
+	typ, id, _ := next()
+	require.Equal(t, []string{"added", before}, []string{typ, id})
+
+	after := create(t, env, "after")["id"].(string)
+	typ, id, state := next()
+	require.Equal(t, []string{"added", after, "creating"}, []string{typ, id, state})
+	report(t, env, after, 1, "running")
+	typ, id, state = next()
+	require.Equal(t, []string{"modified", after, "running"}, []string{typ, id, state})
+}
+
+func TestWatchOverGRPC(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := env.Client.WatchWorkspaces(ctx, &workspacev1.WatchWorkspacesRequest{})
+	require.NoError(t, err)
+	id := create(t, env, "grpc-watch")["id"].(string)
+	m, err := stream.Recv()
+	require.NoError(t, err)
+	require.Equal(t, "added", m.Type)
+	require.Equal(t, id, m.Workspace.Id)
+}
+
+func TestListPagingAndFilters(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	var ids []string
+	for i := range 7 {
+		ids = append(ids, create(t, env, fmt.Sprintf("ws-%d", i))["id"].(string))
+	}
+	report(t, env, ids[3], 1, "running")
+	waitState(t, env, ids[3], "running")
+
+	var got []string
+	token := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 5)
+		_, page := call(t, env, "GET", "/api/v1/workspaces?pageSize=3&pageToken="+token, nil)
+		for _, w := range page["workspaces"].([]any) {
+			got = append(got, w.(map[string]any)["id"].(string))
+		}
+		token = page["next_page_token"].(string)
+		if token == "" {
+			break
+		}
+	}
+	require.Equal(t, ids, got, "stable creation order across pages")
+
+	_, page := call(t, env, "GET", "/api/v1/workspaces?state=running", nil)
+	require.Len(t, page["workspaces"], 1)
+	_, page = call(t, env, "GET", "/api/v1/workspaces?search=WS-5", nil)
+	require.Len(t, page["workspaces"], 1)
+	_, page = call(t, env, "GET", "/api/v1/workspaces?provisioner=kubernetes", nil)
+	require.Len(t, page["workspaces"], 0)
+}

@@ -1,0 +1,211 @@
+// Package service is the firewall service: it follows workspace events,
+// computes each workspace's effective egress policy (system defaults merged
+// with the workspace's settings, by package policy), stores it in the firewall
+// KV bucket, announces it to the enforcing provisioner and reports the
+// effective domains to the orchestrator.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/store"
+	"aileron.dev/services/firewall/policy"
+)
+
+// Consumer is the durable consumer name of the firewall service.
+const Consumer = "firewall-policy"
+
+// Config configures the firewall service.
+type Config struct {
+	// Defaults are the system default allowed domains per group.
+	Defaults policy.Defaults
+	// ResyncInterval recomputes every workspace's policy (0 disables).
+	ResyncInterval time.Duration
+}
+
+// DefaultDefaults are the defaults shipped with Aileron: package registries and
+// the model API for the workspace, nothing extra for the browser.
+func DefaultDefaults() policy.Defaults {
+	return policy.Defaults{
+		Workspace: []string{
+			"api.anthropic.com", "proxy.golang.org", "sum.golang.org", "registry.npmjs.org",
+			"pypi.org", "files.pythonhosted.org", "github.com", "*.githubusercontent.com",
+		},
+		Browser: []string{},
+	}
+}
+
+// LoadDefaults reads defaults from a JSON file {"workspace": [...], "browser": [...]}.
+func LoadDefaults(path string) (policy.Defaults, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return policy.Defaults{}, fmt.Errorf("read firewall defaults: %w", err)
+	}
+	var d policy.Defaults
+	if err := json.Unmarshal(data, &d); err != nil {
+		return policy.Defaults{}, fmt.Errorf("parse firewall defaults %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Validate checks that every default domain is valid.
+func (c Config) Validate() error {
+	for _, g := range policy.Groups {
+		if _, err := policy.NormalizeDomains("defaults."+string(g), c.Defaults.For(g)); err != nil {
+			return fmt.Errorf("firewall defaults: %w", err)
+		}
+	}
+	return nil
+}
+
+// Service computes and distributes effective policies.
+type Service struct {
+	cfg   Config
+	js    jetstream.JetStream
+	store *store.Store
+	kv    jetstream.KeyValue
+	log   *slog.Logger
+}
+
+// New builds the service; bus.Setup must have created the buckets.
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := js.KeyValue(ctx, bus.BucketFirewall)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketFirewall, err)
+	}
+	return &Service{cfg: cfg, js: js, store: st, kv: kv, log: log}, nil
+}
+
+// Run consumes workspace events until ctx ends, resyncing periodically.
+func (s *Service) Run(ctx context.Context) error {
+	if s.cfg.ResyncInterval > 0 {
+		go s.resyncLoop(ctx)
+	}
+	return event.Consume(ctx, s.js, event.ConsumerConfig{
+		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter("*")},
+	}, s.log, func(ctx context.Context, msg jetstream.Msg) error {
+		id, ok := event.WorkspaceIDFromSubject(msg.Subject())
+		if !ok {
+			return event.Permanent(errors.New("unexpected subject " + msg.Subject()))
+		}
+		return s.Reconcile(ctx, id)
+	})
+}
+
+func (s *Service) resyncLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ResyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			recs, err := s.store.List(ctx)
+			if err != nil {
+				s.log.Warn("firewall resync list failed", "err", err)
+				continue
+			}
+			for _, r := range recs {
+				if err := s.Reconcile(ctx, r.Workspace.Id); err != nil {
+					s.log.Warn("firewall resync failed", "workspace_id", r.Workspace.Id, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Effective computes the policy of a workspace from its settings.
+func Effective(d policy.Defaults, w *workspacev1.Workspace) (*eventsv1.FirewallPolicy, error) {
+	groups := map[policy.Group]policy.Settings{
+		policy.GroupWorkspace: {NetworkAccessEnabled: w.WorkspaceFirewallNetworkAccessEnabled, Mode: policy.Mode(w.WorkspaceFirewallDomainAccessMode), AllowedDomains: w.WorkspaceFirewallAllowedDomains},
+		policy.GroupBrowser:   {NetworkAccessEnabled: w.BrowserFirewallNetworkAccessEnabled, Mode: policy.Mode(w.BrowserFirewallDomainAccessMode), AllowedDomains: w.BrowserFirewallAllowedDomains},
+	}
+	out := &eventsv1.FirewallPolicy{WorkspaceId: w.Id, Revision: w.GetFirewallStatus().GetRevision()}
+	for g, set := range groups {
+		e, err := policy.Compute(g, d.For(g), set)
+		if err != nil {
+			return nil, err
+		}
+		gp := &eventsv1.GroupPolicy{NetworkAccessEnabled: e.NetworkAccessEnabled, Mode: string(e.Mode), AllowedDomains: e.AllowedDomains}
+		if g == policy.GroupWorkspace {
+			out.Workspace = gp
+		} else {
+			out.Browser = gp
+		}
+	}
+	return out, nil
+}
+
+// Reconcile brings the stored policy of one workspace up to date.
+func (s *Service) Reconcile(ctx context.Context, id string) error {
+	rec, err := s.store.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		if err := s.kv.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("purge policy %s: %w", id, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w := rec.Workspace
+	p, err := Effective(s.cfg.Defaults, w)
+	if err != nil {
+		var pe *policy.Error
+		code := "FIREWALL_POLICY_INVALID"
+		if errors.As(err, &pe) {
+			code = pe.Code
+		}
+		return s.report(ctx, &eventsv1.FirewallReport{WorkspaceId: id, Revision: w.GetFirewallStatus().GetRevision(), Phase: "error", ErrorCode: code, Message: err.Error()})
+	}
+	if cur, err := s.kv.Get(ctx, id); err == nil {
+		old := &eventsv1.FirewallPolicy{}
+		if proto.Unmarshal(cur.Value(), old) == nil && proto.Equal(old, p) {
+			return nil
+		}
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if _, err := s.kv.Put(ctx, id, data); err != nil {
+		return fmt.Errorf("store policy %s: %w", id, err)
+	}
+	msgID := fmt.Sprintf("%s-policy-%d", id, p.Revision)
+	if err := event.Publish(ctx, s.js, event.FirewallPolicySubject(w.Provisioner, id), msgID, p); err != nil {
+		return err
+	}
+	s.log.Info("firewall policy computed", "workspace_id", id, "revision", p.Revision)
+	return s.report(ctx, &eventsv1.FirewallReport{
+		WorkspaceId: id, Revision: p.Revision, Phase: "applying",
+		WorkspaceEffectiveAllowedDomains: p.Workspace.AllowedDomains, BrowserEffectiveAllowedDomains: p.Browser.AllowedDomains,
+	})
+}
+
+func (s *Service) report(ctx context.Context, r *eventsv1.FirewallReport) error {
+	r.Reporter = "firewall"
+	r.Time = timestamppb.Now()
+	msgID := fmt.Sprintf("%s-fw-%d-%s", r.WorkspaceId, r.Revision, r.Phase)
+	return event.Publish(ctx, s.js, event.FirewallStatusSubject(r.WorkspaceId), msgID, r)
+}
