@@ -1,0 +1,72 @@
+// Command firewall runs the firewall policy service against NATS: it computes
+// every workspace's effective egress policy and hands it to the provisioners.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"aileron.dev/pkg/bus"
+	"aileron.dev/services/firewall/service"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "firewall:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("firewall", flag.ContinueOnError)
+	natsURL := fs.String("nats-url", env("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s)")
+	creds := fs.String("nats-creds", env("AILERON_NATS_CREDS", ""), "NATS credentials file")
+	defaults := fs.String("defaults-file", env("AILERON_FIREWALL_DEFAULTS_FILE", ""), `JSON file {"workspace": [...], "browser": [...]} of system default allowed domains; built-in defaults when empty`)
+	resync := fs.Duration("resync", time.Minute, "recompute every policy this often")
+	replicas := fs.Int("replicas", 1, "JetStream stream and bucket replicas (3 on a cluster); must match the api's")
+	level := fs.String("log-level", env("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *natsURL == "" {
+		return errors.New("--nats-url is required")
+	}
+	log, err := bus.Logger(*level, true)
+	if err != nil {
+		return err
+	}
+	cfg := service.Config{Defaults: service.DefaultDefaults(), ResyncInterval: *resync}
+	if *defaults != "" {
+		if cfg.Defaults, err = service.LoadDefaults(*defaults); err != nil {
+			return err
+		}
+	}
+	nc, js, err := bus.Connect(*natsURL, "aileron-firewall", bus.CredsOption(*creds)...)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := bus.Setup(ctx, js, bus.SetupConfig{Replicas: *replicas}); err != nil {
+		return err
+	}
+	svc, err := service.New(ctx, cfg, js, log)
+	if err != nil {
+		return err
+	}
+	return svc.Run(ctx)
+}
+
+func env(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
