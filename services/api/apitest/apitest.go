@@ -20,6 +20,7 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/store"
+	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
 	apiserver "aileron.dev/services/api/server"
 )
@@ -47,6 +48,10 @@ type Options struct {
 	Server func(*apiserver.Config)
 	// Log receives the services' logs; nil discards them.
 	Log *slog.Logger
+	// Auth, when set, puts the authentication, rate-limit and audit
+	// interceptors in front of the handlers (Limiter may be nil).
+	Auth    *auth.Config
+	Limiter *auth.Limiter
 }
 
 // Start starts NATS and the api service; both stop at test cleanup.
@@ -77,6 +82,11 @@ func Start(t testing.TB, opts Options) *Env {
 		oc = *opts.Orchestrator
 	}
 	cfg := apiserver.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Orchestrator: oc, ShutdownTimeout: 5 * time.Second}
+	if opts.Auth != nil {
+		a, err := auth.New(*opts.Auth)
+		require.NoError(t, err)
+		cfg.Secure(auth.NewGuard(a, opts.Limiter, e.JS, opts.Log))
+	}
 	if opts.Server != nil {
 		opts.Server(&cfg)
 	}

@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -70,6 +72,8 @@ func fallbackCode(c codes.Code) string {
 		return "UNAUTHENTICATED"
 	case codes.ResourceExhausted:
 		return "RATE_LIMITED"
+	case codes.PermissionDenied:
+		return "PERMISSION_DENIED"
 	}
 	return "INTERNAL"
 }
@@ -102,7 +106,17 @@ func WriteError(w http.ResponseWriter, r *http.Request, b ErrorBody) {
 }
 
 func errorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	WriteError(w, r, BodyFromStatus(status.Convert(err)))
+	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		}
+	}
+	if st.Code() == codes.Unauthenticated {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aileron"`)
+	}
+	WriteError(w, r, BodyFromStatus(st))
 }
 
 func routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, code int) {

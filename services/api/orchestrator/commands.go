@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -38,6 +39,10 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	}
 	if err := validateProvisioner(prov, o.cfg.Provisioners); err != nil {
 		return nil, err
+	}
+	if max := o.cfg.MaxWorkspacesPerOwner; max > 0 && o.index.Count(Filter{Owner: owner}) >= max {
+		return nil, &Error{Kind: ErrQuota, Code: "QUOTA_EXCEEDED", Field: "name",
+			Message: fmt.Sprintf("owner %s already has %d workspaces, the most allowed; delete one first", quote(owner), max)}
 	}
 	now := timestamppb.New(o.now())
 	w := &workspacev1.Workspace{

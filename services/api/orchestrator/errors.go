@@ -17,6 +17,10 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrUnavailable: a dependency (NATS) failed; retrying may help.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrQuota: the caller reached a limit.
+	ErrQuota = errors.New("quota exceeded")
+	// ErrPermission: the caller may not do this (but may see the workspace).
+	ErrPermission = errors.New("permission denied")
 )
 
 // Error is a domain error with a stable code and the field it is about.

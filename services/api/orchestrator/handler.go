@@ -27,14 +27,36 @@ type Handler struct {
 	workspacev1.UnimplementedWorkspaceServiceServer
 	o        *Orchestrator
 	identity Identity
+	policy   AccessPolicy
+}
+
+// AccessPolicy holds the authorization rules beyond ownership.
+type AccessPolicy struct {
+	// FirewallAdminOnly reserves firewall changes (and non-default firewall
+	// settings on create) to admins.
+	FirewallAdminOnly bool
 }
 
 // NewHandler returns the gRPC handler of o.
-func NewHandler(o *Orchestrator, id Identity) *Handler {
+func NewHandler(o *Orchestrator, id Identity, p AccessPolicy) *Handler {
 	if id == nil {
 		id = DevIdentity
 	}
-	return &Handler{o: o, identity: id}
+	return &Handler{o: o, identity: id, policy: p}
+}
+
+// firewallAllowed enforces FirewallAdminOnly.
+func (h *Handler) firewallAllowed(ctx context.Context) error {
+	if _, admin := h.identity(ctx); h.policy.FirewallAdminOnly && !admin {
+		return &Error{Kind: ErrPermission, Code: "FIREWALL_ADMIN_ONLY", Field: "firewall", Message: "only admins may change firewall settings on this server"}
+	}
+	return nil
+}
+
+func customFirewall(r *workspacev1.CreateWorkspaceRequest) bool {
+	return r.WorkspaceFirewallNetworkAccessEnabled != nil || r.BrowserFirewallNetworkAccessEnabled != nil ||
+		r.WorkspaceFirewallDomainAccessMode != "" || r.BrowserFirewallDomainAccessMode != "" ||
+		len(r.WorkspaceFirewallAllowedDomains) > 0 || len(r.BrowserFirewallAllowedDomains) > 0
 }
 
 // visible returns the workspace if the caller may see it, else not-found (so
@@ -53,6 +75,11 @@ func (h *Handler) visible(ctx context.Context, id string) (*workspacev1.Workspac
 // CreateWorkspace implements WorkspaceService.
 func (h *Handler) CreateWorkspace(ctx context.Context, req *workspacev1.CreateWorkspaceRequest) (*workspacev1.CreateWorkspaceResponse, error) {
 	owner, _ := h.identity(ctx)
+	if customFirewall(req) {
+		if err := h.firewallAllowed(ctx); err != nil {
+			return nil, toStatus(err)
+		}
+	}
 	w, err := h.o.Create(ctx, owner, req)
 	if err != nil {
 		return nil, toStatus(err)
@@ -164,6 +191,9 @@ func (h *Handler) GetFirewall(ctx context.Context, req *workspacev1.GetFirewallR
 // UpdateFirewall implements WorkspaceService.
 func (h *Handler) UpdateFirewall(ctx context.Context, req *workspacev1.UpdateFirewallRequest) (*workspacev1.UpdateFirewallResponse, error) {
 	w, err := h.command(ctx, req.GetId(), func(ctx context.Context, _ string) (*workspacev1.Workspace, error) {
+		if err := h.firewallAllowed(ctx); err != nil {
+			return nil, err
+		}
 		return h.o.UpdateFirewall(ctx, req)
 	})
 	if err != nil {
@@ -228,6 +258,10 @@ func toStatus(err error) error {
 		c = codes.FailedPrecondition
 	case errors.Is(de.Kind, ErrUnavailable):
 		c = codes.Unavailable
+	case errors.Is(de.Kind, ErrQuota):
+		c = codes.ResourceExhausted
+	case errors.Is(de.Kind, ErrPermission):
+		c = codes.PermissionDenied
 	}
 	st := status.New(c, de.Message)
 	info := &errdetails.ErrorInfo{Reason: de.Code, Domain: ErrorDomain}

@@ -111,6 +111,19 @@ func (x *Index) List(f Filter, size int, token string) ([]*workspacev1.Workspace
 	return page, base64.RawURLEncoding.EncodeToString([]byte(sortKey(page[size-1]))), nil
 }
 
+// Count returns how many workspaces match f.
+func (x *Index) Count(f Filter) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := 0
+	for _, w := range x.byID {
+		if f.match(w) {
+			n++
+		}
+	}
+	return n
+}
+
 // Len returns the number of workspaces.
 func (x *Index) Len() int {
 	x.mu.RLock()

@@ -23,6 +23,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/store"
+	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/gateway"
 	"aileron.dev/services/api/orchestrator"
 )
@@ -34,6 +35,8 @@ type Config struct {
 	Orchestrator       orchestrator.Config
 	// Identity resolves the caller; nil means the unauthenticated dev identity.
 	Identity orchestrator.Identity
+	// Access holds authorization rules beyond ownership.
+	Access orchestrator.AccessPolicy
 	// UnaryInterceptors and StreamInterceptors run before the handlers (e.g. auth).
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
 	StreamInterceptors []grpc.StreamServerInterceptor
@@ -41,6 +44,14 @@ type Config struct {
 	UI http.Handler
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration
+}
+
+// Secure puts the guard's authentication, rate-limit and audit interceptors in
+// front of every handler and takes the caller's identity from them.
+func (c *Config) Secure(g *auth.Guard) {
+	c.UnaryInterceptors = append(c.UnaryInterceptors, g.Unary)
+	c.StreamInterceptors = append(c.StreamInterceptors, g.Stream)
+	c.Identity = auth.Identity
 }
 
 // Server is a running api service.
@@ -80,7 +91,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{recoverUnary(log), logUnary(log)}, cfg.UnaryInterceptors...)...),
 		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{recoverStream(log)}, cfg.StreamInterceptors...)...),
 	)
-	workspacev1.RegisterWorkspaceServiceServer(gs, orchestrator.NewHandler(o, cfg.Identity))
+	workspacev1.RegisterWorkspaceServiceServer(gs, orchestrator.NewHandler(o, cfg.Identity, cfg.Access))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 

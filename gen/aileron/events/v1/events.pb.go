@@ -488,6 +488,145 @@ func (x *GroupPolicy) GetAllowedDomains() []string {
 	return nil
 }
 
+// AuditEvent records one command and who asked, published on
+// aileron.audit.<result>.<method> (result: allowed, refused or failed) for
+// every mutating call and every refused call.
+type AuditEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique id; also the Nats-Msg-Id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// When the call finished.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// Who: the authenticated subject ("anonymous" when authentication failed).
+	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// How the caller authenticated: oidc, token or dev.
+	AuthMethod string `protobuf:"bytes,4,opt,name=auth_method,json=authMethod,proto3" json:"auth_method,omitempty"`
+	// Whether the caller acted as an admin.
+	Admin bool `protobuf:"varint,5,opt,name=admin,proto3" json:"admin,omitempty"`
+	// What: the RPC method, e.g. StopWorkspace.
+	Method string `protobuf:"bytes,6,opt,name=method,proto3" json:"method,omitempty"`
+	// Which workspace, when the call names or creates one.
+	WorkspaceId string `protobuf:"bytes,7,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// allowed (the command was accepted), refused (authentication, authorization,
+	// quota, rate limit or validation) or failed (a server error).
+	Result string `protobuf:"bytes,8,opt,name=result,proto3" json:"result,omitempty"`
+	// The stable error code when not allowed.
+	Code string `protobuf:"bytes,9,opt,name=code,proto3" json:"code,omitempty"`
+	// The error message when not allowed.
+	Message string `protobuf:"bytes,10,opt,name=message,proto3" json:"message,omitempty"`
+	// The request id (X-Request-Id).
+	RequestId     string `protobuf:"bytes,11,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvent) Reset() {
+	*x = AuditEvent{}
+	mi := &file_aileron_events_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvent) ProtoMessage() {}
+
+func (x *AuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_aileron_events_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
+func (*AuditEvent) Descriptor() ([]byte, []int) {
+	return file_aileron_events_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AuditEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetAuthMethod() string {
+	if x != nil {
+		return x.AuthMethod
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetAdmin() bool {
+	if x != nil {
+		return x.Admin
+	}
+	return false
+}
+
+func (x *AuditEvent) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 var File_aileron_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_aileron_events_v1_events_proto_rawDesc = "" +
@@ -529,7 +668,23 @@ const file_aileron_events_v1_events_proto_rawDesc = "" +
 	"\vGroupPolicy\x124\n" +
 	"\x16network_access_enabled\x18\x01 \x01(\bR\x14networkAccessEnabled\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12'\n" +
-	"\x0fallowed_domains\x18\x03 \x03(\tR\x0eallowedDomainsB,Z*aileron.dev/gen/aileron/events/v1;eventsv1b\x06proto3"
+	"\x0fallowed_domains\x18\x03 \x03(\tR\x0eallowedDomains\"\xbd\x02\n" +
+	"\n" +
+	"AuditEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x1f\n" +
+	"\vauth_method\x18\x04 \x01(\tR\n" +
+	"authMethod\x12\x14\n" +
+	"\x05admin\x18\x05 \x01(\bR\x05admin\x12\x16\n" +
+	"\x06method\x18\x06 \x01(\tR\x06method\x12!\n" +
+	"\fworkspace_id\x18\a \x01(\tR\vworkspaceId\x12\x16\n" +
+	"\x06result\x18\b \x01(\tR\x06result\x12\x12\n" +
+	"\x04code\x18\t \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\n" +
+	" \x01(\tR\amessage\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\v \x01(\tR\trequestIdB,Z*aileron.dev/gen/aileron/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_aileron_events_v1_events_proto_rawDescOnce sync.Once
@@ -543,30 +698,32 @@ func file_aileron_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_aileron_events_v1_events_proto_rawDescData
 }
 
-var file_aileron_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_aileron_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_aileron_events_v1_events_proto_goTypes = []any{
 	(*WorkspaceEvent)(nil),        // 0: aileron.events.v1.WorkspaceEvent
 	(*StatusReport)(nil),          // 1: aileron.events.v1.StatusReport
 	(*FirewallReport)(nil),        // 2: aileron.events.v1.FirewallReport
 	(*FirewallPolicy)(nil),        // 3: aileron.events.v1.FirewallPolicy
 	(*GroupPolicy)(nil),           // 4: aileron.events.v1.GroupPolicy
-	(*v1.Workspace)(nil),          // 5: aileron.workspace.v1.Workspace
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*v1.Services)(nil),           // 7: aileron.workspace.v1.Services
+	(*AuditEvent)(nil),            // 5: aileron.events.v1.AuditEvent
+	(*v1.Workspace)(nil),          // 6: aileron.workspace.v1.Workspace
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*v1.Services)(nil),           // 8: aileron.workspace.v1.Services
 }
 var file_aileron_events_v1_events_proto_depIdxs = []int32{
-	5, // 0: aileron.events.v1.WorkspaceEvent.workspace:type_name -> aileron.workspace.v1.Workspace
-	6, // 1: aileron.events.v1.WorkspaceEvent.time:type_name -> google.protobuf.Timestamp
-	7, // 2: aileron.events.v1.StatusReport.services:type_name -> aileron.workspace.v1.Services
-	6, // 3: aileron.events.v1.StatusReport.time:type_name -> google.protobuf.Timestamp
-	6, // 4: aileron.events.v1.FirewallReport.time:type_name -> google.protobuf.Timestamp
+	6, // 0: aileron.events.v1.WorkspaceEvent.workspace:type_name -> aileron.workspace.v1.Workspace
+	7, // 1: aileron.events.v1.WorkspaceEvent.time:type_name -> google.protobuf.Timestamp
+	8, // 2: aileron.events.v1.StatusReport.services:type_name -> aileron.workspace.v1.Services
+	7, // 3: aileron.events.v1.StatusReport.time:type_name -> google.protobuf.Timestamp
+	7, // 4: aileron.events.v1.FirewallReport.time:type_name -> google.protobuf.Timestamp
 	4, // 5: aileron.events.v1.FirewallPolicy.workspace:type_name -> aileron.events.v1.GroupPolicy
 	4, // 6: aileron.events.v1.FirewallPolicy.browser:type_name -> aileron.events.v1.GroupPolicy
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	7, // 7: aileron.events.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_aileron_events_v1_events_proto_init() }
@@ -580,7 +737,7 @@ func file_aileron_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_aileron_events_v1_events_proto_rawDesc), len(file_aileron_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
 )
@@ -28,6 +29,7 @@ type Config struct {
 	CreatingDeadline   time.Duration
 	Deadline           time.Duration
 	LogLevel           string
+	Auth               auth.Flags
 }
 
 // Validate checks the configuration.
@@ -62,6 +64,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.CreatingDeadline, "creating-deadline", 10*time.Minute, "deadline of the creating state")
 	fs.DurationVar(&c.Deadline, "deadline", 5*time.Minute, "deadline of the other transitional states")
 	fs.StringVar(&c.LogLevel, "log-level", env("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
+	c.Auth.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,6 +72,10 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log, err := bus.Logger(c.LogLevel, true)
+	if err != nil {
+		return err
+	}
+	authn, limiter, err := c.Auth.Build(c.HTTPAddr, c.GRPCAddr)
 	if err != nil {
 		return err
 	}
@@ -86,7 +93,11 @@ func run(ctx context.Context, args []string) error {
 		oc.Deadlines[s] = c.Deadline
 	}
 	oc.Deadlines[orchestrator.StateCreating] = c.CreatingDeadline
-	s, err := server.Start(ctx, server.Config{HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, Orchestrator: oc}, js, log)
+	oc.MaxWorkspacesPerOwner = c.Auth.MaxWorkspaces
+	sc := server.Config{HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, Orchestrator: oc,
+		Access: orchestrator.AccessPolicy{FirewallAdminOnly: c.Auth.FirewallAdminOnly}}
+	sc.Secure(auth.NewGuard(authn, limiter, js, log))
+	s, err := server.Start(ctx, sc, js, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,194 @@
+// Package cilium renders an effective firewall policy as a cilium.io/v2
+// CiliumNetworkPolicy. It is a pure function over plain maps so the workspace
+// operator can wrap the result in unstructured.Unstructured without this
+// module importing Cilium or Kubernetes.
+//
+// What each policy allows at egress (ingress is left to other policies):
+//
+//   - network access disabled: nothing, not even DNS;
+//   - allowlist: DNS to kube-dns (through Cilium's DNS proxy, which learns the
+//     names) and TCP 443/80 to the effective domains via toFQDNs;
+//   - deny: DNS to kube-dns only, so in-cluster names still resolve but no
+//     external domain is reachable;
+//   - unrestricted: DNS to kube-dns and the "world" entity on any port.
+//
+// Every policy sets enableDefaultDeny.egress (Cilium 1.15+) and always has at
+// least one egress rule, which also puts older Cilium versions into egress
+// default-deny. Allowlist and unrestricted policies add an egressDeny rule for
+// the private, link-local, metadata and other non-public ranges
+// (policy.BlockedPrefixes by default), matching the egress gateway, which
+// refuses names that resolve there. CIDR rules select only destinations
+// outside the cluster, so the deny does not cut kube-dns.
+//
+// "*.example.com" entries are rendered as matchPattern "**.example.com":
+// Cilium 1.19+ reads a leading "**." as any depth of subdomains (the meaning
+// of the entry); older versions read it as one label, which is narrower,
+// never wider. A bare "*" toFQDNs pattern is never rendered.
+package cilium
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"aileron.dev/services/firewall/policy"
+)
+
+// DNSConfig says where the cluster DNS service runs.
+type DNSConfig struct {
+	// Namespace of the DNS pods; "kube-system" when empty.
+	Namespace string
+	// Labels of the DNS pods; {"k8s-app": "kube-dns"} when empty.
+	Labels map[string]string
+}
+
+// Input is everything Render needs for one workspace group.
+type Input struct {
+	// Name of the CiliumNetworkPolicy object.
+	Name string
+	// Namespace of the object and of the workspace pods.
+	Namespace string
+	// Labels are set as the object's metadata.labels (ownership labels).
+	Labels map[string]string
+	// PodSelector selects the pods of the group (spec.endpointSelector.matchLabels).
+	PodSelector map[string]string
+	// Policy is the effective policy to render.
+	Policy policy.Effective
+	// DNS locates kube-dns.
+	DNS DNSConfig
+	// PrivateCIDRs are denied in allowlist and unrestricted mode;
+	// policy.BlockedPrefixes when nil.
+	PrivateCIDRs []string
+}
+
+// Ports an allowlisted domain may be reached on.
+var allowlistPorts = []string{"443", "80"}
+
+// Render returns the CiliumNetworkPolicy for in as a JSON-compatible object
+// (only map[string]any, []any, string and bool values). The output is a pure
+// function of in: the same input always renders the same object.
+func Render(in Input) map[string]any {
+	spec := map[string]any{
+		"endpointSelector":  map[string]any{"matchLabels": stringMap(in.PodSelector)},
+		"enableDefaultDeny": map[string]any{"egress": true, "ingress": false},
+		"description":       description(in.Policy),
+	}
+	egress, deny := egressRules(in)
+	spec["egress"] = egress
+	if deny != nil {
+		spec["egressDeny"] = deny
+	}
+	metadata := map[string]any{"name": in.Name, "namespace": in.Namespace}
+	if len(in.Labels) > 0 {
+		metadata["labels"] = stringMap(in.Labels)
+	}
+	return map[string]any{
+		"apiVersion": "cilium.io/v2",
+		"kind":       "CiliumNetworkPolicy",
+		"metadata":   metadata,
+		"spec":       spec,
+	}
+}
+
+func description(e policy.Effective) string {
+	state := string(e.Mode)
+	if !e.NetworkAccessEnabled {
+		state = "network access disabled"
+	}
+	return "aileron firewall, " + string(e.Group) + " group: " + state
+}
+
+// egressRules returns the allow rules and the deny rules (nil for none).
+func egressRules(in Input) (allow []any, deny []any) {
+	e := in.Policy
+	if !e.NetworkAccessEnabled {
+		// An empty rule allows nothing but still selects egress default-deny.
+		return []any{map[string]any{}}, nil
+	}
+	allow = []any{dnsRule(in.DNS)}
+	switch e.Mode {
+	case policy.ModeAllowlist:
+		if fqdns := fqdnSelectors(e.AllowedDomains); len(fqdns) > 0 {
+			// Never emit toPorts without toFQDNs: that would allow any destination.
+			allow = append(allow, map[string]any{
+				"toFQDNs": fqdns,
+				"toPorts": []any{map[string]any{"ports": portList(allowlistPorts, "TCP")}},
+			})
+		}
+		return allow, denyRules(in.PrivateCIDRs)
+	case policy.ModeUnrestricted:
+		allow = append(allow, map[string]any{"toEntities": []any{"world"}})
+		return allow, denyRules(in.PrivateCIDRs)
+	}
+	// ModeDeny and anything unknown: DNS only.
+	return allow, nil
+}
+
+func dnsRule(c DNSConfig) map[string]any {
+	ns := cmp.Or(c.Namespace, "kube-system")
+	labels := c.Labels
+	if len(labels) == 0 {
+		labels = map[string]string{"k8s-app": "kube-dns"}
+	}
+	sel := stringMap(labels)
+	sel["io.kubernetes.pod.namespace"] = ns
+	return map[string]any{
+		"toEndpoints": []any{map[string]any{"matchLabels": sel}},
+		"toPorts": []any{map[string]any{
+			"ports": append(portList([]string{"53"}, "UDP"), portList([]string{"53"}, "TCP")...),
+			// The DNS proxy must see every query for toFQDNs to learn the
+			// addresses; this is an L7 DNS rule, not a toFQDNs selector.
+			"rules": map[string]any{"dns": []any{map[string]any{"matchPattern": "*"}}},
+		}},
+	}
+}
+
+func fqdnSelectors(domains []string) []any {
+	sorted := slices.Clone(domains)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	out := make([]any, 0, len(sorted))
+	for _, d := range sorted {
+		if d == "" || d == "*" || strings.HasPrefix(d, "**") {
+			continue // defence in depth: Effective never holds these
+		}
+		if base, ok := strings.CutPrefix(d, "*."); ok {
+			out = append(out, map[string]any{"matchPattern": "**." + base})
+			continue
+		}
+		out = append(out, map[string]any{"matchName": d})
+	}
+	return out
+}
+
+func denyRules(cidrs []string) []any {
+	if cidrs == nil {
+		for _, p := range policy.BlockedPrefixes() {
+			cidrs = append(cidrs, p.String())
+		}
+	}
+	if len(cidrs) == 0 {
+		return nil
+	}
+	set := make([]any, 0, len(cidrs))
+	for _, c := range cidrs {
+		set = append(set, map[string]any{"cidr": c})
+	}
+	return []any{map[string]any{"toCIDRSet": set}}
+}
+
+func portList(ports []string, protocol string) []any {
+	out := make([]any, 0, len(ports))
+	for _, p := range ports {
+		out = append(out, map[string]any{"port": p, "protocol": protocol})
+	}
+	return out
+}
+
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

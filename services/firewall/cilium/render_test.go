@@ -1,0 +1,168 @@
+package cilium_test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"aileron.dev/services/firewall/cilium"
+	"aileron.dev/services/firewall/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var defaults = policy.Defaults{
+	Workspace: []string{"registry.npmjs.org", "*.pypi.org", "github.com"},
+	Browser:   []string{"*.google.com", "example.org"},
+}
+
+func input(t *testing.T, g policy.Group, enabled bool, mode policy.Mode) cilium.Input {
+	t.Helper()
+	eff, err := policy.Compute(g, defaults.For(g), policy.Settings{
+		NetworkAccessEnabled: enabled, Mode: mode, AllowedDomains: []string{"api.example.com", "*.corp.example.net"},
+	})
+	require.NoError(t, err)
+	return cilium.Input{
+		Name:        "ws-0123-" + string(g),
+		Namespace:   "aileron-workspaces",
+		Labels:      map[string]string{"aileron.dev/workspace": "ws-0123", "aileron.dev/firewall-group": string(g)},
+		PodSelector: map[string]string{"aileron.dev/workspace": "ws-0123", "aileron.dev/role": string(g)},
+		Policy:      eff,
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	type tc struct {
+		name    string
+		group   policy.Group
+		enabled bool
+		mode    policy.Mode
+	}
+	var cases []tc
+	for _, g := range policy.Groups {
+		for _, m := range []policy.Mode{policy.ModeAllowlist, policy.ModeDeny, policy.ModeUnrestricted} {
+			cases = append(cases, tc{fmt.Sprintf("%s-%s", g, m), g, true, m})
+		}
+		cases = append(cases, tc{fmt.Sprintf("%s-disabled", g), g, false, policy.ModeUnrestricted})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			obj := cilium.Render(input(t, c.group, c.enabled, c.mode))
+			requireJSONCompatible(t, obj)
+			got, err := json.MarshalIndent(obj, "", "  ")
+			require.NoError(t, err)
+			got = append(got, '\n')
+			path := filepath.Join("testdata", c.name+".golden.json")
+			if *update {
+				require.NoError(t, os.WriteFile(path, got, 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run go test ./cilium -update to create it")
+			require.Empty(t, cmp.Diff(string(want), string(got)))
+		})
+	}
+}
+
+// requireJSONCompatible fails unless v holds only the types
+// unstructured.Unstructured accepts (runtime.DeepCopyJSONValue panics on others).
+func requireJSONCompatible(t *testing.T, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case map[string]any:
+		for _, x := range v {
+			requireJSONCompatible(t, x)
+		}
+	case []any:
+		for _, x := range v {
+			requireJSONCompatible(t, x)
+		}
+	case string, bool, int64, float64, nil:
+	default:
+		t.Fatalf("value %#v of type %T is not JSON-compatible", v, v)
+	}
+}
+
+func spec(obj map[string]any) map[string]any { return obj["spec"].(map[string]any) }
+
+func TestRenderDisabledAllowsNothing(t *testing.T) {
+	for _, m := range []policy.Mode{policy.ModeAllowlist, policy.ModeDeny, policy.ModeUnrestricted} {
+		s := spec(cilium.Render(input(t, policy.GroupWorkspace, false, m)))
+		require.Equal(t, []any{map[string]any{}}, s["egress"], m)
+		require.NotContains(t, s, "egressDeny")
+		require.Equal(t, map[string]any{"egress": true, "ingress": false}, s["enableDefaultDeny"])
+	}
+}
+
+func TestRenderNeverBareWildcard(t *testing.T) {
+	in := input(t, policy.GroupBrowser, true, policy.ModeAllowlist)
+	// A hand-built Effective bypassing Compute must still not leak "*".
+	in.Policy.AllowedDomains = append(in.Policy.AllowedDomains, "*", "**", "")
+	raw, err := json.Marshal(cilium.Render(in))
+	require.NoError(t, err)
+	fqdns := spec(cilium.Render(in))["egress"].([]any)[1].(map[string]any)["toFQDNs"].([]any)
+	for _, f := range fqdns {
+		for _, v := range f.(map[string]any) {
+			require.NotEqual(t, "*", v)
+			require.NotEqual(t, "**", v)
+			require.NotEmpty(t, v)
+		}
+	}
+	require.Contains(t, string(raw), `"matchPattern":"**.google.com"`)
+}
+
+func TestRenderAllowlistWithoutDomainsHasNoPortOnlyRule(t *testing.T) {
+	in := input(t, policy.GroupWorkspace, true, policy.ModeAllowlist)
+	in.Policy.AllowedDomains = nil
+	egress := spec(cilium.Render(in))["egress"].([]any)
+	require.Len(t, egress, 1, "only the DNS rule")
+	require.Contains(t, egress[0].(map[string]any), "toEndpoints")
+}
+
+func TestRenderDeterministic(t *testing.T) {
+	in := input(t, policy.GroupWorkspace, true, policy.ModeAllowlist)
+	first, err := json.Marshal(cilium.Render(in))
+	require.NoError(t, err)
+	for range 20 {
+		shuffled := in
+		shuffled.Policy.AllowedDomains = reversed(in.Policy.AllowedDomains)
+		got, err := json.Marshal(cilium.Render(shuffled))
+		require.NoError(t, err)
+		require.Equal(t, string(first), string(got))
+	}
+}
+
+func reversed(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}
+
+func TestRenderCustomDNSAndCIDRs(t *testing.T) {
+	in := input(t, policy.GroupWorkspace, true, policy.ModeUnrestricted)
+	in.DNS = cilium.DNSConfig{Namespace: "dns", Labels: map[string]string{"app": "coredns"}}
+	in.PrivateCIDRs = []string{"10.0.0.0/8"}
+	s := spec(cilium.Render(in))
+	dns := s["egress"].([]any)[0].(map[string]any)["toEndpoints"].([]any)[0]
+	require.Equal(t, map[string]any{"matchLabels": map[string]any{"app": "coredns", "io.kubernetes.pod.namespace": "dns"}}, dns)
+	require.Equal(t, []any{map[string]any{"toCIDRSet": []any{map[string]any{"cidr": "10.0.0.0/8"}}}}, s["egressDeny"])
+
+	in.PrivateCIDRs = []string{}
+	require.NotContains(t, spec(cilium.Render(in)), "egressDeny")
+}
+
+func TestRenderDefaultCIDRsComeFromPolicy(t *testing.T) {
+	raw, err := json.Marshal(cilium.Render(input(t, policy.GroupWorkspace, true, policy.ModeUnrestricted)))
+	require.NoError(t, err)
+	for _, p := range policy.BlockedPrefixes() {
+		require.True(t, strings.Contains(string(raw), `"cidr":"`+p.String()+`"`), p)
+	}
+}

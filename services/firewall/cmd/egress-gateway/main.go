@@ -1,0 +1,126 @@
+// Command egress-gateway is the per-workspace gateway of the Docker
+// provisioner: an egress proxy per policy group (the only way out of the
+// workspace's internal networks) and the workspace's one published ingress
+// port, routed by path to its services. Build it static (CGO_ENABLED=0).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"aileron.dev/services/firewall/egress"
+	"aileron.dev/services/firewall/ingress"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "egress-gateway:", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg.LogFormat)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("egress gateway failed", slog.Any("error", err))
+		os.Exit(1)
+	}
+}
+
+func newLogger(format string) *slog.Logger {
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+// run serves until ctx is done or a listener fails, then drains.
+func run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(cfg.Listen)+2)
+
+	// Fail closed: until the policy file is read, every group allows nothing.
+	proxy := egress.New(egress.Policies{},
+		egress.WithResolver(egress.NewResolver(cfg.DNSServer)),
+		egress.WithLogger(log))
+	var listeners []net.Listener
+	for g, addr := range cfg.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeAll(listeners)
+			return fmt.Errorf("listen %s proxy: %w", g, err)
+		}
+		listeners = append(listeners, ln)
+		log.Info("egress proxy listening", slog.String("group", string(g)), slog.String("addr", ln.Addr().String()))
+		go func() { errc <- proxy.Serve(ctx, ln, g) }()
+	}
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if cfg.PolicyFile != "" {
+			egress.WatchPolicyFile(ctx, cfg.PolicyFile, cfg.PolicyInterval, proxy.SetPolicies, log)
+		}
+	}()
+
+	srv, err := startIngress(cfg, log, errc)
+	if err != nil {
+		cancel()
+		_ = proxy.Close()
+		<-watchDone
+		return err
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	log.Info("egress gateway shutting down")
+	cancel()
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer scancel()
+	if srv != nil {
+		_ = srv.Shutdown(sctx)
+	}
+	_ = proxy.Shutdown(sctx)
+	<-watchDone
+	if errors.Is(runErr, egress.ErrClosed) || errors.Is(runErr, http.ErrServerClosed) || errors.Is(runErr, context.Canceled) {
+		runErr = nil
+	}
+	return runErr
+}
+
+// startIngress starts the ingress server (nil when none is configured);
+// Serve's result goes to errc.
+func startIngress(cfg Config, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	if cfg.Ingress == "" {
+		return nil, nil
+	}
+	h, err := ingress.NewHandler(cfg.Routes, log)
+	if err != nil {
+		return nil, fmt.Errorf("build ingress: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Ingress)
+	if err != nil {
+		return nil, fmt.Errorf("listen ingress: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info("ingress listening", slog.String("addr", ln.Addr().String()), slog.Int("routes", len(cfg.Routes)))
+	go func() { errc <- srv.Serve(ln) }()
+	return srv, nil
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"aileron.dev/services/firewall/egress"
+	"aileron.dev/services/firewall/egress/egresstest"
+	"aileron.dev/services/firewall/ingress"
+	"aileron.dev/services/firewall/policy"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestParseConfig(t *testing.T) {
+	t.Setenv("EGRESS_LISTEN", "workspace=:1,browser=:2")
+	t.Setenv("EGRESS_DNS", "10.0.0.2")
+	t.Setenv("EGRESS_POLICY_FILE", "/etc/p.json")
+	cfg, err := parseConfig(nil)
+	require.NoError(t, err)
+	require.Equal(t, map[policy.Group]string{"workspace": ":1", "browser": ":2"}, cfg.Listen)
+	require.Equal(t, "10.0.0.2:53", cfg.DNSServer)
+
+	cfg, err = parseConfig([]string{"--listen", "browser=:9", "--ingress", ":8080", "--route", "/runtime/=runtime:8080",
+		"--route", "/terminal=terminal:7681", "--dns", "[fd00::53]:5353", "--log-format", "text"})
+	require.NoError(t, err)
+	require.Equal(t, map[policy.Group]string{"browser": ":9"}, cfg.Listen, "flags replace env")
+	require.Len(t, cfg.Routes, 2)
+	require.Equal(t, "/terminal/", cfg.Routes[1].Prefix)
+	require.Equal(t, "[fd00::53]:5353", cfg.DNSServer)
+
+	for name, args := range map[string][]string{
+		"unknown group":  {"--listen", "db=:1"},
+		"no equals":      {"--listen", ":1"},
+		"duplicate":      {"--listen", "workspace=:1", "--listen", "workspace=:2"},
+		"bad route":      {"--ingress", ":1", "--route", "runtime:8080"},
+		"bad log format": {"--log-format", "xml"},
+		"extra args":     {"stray"},
+	} {
+		_, err := parseConfig(args)
+		require.Error(t, err, name)
+	}
+
+	t.Setenv("EGRESS_LISTEN", "")
+	_, err = parseConfig(nil)
+	require.ErrorContains(t, err, "nothing to serve")
+	t.Setenv("EGRESS_LISTEN", "workspace=:1")
+	t.Setenv("EGRESS_DNS", "")
+	_, err = parseConfig(nil)
+	require.ErrorContains(t, err, "dns: required")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestRun(t *testing.T) {
+	dns := egresstest.StartDNS(t)
+	dns.Set("example.test", netip.MustParseAddr("127.0.0.2"))
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "runtime "+r.URL.Path)
+	}))
+	defer backend.Close()
+	policyFile := filepath.Join(t.TempDir(), "policy.json")
+	require.NoError(t, os.WriteFile(policyFile, []byte(`{"workspace": {"network_access_enabled": true, "mode": "allowlist", "allowed_domains": ["example.test"]}}`), 0o600))
+
+	cfg := Config{
+		Listen:          map[policy.Group]string{policy.GroupWorkspace: freeAddr(t)},
+		Ingress:         freeAddr(t),
+		PolicyFile:      policyFile,
+		PolicyInterval:  10 * time.Millisecond,
+		DNSServer:       dns.Addr,
+		LogFormat:       "json",
+		ShutdownTimeout: time.Second,
+	}
+	r, err := ingress.ParseRoute("/runtime/=" + backend.URL)
+	require.NoError(t, err)
+	cfg.Routes = append(cfg.Routes, r)
+	require.NoError(t, cfg.Validate())
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	require.Eventually(t, func() bool {
+		resp, err := client.Get("http://" + cfg.Ingress + "/runtime/hello")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b) == "runtime /hello"
+	}, 5*time.Second, 20*time.Millisecond)
+
+	// The production address filter refuses the loopback answer; an
+	// unlisted name is refused by policy.
+	for host, reason := range map[string]string{"example.test": egress.ReasonNonPublicAddr, "other.test": egress.ReasonNotAllowed} {
+		require.Eventually(t, func() bool {
+			return connectReason(t, cfg.Listen[policy.GroupWorkspace], host) == reason
+		}, 5*time.Second, 20*time.Millisecond, host)
+	}
+
+	cancel()
+	require.NoError(t, <-done)
+}
+
+func connectReason(t *testing.T, proxy, host string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", proxy)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n", host, host)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	return resp.Header.Get(egress.HeaderDenied)
+}

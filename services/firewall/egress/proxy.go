@@ -1,0 +1,204 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"aileron.dev/services/firewall/policy"
+)
+
+// ErrClosed is returned by Serve after Shutdown or Close.
+var ErrClosed = errors.New("egress proxy closed")
+
+// Proxy is the egress gateway. Create it with New, serve each group's
+// listener with Serve, change policies with SetPolicies.
+type Proxy struct {
+	opts     options
+	policies atomic.Pointer[Policies]
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*trackedConn]struct{}
+	cancels   []context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// trackedConn is a client connection; idle ones are closed first on Shutdown.
+type trackedConn struct {
+	net.Conn
+	idle atomic.Bool
+}
+
+// New returns a proxy enforcing ps.
+func New(ps Policies, opts ...Option) *Proxy {
+	p := &Proxy{
+		opts:      buildOptions(opts),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*trackedConn]struct{}{},
+	}
+	p.policies.Store(&ps)
+	return p
+}
+
+// SetPolicies atomically replaces the policies. New requests see them at
+// once; established tunnels are not interrupted.
+func (p *Proxy) SetPolicies(ps Policies) { p.policies.Store(&ps) }
+
+// Policies returns the policies in force.
+func (p *Proxy) Policies() Policies { return *p.policies.Load() }
+
+// Serve accepts connections on ln and proxies them under group g's policy
+// until ctx is done or the proxy is shut down; it closes ln before
+// returning. Connections already accepted outlive ctx: use Shutdown or Close
+// to end them.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener, g policy.Group) error {
+	if !g.Valid() {
+		ln.Close()
+		return fmt.Errorf("serve egress: unknown group %q: %w", g, policy.ErrInvalid)
+	}
+	connCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if !p.trackListener(ln, cancel) {
+		cancel()
+		ln.Close()
+		return ErrClosed
+	}
+	defer p.untrackListener(ln)
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if p.isClosed() {
+				return ErrClosed
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		backoff = 0
+		tc := &trackedConn{Conn: c}
+		tc.idle.Store(true)
+		if !p.trackConn(tc) {
+			c.Close()
+			return ErrClosed
+		}
+		go func() {
+			defer p.untrackConn(tc)
+			p.serveConn(connCtx, tc, g)
+		}()
+	}
+}
+
+// Shutdown stops accepting, closes idle client connections and waits for the
+// active ones (requests and tunnels) to end; when ctx is done first it closes
+// them all and returns ctx's error.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.closeListeners()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if p.closeIdle() == 0 {
+			p.wg.Wait()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			p.Close()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops accepting and closes every connection at once.
+func (p *Proxy) Close() error {
+	p.closeListeners()
+	p.mu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	for _, cancel := range p.cancels {
+		cancel()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}
+
+func (p *Proxy) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+func (p *Proxy) trackListener(ln net.Listener, cancel context.CancelFunc) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.listeners[ln] = struct{}{}
+	p.cancels = append(p.cancels, cancel)
+	return true
+}
+
+func (p *Proxy) untrackListener(ln net.Listener) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.listeners, ln)
+	ln.Close()
+}
+
+func (p *Proxy) closeListeners() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for ln := range p.listeners {
+		ln.Close()
+	}
+}
+
+func (p *Proxy) trackConn(c *trackedConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	p.wg.Add(1)
+	return true
+}
+
+func (p *Proxy) untrackConn(c *trackedConn) {
+	c.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+// closeIdle closes idle connections and returns how many remain open.
+func (p *Proxy) closeIdle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		if c.idle.Load() {
+			c.Close()
+		}
+	}
+	return len(p.conns)
+}
