@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
 	firewall "aileron.dev/services/firewall/service"
@@ -21,14 +22,14 @@ import (
 
 // devConfig is the configuration of `aileron dev`.
 type devConfig struct {
-	DataDir   string
-	HTTPAddr  string
-	GRPCAddr  string
-	NATSHost  string
-	NATSPort  int
-	NATSSync  string
-	LogLevel  string
-	Deadlines time.Duration
+	DataDir  string
+	HTTPAddr string
+	GRPCAddr string
+	NATSHost string
+	NATSPort int
+	NATSSync string
+	LogLevel string
+	Auth     auth.Flags
 }
 
 func (c devConfig) Validate() error {
@@ -56,6 +57,7 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 	fs.IntVar(&c.NATSPort, "nats-port", 4222, "embedded NATS port (-1 picks a free one)")
 	fs.StringVar(&c.NATSSync, "nats-sync", envOr("AILERON_NATS_SYNC", "always"), `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	c.Auth.Register(fs)
 	err := fs.Parse(args)
 	if err == nil {
 		err = c.Validate()
@@ -107,9 +109,17 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	if err := bus.Setup(ctx, js, bus.SetupConfig{Replicas: 1}); err != nil {
 		return err
 	}
+	authn, limiter, err := cfg.Auth.Build(cfg.HTTPAddr, cfg.GRPCAddr)
+	if err != nil {
+		return err
+	}
 	oc := orchestrator.DefaultConfig()
 	oc.Provisioners = []string{orchestrator.ProvisionerDocker}
-	api, err := server.Start(ctx, server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc}, js, log)
+	oc.MaxWorkspacesPerOwner = cfg.Auth.MaxWorkspaces
+	sc := server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc,
+		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}}
+	sc.Secure(auth.NewGuard(authn, limiter, js, log))
+	api, err := server.Start(ctx, sc, js, log)
 	if err != nil {
 		return err
 	}
@@ -119,7 +129,9 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	}
 	var g errgroup.Group
 	g.Go(func() error { return fw.Run(ctx) })
-	log.Warn("aileron dev runs without authentication; keep it on a trusted machine", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
+	if authn.Open() {
+		log.Warn("NO AUTHENTICATION: aileron dev serves anyone who can reach loopback; pass --oidc-issuer or --tokens-file to require tokens", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	return errors.Join(g.Wait(), api.Wait())

@@ -1,0 +1,89 @@
+package service_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/event"
+	"aileron.dev/services/api/apitest"
+	"aileron.dev/services/firewall/policy"
+	"aileron.dev/services/firewall/service"
+)
+
+func TestPolicyComputedStoredAnnouncedAndReported(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defaults := policy.Defaults{Workspace: []string{"proxy.golang.org", "API.Anthropic.com."}, Browser: []string{"*.wikipedia.org"}}
+	svc, err := service.New(ctx, service.Config{Defaults: defaults}, env.JS, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+
+	announced, err := env.NC.SubscribeSync(event.FirewallPolicyFilter("docker"))
+	require.NoError(t, err)
+	created, err := env.Client.CreateWorkspace(ctx, &workspacev1.CreateWorkspaceRequest{
+		Name: "fw", WorkspaceFirewallAllowedDomains: []string{"example.com", "proxy.golang.org"},
+	})
+	require.NoError(t, err)
+	id := created.Workspace.Id
+
+	var fs *workspacev1.FirewallStatus
+	require.Eventually(t, func() bool {
+		got, err := env.Client.GetFirewall(ctx, &workspacev1.GetFirewallRequest{Id: id})
+		require.NoError(t, err)
+		fs = got.Firewall.Status
+		return len(fs.WorkspaceEffectiveAllowedDomains) > 0
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, []string{"api.anthropic.com", "example.com", "proxy.golang.org"}, fs.WorkspaceEffectiveAllowedDomains)
+	require.Equal(t, []string{"*.wikipedia.org"}, fs.BrowserEffectiveAllowedDomains)
+	require.Equal(t, "applying", fs.Phase)
+
+	msg, err := announced.NextMsg(5 * time.Second)
+	require.NoError(t, err)
+	p := &eventsv1.FirewallPolicy{}
+	require.NoError(t, proto.Unmarshal(msg.Data, p))
+	require.Equal(t, uint64(1), p.Revision)
+	require.Equal(t, "allowlist", p.Workspace.Mode)
+
+	kv, err := env.JS.KeyValue(ctx, bus.BucketFirewall)
+	require.NoError(t, err)
+	entry, err := kv.Get(ctx, id)
+	require.NoError(t, err)
+	stored := &eventsv1.FirewallPolicy{}
+	require.NoError(t, proto.Unmarshal(entry.Value(), stored))
+	require.True(t, proto.Equal(p, stored))
+
+	// An update is recomputed and announced with the new revision.
+	_, err = env.Client.UpdateFirewall(ctx, &workspacev1.UpdateFirewallRequest{
+		Id: id, Revision: 1, WorkspaceFirewallNetworkAccessEnabled: false, WorkspaceFirewallDomainAccessMode: "deny",
+		BrowserFirewallNetworkAccessEnabled: true, BrowserFirewallDomainAccessMode: "unrestricted",
+	})
+	require.NoError(t, err)
+	msg, err = announced.NextMsg(5 * time.Second)
+	require.NoError(t, err)
+	require.NoError(t, proto.Unmarshal(msg.Data, p))
+	require.Equal(t, uint64(2), p.Revision)
+	require.False(t, p.Workspace.NetworkAccessEnabled)
+	require.Equal(t, "unrestricted", p.Browser.Mode)
+
+	// Deleting the workspace record removes its policy.
+	_, err = env.Client.DeleteWorkspace(ctx, &workspacev1.DeleteWorkspaceRequest{Id: id})
+	require.NoError(t, err)
+	require.NoError(t, event.Publish(ctx, env.JS, event.StatusSubject(id), id+"-deleted", &eventsv1.StatusReport{WorkspaceId: id, ObservedGeneration: 3, Phase: "deleted"}))
+	require.Eventually(t, func() bool { _, err := kv.Get(ctx, id); return err != nil }, 10*time.Second, 20*time.Millisecond)
+}
+
+func TestInvalidDefaultsRejected(t *testing.T) {
+	err := service.Config{Defaults: policy.Defaults{Workspace: []string{"10.0.0.1"}}}.Validate()
+	require.ErrorContains(t, err, "10.0.0.1")
+}
