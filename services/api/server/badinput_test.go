@@ -96,3 +96,17 @@ func TestErrorBodyOnGRPC(t *testing.T) {
 	require.Equal(t, "WORKSPACE_NOT_FOUND", body["code"])
 	require.Equal(t, float64(404), body["status"])
 }
+
+func TestOpenAPIAndHealth(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	code, doc := call(t, env, http.MethodGet, "/openapi.json", nil)
+	require.Equal(t, http.StatusOK, code)
+	paths := doc["paths"].(map[string]any)
+	for _, p := range []string{"/api/v1/workspaces", "/api/v1/workspaces/{id}", "/api/v1/workspaces/{id}/firewall", "/api/v1/workspaces/{id}/services/{service}/restart"} {
+		require.Contains(t, paths, p)
+	}
+	resp, err := http.Get(env.URL + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
