@@ -1,0 +1,117 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"aileron.dev/services/firewall/policy"
+)
+
+// Config tunes the Workspace reconciler. The zero value plus Defaults() is a
+// working configuration.
+type Config struct {
+	// DefaultsConfigMap holds the system default allowed domains: keys
+	// "workspace" and "browser", each a list separated by newlines, commas or
+	// spaces. An empty Name means no defaults; a missing ConfigMap counts as
+	// empty.
+	DefaultsConfigMap types.NamespacedName
+
+	// RunAsUser is the numeric non-root user (and group, and fsGroup) every
+	// workspace container runs as.
+	RunAsUser int64
+
+	// Ports are the container ports of the components.
+	Ports Ports
+
+	// StorageBindDeadline is how long a claim of a running workspace may stay
+	// Pending before the workspace is Failed.
+	StorageBindDeadline time.Duration
+
+	// CiliumRecheckInterval is how often a workspace is reconciled again while
+	// the CiliumNetworkPolicy resource is missing, so a later Cilium install
+	// is picked up.
+	CiliumRecheckInterval time.Duration
+
+	// DNS selects the cluster DNS pods policies allow name lookups to.
+	DNS DNSConfig
+
+	// PrivateCIDRs are the ranges an unrestricted policy never reaches.
+	PrivateCIDRs []string
+}
+
+// Ports are the container ports of each component; the Service of a
+// component exposes the same port.
+type Ports struct {
+	// Runtime is the runtime's HTTP port.
+	Runtime int32
+	// Terminal is the web terminal's port.
+	Terminal int32
+	// Browser is the browser's CDP port.
+	Browser int32
+	// Canvas is the canvas's HTTP port.
+	Canvas int32
+}
+
+// DNSConfig selects the cluster DNS pods.
+type DNSConfig struct {
+	// Namespace of the DNS pods.
+	Namespace string
+	// Labels of the DNS pods.
+	Labels map[string]string
+}
+
+// Defaults returns c with every unset field filled in.
+func (c Config) Defaults() Config {
+	if c.RunAsUser == 0 {
+		c.RunAsUser = 65532
+	}
+	if c.Ports == (Ports{}) {
+		c.Ports = Ports{Runtime: 8080, Terminal: 7681, Browser: 9222, Canvas: 3000}
+	}
+	if c.StorageBindDeadline == 0 {
+		c.StorageBindDeadline = 5 * time.Minute
+	}
+	if c.CiliumRecheckInterval == 0 {
+		c.CiliumRecheckInterval = time.Minute
+	}
+	if c.DNS.Namespace == "" {
+		c.DNS.Namespace = "kube-system"
+	}
+	if c.DNS.Labels == nil {
+		c.DNS.Labels = map[string]string{"k8s-app": "kube-dns"}
+	}
+	if c.PrivateCIDRs == nil {
+		for _, p := range policy.BlockedPrefixes() {
+			c.PrivateCIDRs = append(c.PrivateCIDRs, p.String())
+		}
+	}
+	return c
+}
+
+// Validate reports the first invalid field of c.
+func (c Config) Validate() error {
+	if c.RunAsUser <= 0 {
+		return errors.New("config: RunAsUser must be a non-root uid (> 0)")
+	}
+	for name, p := range map[string]int32{
+		"runtime": c.Ports.Runtime, "terminal": c.Ports.Terminal,
+		"browser": c.Ports.Browser, "canvas": c.Ports.Canvas,
+	} {
+		if p <= 0 || p > 65535 {
+			return fmt.Errorf("config: Ports.%s %d is not a port", name, p)
+		}
+	}
+	if c.Ports.Runtime == c.Ports.Terminal {
+		return errors.New("config: Ports.Runtime and Ports.Terminal share a pod and must differ")
+	}
+	if c.StorageBindDeadline <= 0 || c.CiliumRecheckInterval <= 0 {
+		return errors.New("config: StorageBindDeadline and CiliumRecheckInterval must be positive")
+	}
+	if c.DefaultsConfigMap.Name != "" && c.DefaultsConfigMap.Namespace == "" {
+		return errors.New("config: DefaultsConfigMap needs a namespace")
+	}
+	return nil
+}

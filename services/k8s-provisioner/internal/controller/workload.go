@@ -1,0 +1,183 @@
+package controller
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
+)
+
+const (
+	workspaceVolume = "workspace"
+	workspaceMount  = "/workspace"
+)
+
+// desiredDeployment is the Deployment that runs pod k of ws. existing (may be
+// nil) supplies the restart annotations already acted on, so an older
+// timestamp never rolls the pods again.
+func (r *WorkspaceReconciler) desiredDeployment(ws *v1alpha1.Workspace, k podKind, existing *appsv1.Deployment) *appsv1.Deployment {
+	replicas := int32(1)
+	if ws.Spec.DesiredState == v1alpha1.DesiredStateStopped {
+		replicas = 0
+	}
+	podLabels := labels(ws, string(k))
+	podLabels[v1alpha1.LabelFirewallGroup] = string(groupOf(k))
+	var prev map[string]string
+	if existing != nil {
+		prev = existing.Spec.Template.Annotations
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      deploymentName(ws, k),
+			Namespace: ws.Namespace,
+			Labels:    labels(ws, string(k)),
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas:             &replicas,
+			RevisionHistoryLimit: ptr.To[int32](2),
+			Selector:             &metav1.LabelSelector{MatchLabels: selector(ws, k)},
+			// One pod at a time: the runtime's volume is ReadWriteOnce and a
+			// second browser or canvas would only confuse clients.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      podLabels,
+					Annotations: restartAnnotations(ws, k, prev),
+				},
+				Spec: r.podSpec(ws, k),
+			},
+		},
+	}
+}
+
+// restartAnnotations returns the restart annotations of pod k: for each
+// operation that concerns it, the later of the spec timestamp and the one
+// already on the template.
+func restartAnnotations(ws *v1alpha1.Workspace, k podKind, prev map[string]string) map[string]string {
+	ops := ws.Spec.Operations
+	wanted := map[string]*metav1.Time{restartWorkspace: ops.RestartWorkspaceAt}
+	switch k {
+	case runtimeC:
+		wanted[string(runtimeC)] = ops.RestartRuntimeAt
+		wanted[string(terminalC)] = ops.RestartTerminalAt
+	case browserC:
+		wanted[string(browserC)] = ops.RestartBrowserAt
+	case canvasC:
+		wanted[string(canvasC)] = ops.RestartCanvasAt
+	}
+	var out map[string]string
+	for what, at := range wanted {
+		name := restartAnnotation(what)
+		value := prev[name]
+		if at != nil {
+			if old, err := time.Parse(time.RFC3339, value); err != nil || at.After(old) {
+				value = at.UTC().Format(time.RFC3339)
+			}
+		}
+		if value == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = value
+	}
+	return out
+}
+
+// lastRestart is the latest restart annotation acted on for pod template
+// annotations a, or nil.
+func lastRestart(a map[string]string) *metav1.Time {
+	var last *metav1.Time
+	for name, value := range a {
+		if len(name) <= len(annotationRestartPrefix) || name[:len(annotationRestartPrefix)] != annotationRestartPrefix {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, value)
+		if err != nil {
+			continue
+		}
+		if last == nil || t.After(last.Time) {
+			last = &metav1.Time{Time: t}
+		}
+	}
+	return last
+}
+
+// podSpec is the pod of k. It passes the restricted Pod Security Standard.
+func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k podKind) corev1.PodSpec {
+	spec := corev1.PodSpec{
+		AutomountServiceAccountToken: ptr.To(false),
+		EnableServiceLinks:           ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			RunAsUser:      ptr.To(r.cfg.RunAsUser),
+			RunAsGroup:     ptr.To(r.cfg.RunAsUser),
+			FSGroup:        ptr.To(r.cfg.RunAsUser),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
+	switch k {
+	case runtimeC:
+		for _, c := range []component{runtimeC, terminalC} {
+			if serviceSpec(ws, c).Enabled {
+				ctr := r.container(ws, c)
+				ctr.VolumeMounts = []corev1.VolumeMount{{Name: workspaceVolume, MountPath: workspaceMount}}
+				spec.Containers = append(spec.Containers, ctr)
+			}
+		}
+		spec.Volumes = []corev1.Volume{{
+			Name: workspaceVolume,
+			VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+				ClaimName: claimName(ws),
+			}},
+		}}
+	case browserC:
+		ctr := r.container(ws, browserC)
+		ctr.VolumeMounts = []corev1.VolumeMount{{Name: "shm", MountPath: "/dev/shm"}, {Name: "tmp", MountPath: "/tmp"}}
+		spec.Containers = []corev1.Container{ctr}
+		// Chromium needs a /dev/shm larger than the runtime's 64 MiB default.
+		spec.Volumes = []corev1.Volume{
+			{Name: "shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+				Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1Gi")),
+			}}},
+			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		}
+	default:
+		spec.Containers = []corev1.Container{r.container(ws, k)}
+	}
+	return spec
+}
+
+// container is the container of component c with the restricted security
+// context and a TCP readiness probe on its port.
+func (r *WorkspaceReconciler) container(ws *v1alpha1.Workspace, c component) corev1.Container {
+	s := serviceSpec(ws, c)
+	port := r.cfg.port(c)
+	return corev1.Container{
+		Name:      string(c),
+		Image:     s.Image,
+		Resources: *s.Resources.DeepCopy(),
+		Ports:     []corev1.ContainerPort{{Name: string(c), ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+		Env: []corev1.EnvVar{
+			{Name: "AILERON_WORKSPACE_ID", Value: ws.Spec.WorkspaceID},
+			{Name: "AILERON_COMPONENT", Value: string(c)},
+		},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}},
+			PeriodSeconds: 5,
+		},
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			RunAsNonRoot:             ptr.To(true),
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
+}
