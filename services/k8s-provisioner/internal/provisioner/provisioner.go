@@ -41,12 +41,26 @@ type Config struct {
 	// ResyncInterval re-applies every kubernetes workspace and removes
 	// Workspace resources no record owns (0 disables).
 	ResyncInterval time.Duration
+	// Images of the four services.
+	Images Images
+	// StorageSize of each workspace's volume (e.g. "10Gi"); empty keeps the CRD default.
+	StorageSize string
+	// StorageClassName for the volume; empty uses the cluster default.
+	StorageClassName string
+}
+
+// Images names the image of each workspace service.
+type Images struct {
+	Runtime, Terminal, Browser, Canvas string
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	if c.Namespace == "" {
 		return errors.New("k8s-provisioner: namespace is required")
+	}
+	if c.Images.Runtime == "" || c.Images.Terminal == "" || c.Images.Browser == "" || c.Images.Canvas == "" {
+		return errors.New("k8s-provisioner: an image for each of runtime, terminal, browser and canvas is required")
 	}
 	return nil
 }
@@ -109,7 +123,7 @@ func (p *Provisioner) Converge(ctx context.Context, id string) error {
 		// reports "deleted" once the resource is really gone.
 		return p.reportIfGone(ctx, w)
 	}
-	u := resource(p.cfg.Namespace, w)
+	u := resource(p.cfg, w)
 	if err := p.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply workspace %s: %w", id, err)
 	}
@@ -183,12 +197,14 @@ func (p *Provisioner) Resync(ctx context.Context) error {
 
 // resource renders the Workspace resource of w for server-side apply: only
 // the fields this provisioner owns.
-func resource(ns string, w *workspacev1.Workspace) *unstructured.Unstructured {
+func resource(cfg Config, w *workspacev1.Workspace) *unstructured.Unstructured {
 	desired := string(v1alpha1.DesiredStateRunning)
 	if w.DesiredState == "stopped" {
 		desired = string(v1alpha1.DesiredStateStopped)
 	}
-	svc := func(s *workspacev1.ServiceStatus) map[string]any { return map[string]any{"enabled": s.GetEnabled()} }
+	svc := func(s *workspacev1.ServiceStatus, image string) map[string]any {
+		return map[string]any{"enabled": s.GetEnabled(), "image": image}
+	}
 	group := func(enabled bool, mode string, domains []string) map[string]any {
 		d := make([]any, len(domains))
 		for i, x := range domains {
@@ -210,7 +226,7 @@ func resource(ns string, w *workspacev1.Workspace) *unstructured.Unstructured {
 		"apiVersion": v1alpha1.GroupVersion.String(),
 		"kind":       "Workspace",
 		"metadata": map[string]any{
-			"name": w.Id, "namespace": ns,
+			"name": w.Id, "namespace": cfg.Namespace,
 			"labels": map[string]any{
 				v1alpha1.LabelPartOf: v1alpha1.PartOf, v1alpha1.LabelWorkspaceID: w.Id, v1alpha1.LabelManagedBy: LabelManagedByValue,
 			},
@@ -222,8 +238,8 @@ func resource(ns string, w *workspacev1.Workspace) *unstructured.Unstructured {
 		"spec": map[string]any{
 			"workspaceId": w.Id, "owner": w.Owner, "desiredState": desired,
 			"services": map[string]any{
-				"runtime": svc(w.GetServices().GetRuntime()), "terminal": svc(w.GetServices().GetTerminal()),
-				"browser": svc(w.GetServices().GetBrowser()), "canvas": svc(w.GetServices().GetCanvas()),
+				"runtime": svc(w.GetServices().GetRuntime(), cfg.Images.Runtime), "terminal": svc(w.GetServices().GetTerminal(), cfg.Images.Terminal),
+				"browser": svc(w.GetServices().GetBrowser(), cfg.Images.Browser), "canvas": svc(w.GetServices().GetCanvas(), cfg.Images.Canvas),
 			},
 			"firewall": map[string]any{
 				"workspace": group(w.WorkspaceFirewallNetworkAccessEnabled, w.WorkspaceFirewallDomainAccessMode, w.WorkspaceFirewallAllowedDomains),
@@ -232,5 +248,15 @@ func resource(ns string, w *workspacev1.Workspace) *unstructured.Unstructured {
 			"operations": ops,
 		},
 	}}
+	storage := map[string]any{}
+	if cfg.StorageSize != "" {
+		storage["size"] = cfg.StorageSize
+	}
+	if cfg.StorageClassName != "" {
+		storage["storageClassName"] = cfg.StorageClassName
+	}
+	if len(storage) > 0 {
+		u.Object["spec"].(map[string]any)["storage"] = storage
+	}
 	return u
 }
