@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/flagenv"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
@@ -50,12 +50,12 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 	var c devConfig
 	fs := flag.NewFlagSet("aileron dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.DataDir, "data-dir", envOr("AILERON_DATA_DIR", ".aileron"), "directory for JetStream data (env AILERON_DATA_DIR)")
-	fs.StringVar(&c.HTTPAddr, "http", envOr("AILERON_HTTP_ADDR", "127.0.0.1:3001"), "REST listen address (env AILERON_HTTP_ADDR)")
-	fs.StringVar(&c.GRPCAddr, "grpc", envOr("AILERON_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env AILERON_GRPC_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", flagenv.String("AILERON_DATA_DIR", ".aileron"), "directory for JetStream data (env AILERON_DATA_DIR)")
+	fs.StringVar(&c.HTTPAddr, "http", flagenv.String("AILERON_HTTP_ADDR", "127.0.0.1:3001"), "REST listen address (env AILERON_HTTP_ADDR)")
+	fs.StringVar(&c.GRPCAddr, "grpc", flagenv.String("AILERON_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env AILERON_GRPC_ADDR)")
 	fs.StringVar(&c.NATSHost, "nats-host", "127.0.0.1", "embedded NATS listen host")
 	fs.IntVar(&c.NATSPort, "nats-port", 4222, "embedded NATS port (-1 picks a free one)")
-	fs.StringVar(&c.NATSSync, "nats-sync", envOr("AILERON_NATS_SYNC", "always"), `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
+	fs.StringVar(&c.NATSSync, "nats-sync", flagenv.String("AILERON_NATS_SYNC", "always"), `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	c.Auth.Register(fs)
 	err := fs.Parse(args)
@@ -63,13 +63,6 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 		err = c.Validate()
 	}
 	return c, err
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func runDev(ctx context.Context, args []string, stderr io.Writer) int {

@@ -146,3 +146,17 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
 	}
 	return nil
 }
+
+// Open connects a service to NATS and creates or updates the shared stream
+// and buckets with the given replicas.
+func Open(ctx context.Context, url, name, creds string, replicas int) (*nats.Conn, jetstream.JetStream, error) {
+	nc, js, err := Connect(url, name, CredsOption(creds)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := Setup(ctx, js, SetupConfig{Replicas: replicas}); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}

@@ -103,3 +103,16 @@ func settle(ctx context.Context, msg jetstream.Msg, err error, cfg ConsumerConfi
 		_ = msg.NakWithDelay(delay)
 	}
 }
+
+// ConsumeWorkspaces runs reconcile for the workspace of every message on the
+// durable consumer: the level-triggered pattern every service follows, where
+// an event only says which workspace to look at again.
+func ConsumeWorkspaces(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, log *slog.Logger, reconcile func(ctx context.Context, id string) error) error {
+	return Consume(ctx, js, cfg, log, func(ctx context.Context, msg jetstream.Msg) error {
+		id, ok := WorkspaceIDFromSubject(msg.Subject())
+		if !ok {
+			return Permanent(errors.New("no workspace id in subject " + msg.Subject()))
+		}
+		return reconcile(ctx, id)
+	})
+}

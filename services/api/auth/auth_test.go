@@ -39,7 +39,7 @@ func newIssuer(t *testing.T) *issuer {
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"issuer": is.srv.URL, "jwks_uri": is.srv.URL + "/jwks",
 			"id_token_signing_alg_values_supported": []string{"RS256"},
-			"authorization_endpoint": is.srv.URL + "/auth", "token_endpoint": is.srv.URL + "/token",
+			"authorization_endpoint":                is.srv.URL + "/auth", "token_endpoint": is.srv.URL + "/token",
 		})
 	})
 	mux.HandleFunc("/jwks", func(w http.ResponseWriter, _ *http.Request) {

@@ -115,7 +115,7 @@ func TestFirewallGetAndPut(t *testing.T) {
 	require.Equal(t, "1", fw["revision"])
 
 	body := map[string]any{
-		"revision":                                  "1",
+		"revision": "1",
 		"workspace_firewall_network_access_enabled": true,
 		"workspace_firewall_domain_access_mode":     "allowlist",
 		"workspace_firewall_allowed_domains":        []string{"Example.COM.", "*.pkg.dev", "example.com"},

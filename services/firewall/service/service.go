@@ -102,15 +102,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.ResyncInterval > 0 {
 		go s.resyncLoop(ctx)
 	}
-	return event.Consume(ctx, s.js, event.ConsumerConfig{
+	return event.ConsumeWorkspaces(ctx, s.js, event.ConsumerConfig{
 		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter("*")},
-	}, s.log, func(ctx context.Context, msg jetstream.Msg) error {
-		id, ok := event.WorkspaceIDFromSubject(msg.Subject())
-		if !ok {
-			return event.Permanent(errors.New("unexpected subject " + msg.Subject()))
-		}
-		return s.Reconcile(ctx, id)
-	})
+	}, s.log, s.Reconcile)
 }
 
 func (s *Service) resyncLoop(ctx context.Context) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/flagenv"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
@@ -55,15 +56,15 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	var c Config
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	fs.StringVar(&c.HTTPAddr, "http", env("AILERON_HTTP_ADDR", ":3001"), "REST listen address")
-	fs.StringVar(&c.GRPCAddr, "grpc", env("AILERON_GRPC_ADDR", ":9090"), "gRPC listen address")
-	fs.StringVar(&c.NATSURL, "nats-url", env("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated")
-	fs.StringVar(&c.NATSCredsFile, "nats-creds", env("AILERON_NATS_CREDS", ""), "NATS credentials file")
+	fs.StringVar(&c.HTTPAddr, "http", flagenv.String("AILERON_HTTP_ADDR", ":3001"), "REST listen address")
+	fs.StringVar(&c.GRPCAddr, "grpc", flagenv.String("AILERON_GRPC_ADDR", ":9090"), "gRPC listen address")
+	fs.StringVar(&c.NATSURL, "nats-url", flagenv.String("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated")
+	fs.StringVar(&c.NATSCredsFile, "nats-creds", flagenv.String("AILERON_NATS_CREDS", ""), "NATS credentials file")
 	fs.IntVar(&c.Replicas, "replicas", 1, "JetStream stream and bucket replicas (3 on a cluster)")
-	fs.StringVar(&c.Provisioners, "provisioners", env("AILERON_PROVISIONERS", "docker,kubernetes"), "enabled provisioners, comma-separated")
+	fs.StringVar(&c.Provisioners, "provisioners", flagenv.String("AILERON_PROVISIONERS", "docker,kubernetes"), "enabled provisioners, comma-separated")
 	fs.DurationVar(&c.CreatingDeadline, "creating-deadline", 10*time.Minute, "deadline of the creating state")
 	fs.DurationVar(&c.Deadline, "deadline", 5*time.Minute, "deadline of the other transitional states")
-	fs.StringVar(&c.LogLevel, "log-level", env("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.LogLevel, "log-level", flagenv.String("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
 	c.Auth.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,14 +80,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := bus.Connect(c.NATSURL, "aileron-api", bus.CredsOption(c.NATSCredsFile)...)
+	nc, js, err := bus.Open(ctx, c.NATSURL, "aileron-api", c.NATSCredsFile, c.Replicas)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := bus.Setup(ctx, js, bus.SetupConfig{Replicas: c.Replicas}); err != nil {
-		return err
-	}
 	oc := orchestrator.DefaultConfig()
 	oc.Provisioners = strings.Split(c.Provisioners, ",")
 	for s := range oc.Deadlines {
@@ -103,11 +101,3 @@ func run(ctx context.Context, args []string) error {
 	}
 	return s.Wait()
 }
-
-func env(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/flagenv"
 	"aileron.dev/services/firewall/service"
 )
 
@@ -27,12 +28,12 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("firewall", flag.ContinueOnError)
-	natsURL := fs.String("nats-url", env("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s)")
-	creds := fs.String("nats-creds", env("AILERON_NATS_CREDS", ""), "NATS credentials file")
-	defaults := fs.String("defaults-file", env("AILERON_FIREWALL_DEFAULTS_FILE", ""), `JSON file {"workspace": [...], "browser": [...]} of system default allowed domains; built-in defaults when empty`)
+	natsURL := fs.String("nats-url", flagenv.String("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s)")
+	creds := fs.String("nats-creds", flagenv.String("AILERON_NATS_CREDS", ""), "NATS credentials file")
+	defaults := fs.String("defaults-file", flagenv.String("AILERON_FIREWALL_DEFAULTS_FILE", ""), `JSON file {"workspace": [...], "browser": [...]} of system default allowed domains; built-in defaults when empty`)
 	resync := fs.Duration("resync", time.Minute, "recompute every policy this often")
 	replicas := fs.Int("replicas", 1, "JetStream stream and bucket replicas (3 on a cluster); must match the api's")
-	level := fs.String("log-level", env("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
+	level := fs.String("log-level", flagenv.String("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,24 +50,14 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	nc, js, err := bus.Connect(*natsURL, "aileron-firewall", bus.CredsOption(*creds)...)
+	nc, js, err := bus.Open(ctx, *natsURL, "aileron-firewall", *creds, *replicas)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := bus.Setup(ctx, js, bus.SetupConfig{Replicas: *replicas}); err != nil {
-		return err
-	}
 	svc, err := service.New(ctx, cfg, js, log)
 	if err != nil {
 		return err
 	}
 	return svc.Run(ctx)
-}
-
-func env(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

@@ -19,6 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/flagenv"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 	"aileron.dev/services/k8s-provisioner/internal/provisioner"
 )
@@ -52,19 +53,19 @@ func main() {
 func parse(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("k8s-provisioner", flag.ContinueOnError)
-	fs.StringVar(&c.NATSURL, "nats-url", env("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s)")
-	fs.StringVar(&c.NATSCreds, "nats-creds", env("AILERON_NATS_CREDS", ""), "NATS credentials file")
+	fs.StringVar(&c.NATSURL, "nats-url", flagenv.String("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s)")
+	fs.StringVar(&c.NATSCreds, "nats-creds", flagenv.String("AILERON_NATS_CREDS", ""), "NATS credentials file")
 	fs.IntVar(&c.Replicas, "replicas", 1, "JetStream stream and bucket replicas; must match the api's")
-	fs.StringVar(&c.Provisioner.Namespace, "namespace", env("AILERON_WORKSPACE_NAMESPACE", "aileron-workspaces"), "namespace of the Workspace resources")
+	fs.StringVar(&c.Provisioner.Namespace, "namespace", flagenv.String("AILERON_WORKSPACE_NAMESPACE", "aileron-workspaces"), "namespace of the Workspace resources")
 	fs.DurationVar(&c.Provisioner.ResyncInterval, "resync", 5*time.Minute, "re-apply every workspace and sweep orphans this often")
-	fs.StringVar(&c.Provisioner.Images.Runtime, "image-runtime", env("AILERON_IMAGE_RUNTIME", "aileron/workspace-stub:dev"), "runtime image")
-	fs.StringVar(&c.Provisioner.Images.Terminal, "image-terminal", env("AILERON_IMAGE_TERMINAL", "aileron/workspace-stub:dev"), "terminal image")
-	fs.StringVar(&c.Provisioner.Images.Browser, "image-browser", env("AILERON_IMAGE_BROWSER", "aileron/workspace-stub:dev"), "browser (chrome) image")
-	fs.StringVar(&c.Provisioner.Images.Canvas, "image-canvas", env("AILERON_IMAGE_CANVAS", "aileron/workspace-stub:dev"), "canvas image")
-	fs.StringVar(&c.Provisioner.StorageSize, "storage-size", env("AILERON_STORAGE_SIZE", ""), "workspace volume size (default: the CRD's 10Gi)")
-	fs.StringVar(&c.Provisioner.StorageClassName, "storage-class", env("AILERON_STORAGE_CLASS", ""), "workspace volume storage class (default: the cluster's)")
+	fs.StringVar(&c.Provisioner.Images.Runtime, "image-runtime", flagenv.String("AILERON_IMAGE_RUNTIME", "aileron/workspace-stub:dev"), "runtime image")
+	fs.StringVar(&c.Provisioner.Images.Terminal, "image-terminal", flagenv.String("AILERON_IMAGE_TERMINAL", "aileron/workspace-stub:dev"), "terminal image")
+	fs.StringVar(&c.Provisioner.Images.Browser, "image-browser", flagenv.String("AILERON_IMAGE_BROWSER", "aileron/workspace-stub:dev"), "browser (chrome) image")
+	fs.StringVar(&c.Provisioner.Images.Canvas, "image-canvas", flagenv.String("AILERON_IMAGE_CANVAS", "aileron/workspace-stub:dev"), "canvas image")
+	fs.StringVar(&c.Provisioner.StorageSize, "storage-size", flagenv.String("AILERON_STORAGE_SIZE", ""), "workspace volume size (default: the CRD's 10Gi)")
+	fs.StringVar(&c.Provisioner.StorageClassName, "storage-class", flagenv.String("AILERON_STORAGE_CLASS", ""), "workspace volume storage class (default: the cluster's)")
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", ":8081", "serves /healthz and /readyz")
-	fs.StringVar(&c.LogLevel, "log-level", env("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.LogLevel, "log-level", flagenv.String("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -81,14 +82,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
-	nc, js, err := bus.Connect(c.NATSURL, "aileron-k8s-provisioner", bus.CredsOption(c.NATSCreds)...)
+	nc, js, err := bus.Open(ctx, c.NATSURL, "aileron-k8s-provisioner", c.NATSCreds, c.Replicas)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := bus.Setup(ctx, js, bus.SetupConfig{Replicas: c.Replicas}); err != nil {
-		return err
-	}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)
@@ -117,11 +115,4 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return mgr.Start(ctx)
-}
-
-func env(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

@@ -91,15 +91,9 @@ func (p *Provisioner) Run(ctx context.Context) error {
 	if p.cfg.ResyncInterval > 0 {
 		go p.resyncLoop(ctx)
 	}
-	return event.Consume(ctx, p.js, event.ConsumerConfig{
+	return event.ConsumeWorkspaces(ctx, p.js, event.ConsumerConfig{
 		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter("kubernetes")},
-	}, p.log, func(ctx context.Context, msg jetstream.Msg) error {
-		id, ok := event.WorkspaceIDFromSubject(msg.Subject())
-		if !ok {
-			return event.Permanent(errors.New("unexpected subject " + msg.Subject()))
-		}
-		return p.Converge(ctx, id)
-	})
+	}, p.log, p.Converge)
 }
 
 // Converge applies, or deletes, the Workspace resource of one workspace.
