@@ -17,6 +17,7 @@ import (
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
+	"aileron.dev/services/api/ui"
 	firewall "aileron.dev/services/firewall/service"
 )
 
@@ -110,7 +111,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	oc.Provisioners = []string{orchestrator.ProvisionerDocker}
 	oc.MaxWorkspacesPerOwner = cfg.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc,
-		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}}
+		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler()}
 	sc.Secure(auth.NewGuard(authn, limiter, js, log))
 	api, err := server.Start(ctx, sc, js, log)
 	if err != nil {

@@ -22,7 +22,13 @@ const usage = `usage: aileron <command> [flags]
 
 commands:
   dev        run every service in one process with an embedded NATS server
+  workspace  manage workspaces: create, list, get, stop, start, restart,
+             restart-service, delete, watch (alias: ws)
+  firewall   show or change a workspace's firewall: get, set
   version    print the version
+
+The client commands talk to the API at --api or $AILERON_API
+(default http://localhost:3001); the web console is served there too.
 
 run "aileron <command> -h" for the flags of a command.
 `
@@ -38,6 +44,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "dev":
 		return runDev(ctx, args[1:], stderr)
+	case "workspace", "ws":
+		return runWorkspace(ctx, args[1:], stdin, stdout, stderr)
+	case "firewall":
+		return runFirewall(ctx, args[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return 0

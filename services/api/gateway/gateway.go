@@ -8,13 +8,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -43,10 +46,10 @@ var successStatus = map[string]int{
 // extra, if non-nil, serves every path outside /api/ (the web UI).
 func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler) (http.Handler, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &marshaler{JSONPb: runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithStreamErrorHandler(streamErrorHandler),
@@ -128,4 +131,22 @@ func limitBody(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// marshaler is JSONPb, except that the error chunks grpc-gateway writes for a
+// failing stream (e.g. a watch of an unknown workspace) get the same body as
+// every other error ({"code", "message", "field", ...}) instead of
+// {"error": google.rpc.Status}.
+type marshaler struct {
+	runtime.JSONPb
+}
+
+// Marshal implements runtime.Marshaler.
+func (m *marshaler) Marshal(v any) ([]byte, error) {
+	if chunk, ok := v.(map[string]proto.Message); ok && len(chunk) == 1 {
+		if st, ok := chunk["error"].(*spb.Status); ok {
+			return json.Marshal(BodyFromStatus(status.FromProto(st)))
+		}
+	}
+	return m.JSONPb.Marshal(v)
 }

@@ -222,6 +222,9 @@ func (h *Handler) WatchWorkspaces(req *workspacev1.WatchWorkspacesRequest, strea
 			return err
 		}
 	}
+	if err := stream.Send(&workspacev1.WatchWorkspacesResponse{Type: ChangeSynced}); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():

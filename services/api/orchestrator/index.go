@@ -15,6 +15,8 @@ const (
 	ChangeAdded    = "added"
 	ChangeModified = "modified"
 	ChangeDeleted  = "deleted"
+	// ChangeSynced marks the end of a watch's initial snapshot.
+	ChangeSynced = "synced"
 )
 
 // Change is one workspace change delivered to watchers.

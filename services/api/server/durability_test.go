@@ -190,10 +190,14 @@ func TestWatchOverREST(t *testing.T) {
 			} `json:"result"`
 		}
 		require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
-		return m.Result.Type, m.Result.Workspace["id"].(string), m.Result.Workspace["state"].(string)
+		id, _ := m.Result.Workspace["id"].(string)
+		state, _ := m.Result.Workspace["state"].(string)
+		return m.Result.Type, id, state
 	}
 	typ, id, _ := next()
 	require.Equal(t, []string{"added", before}, []string{typ, id})
+	typ, _, _ = next()
+	require.Equal(t, "synced", typ)
 
 	after := create(t, env, "after")["id"].(string)
 	typ, id, state := next()
@@ -209,8 +213,11 @@ func TestWatchOverGRPC(t *testing.T) {
 	defer cancel()
 	stream, err := env.Client.WatchWorkspaces(ctx, &workspacev1.WatchWorkspacesRequest{})
 	require.NoError(t, err)
-	id := create(t, env, "grpc-watch")["id"].(string)
 	m, err := stream.Recv()
+	require.NoError(t, err)
+	require.Equal(t, "synced", m.Type, "an empty watch starts with the end of its snapshot")
+	id := create(t, env, "grpc-watch")["id"].(string)
+	m, err = stream.Recv()
 	require.NoError(t, err)
 	require.Equal(t, "added", m.Type)
 	require.Equal(t, id, m.Workspace.Id)
@@ -246,4 +253,27 @@ func TestListPagingAndFilters(t *testing.T) {
 	require.Len(t, page["workspaces"], 1)
 	_, page = call(t, env, "GET", "/api/v1/workspaces?provisioner=kubernetes", nil)
 	require.Len(t, page["workspaces"], 0)
+}
+
+func TestWatchErrorsUseTheErrorBody(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	code, body := call(t, env, "GET", "/api/v1/workspaces:watch?id=aaaaaaaaaaaaaaaaaaaa", nil)
+	require.Equal(t, http.StatusNotFound, code)
+	require.Equal(t, "WORKSPACE_NOT_FOUND", body["code"])
+	require.Equal(t, "id", body["field"])
+}
+
+func TestWatchOfEmptyListConnectsAtOnce(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", env.URL+"/api/v1/workspaces:watch", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req) // returns once headers arrive
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	require.NoError(t, err)
+	require.JSONEq(t, `{"result":{"type":"synced","workspace":null}}`, line)
 }

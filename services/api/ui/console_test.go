@@ -166,3 +166,18 @@ func TestConsoleNarrow(t *testing.T) {
 	do("unknown workspace", chromedp.Navigate(env.URL+"/workspaces/aaaaaaaaaaaaaaaaaaaa"),
 		waitJS(`document.querySelector('main').textContent.includes('WORKSPACE_NOT_FOUND')`))
 }
+
+// TestConsoleSignIn checks that a secured API makes the console ask for a
+// bearer token, and that the token then authenticates every call.
+func TestConsoleSignIn(t *testing.T) {
+	env := startConsole(t, "s3cret-token")
+	ctx := browser(t)
+	do := steps(t, ctx)
+	do("open the list", chromedp.Navigate(env.URL+"/"), visible(`#signin-dialog`))
+	require.Contains(t, text(t, ctx, `#signin-dialog`), "AUTH_TOKEN_MISSING")
+	do("sign in", chromedp.SendKeys(chromedp.CSS(`#token-input`), "s3cret-token"),
+		chromedp.Click(chromedp.CSS(`#signin-dialog button[type="submit"]`)),
+		visible(`#signout`), waitJS(`document.querySelector('main').textContent.includes('No workspaces yet')`),
+		waitJS(`document.querySelector('#connection').dataset.state === 'live'`))
+	do("sign out", chromedp.Click(chromedp.CSS(`#signout`)), visible(`#signin-dialog`))
+}

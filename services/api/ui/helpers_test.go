@@ -2,17 +2,22 @@ package ui_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -22,11 +27,15 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
 	"aileron.dev/services/api/apitest"
+	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/server"
 	"aileron.dev/services/api/ui"
 	"aileron.dev/services/firewall/policy"
 	firewall "aileron.dev/services/firewall/service"
 )
+
+// diagnostics holds, per test, a func returning the browser's log so far.
+var diagnostics sync.Map
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the screenshots to docs/screenshots instead of a temp dir")
 
@@ -40,9 +49,15 @@ func chromiumPath() string {
 
 // startConsole starts the api service with the UI and the firewall service
 // (so effective domains are real), like `aileron dev` minus a provisioner.
-func startConsole(t *testing.T) *apitest.Env {
+// With a token, the API requires it as a static bearer token.
+func startConsole(t *testing.T, token ...string) *apitest.Env {
 	t.Helper()
-	env := apitest.Start(t, apitest.Options{Server: func(c *server.Config) { c.UI = ui.Handler() }})
+	env := apitest.Start(t, apitest.Options{Server: func(c *server.Config) {
+		c.UI = ui.Handler()
+		if len(token) > 0 {
+			c.Secure(auth.NewGuard(tokenAuth(t, token[0]), nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil))))
+		}
+	}})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defaults := policy.Defaults{Workspace: []string{"api.anthropic.com", "proxy.golang.org", "github.com"}, Browser: []string{}}
@@ -52,6 +67,16 @@ func startConsole(t *testing.T) *apitest.Env {
 	go func() { _ = fw.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return env
+}
+
+// tokenAuth accepts one static admin token.
+func tokenAuth(t *testing.T, token string) *auth.Authenticator {
+	t.Helper()
+	sum := sha256.Sum256([]byte(token))
+	h := hex.EncodeToString(sum[:])
+	a, err := auth.New(auth.Config{Tokens: map[string]auth.StaticToken{h: {Name: "ui-test", SHA256: h, Admin: true}}})
+	require.NoError(t, err)
+	return a
 }
 
 // browser starts headless Chromium; a missing binary fails the test.
@@ -67,11 +92,20 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("lang", "en-US"), chromedp.WindowSize(1280, 900))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	var mu sync.Mutex
-	var jsErrors []string
+	var jsErrors, browserLog []string
+	diagnostics.Store(t, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(browserLog)
+	})
 	listen := func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch ev := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			browserLog = append(browserLog, fmt.Sprintf("log %s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+		case *network.EventLoadingFailed:
+			browserLog = append(browserLog, fmt.Sprintf("loading failed %s: %s canceled=%v", ev.Type, ev.ErrorText, ev.Canceled))
 		case *runtime.EventExceptionThrown:
 			d := ev.ExceptionDetails
 			msg := d.Text
@@ -203,7 +237,7 @@ func disabled(t *testing.T, ctx context.Context, sel string) bool {
 func waitJS(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingInterval(50*time.Millisecond),
-			chromedp.WithPollingTimeout(15*time.Second))(ctx, tg)
+			chromedp.WithPollingTimeout(waitFor))(ctx, tg)
 		if err != nil {
 			return fmt.Errorf("wait for %s: %w", expr, err)
 		}
@@ -224,7 +258,7 @@ func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 // visible waits for an element matching a CSS selector to be visible.
 func visible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, waitFor)
 		defer cancel()
 		if _, err := chromedp.WaitVisible(chromedp.CSS(sel))(ctx, tg); err != nil {
 			return fmt.Errorf("wait for %s to be visible: %w", sel, err)
@@ -242,10 +276,19 @@ func steps(t *testing.T, ctx context.Context) func(what string, actions ...chrom
 		if err == nil {
 			return
 		}
-		if page, perr := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`)); perr == nil {
+		if page, perr := chromedp.Run(ctx, chromedp.Evaluate[string](`[location.href, document.readyState,
+			...performance.getEntriesByType('resource').map(e => e.name + ' status=' + e.responseStatus + ' ms=' + Math.round(e.duration)),
+			document.body.innerText].join("\n")`)); perr == nil {
 			t.Logf("page at failure:\n%s", page)
+		}
+		if d, ok := diagnostics.Load(t); ok {
+			t.Logf("browser log:\n%s", strings.Join(d.(func() []string)(), "\n"))
 		}
 		screenshot(t, ctx, "failure.png")
 		require.NoError(t, err, what)
 	}
 }
+
+// waitFor bounds every wait in the page; generous because the machine's two
+// cores are shared and a loaded Chromium can be slow to start.
+const waitFor = 30 * time.Second

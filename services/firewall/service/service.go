@@ -43,7 +43,8 @@ func DefaultDefaults() policy.Defaults {
 	return policy.Defaults{
 		Workspace: []string{
 			"api.anthropic.com", "proxy.golang.org", "sum.golang.org", "registry.npmjs.org",
-			"pypi.org", "files.pythonhosted.org", "github.com", "*.githubusercontent.com",
+			"pypi.org", "files.pythonhosted.org", "github.com", "codeload.github.com",
+			"raw.githubusercontent.com", "objects.githubusercontent.com",
 		},
 		Browser: []string{},
 	}

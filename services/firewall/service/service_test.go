@@ -83,6 +83,10 @@ func TestPolicyComputedStoredAnnouncedAndReported(t *testing.T) {
 	require.Eventually(t, func() bool { _, err := kv.Get(ctx, id); return err != nil }, 10*time.Second, 20*time.Millisecond)
 }
 
+func TestShippedDefaultsAreValid(t *testing.T) {
+	require.NoError(t, service.Config{Defaults: service.DefaultDefaults()}.Validate())
+}
+
 func TestInvalidDefaultsRejected(t *testing.T) {
 	err := service.Config{Defaults: policy.Defaults{Workspace: []string{"10.0.0.1"}}}.Validate()
 	require.ErrorContains(t, err, "10.0.0.1")

@@ -1485,9 +1485,11 @@ func (x *WatchWorkspacesRequest) GetId() string {
 // WatchWorkspacesResponse is one change.
 type WatchWorkspacesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// added, modified or deleted ("added" for each workspace that exists when the watch starts).
+	// added, modified, deleted or synced: "added" for each workspace that
+	// exists when the watch starts, then one "synced" (no workspace) marking the
+	// end of that snapshot, then the changes.
 	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
-	// The workspace after the change (its last state for deleted).
+	// The workspace after the change (its last state for deleted; unset for synced).
 	Workspace     *Workspace `protobuf:"bytes,2,opt,name=workspace,proto3" json:"workspace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -40,6 +40,8 @@ type Config struct {
 	Namespace string
 	// LeaderElect runs the controllers only in the replica holding the Lease.
 	LeaderElect bool
+	// Workers is how many Workspaces are reconciled concurrently.
+	Workers int
 	// LeaderElectionNamespace holds the Lease; empty means the operator's own
 	// namespace when it runs in a cluster.
 	LeaderElectionNamespace string
@@ -92,6 +94,7 @@ func parse(args []string, getenv func(string) string) (Config, error) {
 		"a bare name is looked up in $POD_NAMESPACE, else --leader-election-namespace")
 	// The Helm chart passes the longer name.
 	fs.StringVar(&cm, "firewall-defaults-configmap", "", "alias of --defaults-configmap")
+	fs.IntVar(&c.Workers, "workers", 4, "Workspaces reconciled concurrently")
 	fs.DurationVar(&c.SyncPeriod, "sync-period", 10*time.Minute, "reconcile every Workspace this often even when nothing changed")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.VisitAll(func(f *flag.Flag) {
@@ -201,6 +204,9 @@ func (c Config) Validate() error {
 	if c.SyncPeriod <= 0 {
 		return fmt.Errorf("--sync-period %s must be positive", c.SyncPeriod)
 	}
+	if c.Workers < 1 {
+		return fmt.Errorf("--workers %d must be at least 1", c.Workers)
+	}
 	return nil
 }
 
@@ -213,7 +219,7 @@ func (c Config) managerOptions() controller.ManagerOptions {
 		MetricsBindAddress:      c.MetricsBindAddress,
 		HealthProbeBindAddress:  c.HealthProbeBindAddress,
 		SyncPeriod:              c.SyncPeriod,
-		Reconciler:              controller.Config{DefaultsConfigMap: c.DefaultsConfigMap},
+		Reconciler:              controller.Config{DefaultsConfigMap: c.DefaultsConfigMap, Workers: c.Workers},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 func TestParse(t *testing.T) {
 	defaults := Config{
 		LeaderElect:            true,
+		Workers:                4,
 		MetricsBindAddress:     ":8080",
 		HealthProbeBindAddress: ":8081",
 		SyncPeriod:             10 * time.Minute,
@@ -38,11 +39,11 @@ func TestParse(t *testing.T) {
 			[]string{
 				"--namespace=aileron-workspaces", "--leader-elect=false", "--leader-election-namespace=aileron-system",
 				"--metrics-bind-address=0", "--health-probe-bind-address=", "--defaults-configmap=aileron-system/fw-defaults",
-				"--sync-period=30s", "--log-level=debug",
+				"--sync-period=30s", "--log-level=debug", "--workers=8",
 			},
 			nil,
 			Config{
-				Namespace: "aileron-workspaces", LeaderElectionNamespace: "aileron-system",
+				Workers: 8, Namespace: "aileron-workspaces", LeaderElectionNamespace: "aileron-system",
 				MetricsBindAddress: "0", DefaultsConfigMap: types.NamespacedName{Namespace: "aileron-system", Name: "fw-defaults"},
 				SyncPeriod: 30 * time.Second, LogLevel: slog.LevelDebug,
 			},
@@ -57,7 +58,7 @@ func TestParse(t *testing.T) {
 				"AILERON_SYNC_PERIOD": "1h", "AILERON_LOG_LEVEL": "warn",
 			},
 			Config{
-				Namespace: "ws", LeaderElectionNamespace: "sys", MetricsBindAddress: "127.0.0.1:9090",
+				Workers: 4, Namespace: "ws", LeaderElectionNamespace: "sys", MetricsBindAddress: "127.0.0.1:9090",
 				HealthProbeBindAddress: ":9091", DefaultsConfigMap: types.NamespacedName{Namespace: "sys", Name: "fw"},
 				SyncPeriod: time.Hour, LogLevel: slog.LevelWarn,
 			},
@@ -141,7 +142,7 @@ func TestManagerOptions(t *testing.T) {
 		MetricsBindAddress:     ":8080",
 		HealthProbeBindAddress: ":8081",
 		SyncPeriod:             time.Minute,
-		Reconciler:             controller.Config{DefaultsConfigMap: types.NamespacedName{Namespace: "sys", Name: "fw"}},
+		Reconciler:             controller.Config{DefaultsConfigMap: types.NamespacedName{Namespace: "sys", Name: "fw"}, Workers: 4},
 	}, c.managerOptions())
 }
 

@@ -13,6 +13,8 @@ import (
 // Config tunes the Workspace reconciler. The zero value plus Defaults() is a
 // working configuration.
 type Config struct {
+	// Workers is how many Workspaces are reconciled concurrently (default 4).
+	Workers int
 	// DefaultsConfigMap holds the system default allowed domains: keys
 	// "workspace" and "browser", each a list separated by newlines, commas or
 	// spaces. An empty Name means no defaults; a missing ConfigMap counts as
@@ -65,6 +67,9 @@ type DNSConfig struct {
 
 // Defaults returns c with every unset field filled in.
 func (c Config) Defaults() Config {
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
 	if c.RunAsUser == 0 {
 		c.RunAsUser = 65532
 	}

@@ -17,11 +17,35 @@ export class ApiError extends Error {
   }
 }
 
+const TOKEN_KEY = 'aileron.token';
+
+/** token is the bearer token the user gave for this tab ('' when none). */
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+/** setToken remembers a bearer token for this tab; '' forgets it. */
+export function setToken(t) {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+function headers(extra = {}) {
+  const h = {Accept: 'application/json', ...extra};
+  if (token()) h.Authorization = `Bearer ${token()}`;
+  return h;
+}
+
 function errorFrom(resp, text) {
   let data = null;
   try { data = JSON.parse(text); } catch { /* not JSON */ }
-  if (data && typeof data.code === 'string') return new ApiError(data);
-  return new ApiError({code: `HTTP_${resp.status}`, message: text.trim() || resp.statusText, status: resp.status});
+  let err;
+  if (data && typeof data.code === 'string') err = new ApiError(data);
+  // A stream that fails before its first message answers a google.rpc.Status.
+  else if (data && data.error) err = Object.assign(streamError(data.error), {status: resp.status});
+  else err = new ApiError({code: `HTTP_${resp.status}`, message: text.trim() || resp.statusText, status: resp.status});
+  if (resp.status === 401) window.dispatchEvent(new CustomEvent('aileron:unauthorized', {detail: err}));
+  return err;
 }
 
 function networkError(e) {
@@ -29,7 +53,7 @@ function networkError(e) {
 }
 
 async function request(method, path, body) {
-  const init = {method, headers: {Accept: 'application/json'}};
+  const init = {method, headers: headers()};
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -101,7 +125,7 @@ export function watch({id = '', onEvent, onStatus = () => {}}) {
   async function once() {
     let resp;
     try {
-      resp = await fetch(url, {signal: ctrl.signal, headers: {Accept: 'application/json'}});
+      resp = await fetch(url, {signal: ctrl.signal, headers: headers()});
     } catch (e) {
       throw ctrl.signal.aborted ? e : networkError(e);
     }
@@ -120,6 +144,8 @@ export function watch({id = '', onEvent, onStatus = () => {}}) {
         if (!line) continue;
         const msg = JSON.parse(line);
         if (msg.error) throw streamError(msg.error);
+        if (typeof msg.code === 'string') throw new ApiError(msg);
+        if (msg.result && msg.result.type === 'synced') continue;
         if (msg.result) {
           attempt = 0;
           onEvent(msg.result);
@@ -137,6 +163,10 @@ export function watch({id = '', onEvent, onStatus = () => {}}) {
         if (ctrl.signal.aborted) return;
         if (e instanceof ApiError && e.status === 404) {
           onStatus('gone', e);
+          return;
+        }
+        if (e instanceof ApiError && e.status === 401) {
+          onStatus('unauthorized', e);
           return;
         }
         onStatus('reconnecting', e);

@@ -81,6 +81,7 @@ export function listView(main, {setConnection}) {
   let loaded = false;
   let loadError = null;
   let resync = false;
+  let conn = 'connecting';
 
   const search = h('input', {type: 'search', id: 'search', name: 'q', value: params.get('q') || '',
     placeholder: 'Search by name', autocomplete: 'off', spellcheck: 'false'});
@@ -90,6 +91,12 @@ export function listView(main, {setConnection}) {
   stateSel.value = params.get('state') || '';
   const count = h('p', {class: 'muted count', id: 'list-count', 'aria-live': 'polite'});
   const body = h('div', {id: 'workspace-list'});
+  const rowCache = new Map();
+  const tbody = h('tbody');
+  const table = h('table', {class: 'table ws-table'},
+    h('caption', {class: 'sr-only'}, 'Workspaces'),
+    h('thead', {}, h('tr', {}, ['Name', 'State', 'Provisioner', 'Services', 'Firewall', 'Created'].map(c => h('th', {scope: 'col'}, c)))),
+    tbody);
 
   const onFilter = () => {
     const q = new URLSearchParams();
@@ -136,15 +143,24 @@ export function listView(main, {setConnection}) {
         h('button', {type: 'button', class: 'btn', onclick: () => { search.value = ''; stateSel.value = ''; onFilter(); }}, 'Clear filters')));
       return;
     }
+    // Rows are reused while their workspace is unchanged and only moved when
+    // the order changes, so a focused link survives unrelated updates.
     const rows = shown.map(w => {
+      const cached = rowCache.get(w.id);
+      if (cached && cached.revision === w.revision && cached.time === w.create_time) return cached.el;
       const changed = lastState.has(w.id) && lastState.get(w.id) !== w.state;
       lastState.set(w.id, w.state);
-      return row(w, changed);
+      const el = row(w, changed);
+      if (cached && cached.el.isConnected) cached.el.replaceWith(el);
+      rowCache.set(w.id, {revision: w.revision, time: w.create_time, el});
+      return el;
     });
-    replace(body, h('table', {class: 'table ws-table'},
-      h('caption', {class: 'sr-only'}, 'Workspaces'),
-      h('thead', {}, h('tr', {}, ['Name', 'State', 'Provisioner', 'Services', 'Firewall', 'Created'].map(c => h('th', {scope: 'col'}, c)))),
-      h('tbody', {}, rows)));
+    for (const id of rowCache.keys()) if (!set.items.has(id)) rowCache.delete(id);
+    if (body.firstChild !== table) replace(body, table);
+    rows.forEach((el, i) => {
+      if (tbody.children[i] !== el) tbody.insertBefore(el, tbody.children[i] || null);
+    });
+    while (tbody.children.length > rows.length) tbody.lastElementChild.remove();
   }
 
   async function snapshot() {
@@ -152,6 +168,9 @@ export function listView(main, {setConnection}) {
       await set.snapshot(listAll);
       loaded = true;
       loadError = null;
+      // The watch answers its headers with the first change, so with no
+      // workspace it stays pending although it is subscribed.
+      if (conn === 'connecting') setConnection('live');
     } catch (err) {
       loadError = err;
     }
@@ -161,6 +180,7 @@ export function listView(main, {setConnection}) {
   const stop = watch({
     onEvent: ev => { set.apply(ev); if (loaded) render(); },
     onStatus: (s, err) => {
+      conn = s;
       setConnection(s, err);
       if (s === 'reconnecting') resync = true;
       if (s === 'live' && resync) { resync = false; snapshot(); }
