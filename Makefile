@@ -16,7 +16,7 @@ GRPC_GATEWAY_VERSION := v2.33.0
 PKGS := aileron.dev/...
 BIN  := bin
 
-.PHONY: help tools generate lint check-generated breaking test test-go bench build images dev clean
+.PHONY: help tools generate lint check-generated breaking test test-go bench build images service-images helm-test dev clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,24 +33,27 @@ generate: tools ## regenerate gen/ from proto/ and the CRD from the Go types
 	rm -rf gen/aileron gen/openapi/*.json
 	buf generate --path proto/aileron
 	bash hack/generate-crd.sh
+	bash deploy/hack/sync-crds.sh
 
 lint: tools ## buf lint and go vet
 	buf lint
 	go vet $(PKGS)
 
 check-generated: generate ## fail when committed generated code drifts
-	@git diff --exit-code -- gen services/k8s-provisioner/config services/k8s-provisioner/api || \
+	@git diff --exit-code -- gen services/k8s-provisioner/config services/k8s-provisioner/api deploy/helm/aileron/crds || \
 		{ echo "generated code is stale: run 'make generate' and commit" >&2; exit 1; }
-	@test -z "$$(git status --porcelain -- gen services/k8s-provisioner/config services/k8s-provisioner/api)" || \
+	@test -z "$$(git status --porcelain -- gen services/k8s-provisioner/config services/k8s-provisioner/api deploy/helm/aileron/crds)" || \
 		{ git status --porcelain -- gen services/k8s-provisioner; echo "untracked generated files" >&2; exit 1; }
 
 breaking: tools ## buf breaking against the previous commit
 	@if git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then buf breaking --against '.git#ref=HEAD~1'; else echo "no previous buf module: skip"; fi
 
-test-go: ## go test every module (needs Docker and the test kube-apiserver)
-	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(bash hack/k8s-test-env.sh)}" go test -count=1 -timeout 30m $(PKGS)
+test-go: ## go test every module (needs Docker, the test kube-apiserver and helm)
+	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(bash hack/k8s-test-env.sh)}" \
+	HELM="$${HELM:-$$(bash deploy/hack/helm.sh)}" \
+	go test -count=1 -timeout 30m $(PKGS)
 
-test: lint check-generated breaking images test-go ## every check CI runs
+test: lint check-generated breaking images service-images test-go ## every check CI runs
 
 bench: ## benchmarks (ratios measured side by side)
 	go test -run '^$$' -bench . -benchtime 200x aileron.dev/services/api/...
@@ -61,6 +64,12 @@ build: ## static binaries into bin/
 
 images: ## local images of the workspace stand-in services and the egress gateway
 	@if [ -f services/docker-provisioner/hack/build-images.sh ]; then bash services/docker-provisioner/hack/build-images.sh; fi
+
+service-images: ## FROM scratch images of every service binary (aileron/<name>:dev), sizes printed
+	bash deploy/hack/build-images.sh
+
+helm-test: ## lint and render the chart and check it on the test kube-apiserver
+	bash deploy/hack/test.sh
 
 dev: build images ## build and run everything in one process (REST :3001, gRPC :9090)
 	$(BIN)/aileron dev

@@ -62,6 +62,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, lo
 		MaxAckPending:  256,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // shut down before the consumer existed
+		}
 		return fmt.Errorf("create consumer %s: %w", cfg.Durable, err)
 	}
 	iter, err := cons.Messages()

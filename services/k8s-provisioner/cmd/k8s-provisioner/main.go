@@ -64,10 +64,16 @@ func parse(args []string) (Config, error) {
 	fs.StringVar(&c.Provisioner.Images.Canvas, "image-canvas", flagenv.String("AILERON_IMAGE_CANVAS", "aileron/workspace-stub:dev"), "canvas image")
 	fs.StringVar(&c.Provisioner.StorageSize, "storage-size", flagenv.String("AILERON_STORAGE_SIZE", ""), "workspace volume size (default: the CRD's 10Gi)")
 	fs.StringVar(&c.Provisioner.StorageClassName, "storage-class", flagenv.String("AILERON_STORAGE_CLASS", ""), "workspace volume storage class (default: the cluster's)")
+	defaults := fs.String("workspace-defaults-file", flagenv.String("AILERON_WORKSPACE_DEFAULTS_FILE", ""), "JSON file of workspace defaults (services' images and resources, storage) overriding the image and storage flags")
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", ":8081", "serves /healthz and /readyz")
 	fs.StringVar(&c.LogLevel, "log-level", flagenv.String("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *defaults != "" {
+		if err := c.Provisioner.LoadDefaults(*defaults); err != nil {
+			return c, err
+		}
 	}
 	return c, c.Validate()
 }

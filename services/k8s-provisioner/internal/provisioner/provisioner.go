@@ -47,6 +47,9 @@ type Config struct {
 	StorageSize string
 	// StorageClassName for the volume; empty uses the cluster default.
 	StorageClassName string
+	// Resources per service ("runtime", "terminal", "browser", "canvas"), as
+	// corev1.ResourceRequirements JSON objects; a missing service gets none.
+	Resources map[string]map[string]any
 }
 
 // Images names the image of each workspace service.
@@ -196,8 +199,12 @@ func resource(cfg Config, w *workspacev1.Workspace) *unstructured.Unstructured {
 	if w.DesiredState == "stopped" {
 		desired = string(v1alpha1.DesiredStateStopped)
 	}
-	svc := func(s *workspacev1.ServiceStatus, image string) map[string]any {
-		return map[string]any{"enabled": s.GetEnabled(), "image": image}
+	svc := func(name string, s *workspacev1.ServiceStatus, image string) map[string]any {
+		out := map[string]any{"enabled": s.GetEnabled(), "image": image}
+		if r, ok := cfg.Resources[name]; ok {
+			out["resources"] = r
+		}
+		return out
 	}
 	group := func(enabled bool, mode string, domains []string) map[string]any {
 		d := make([]any, len(domains))
@@ -232,8 +239,10 @@ func resource(cfg Config, w *workspacev1.Workspace) *unstructured.Unstructured {
 		"spec": map[string]any{
 			"workspaceId": w.Id, "owner": w.Owner, "desiredState": desired,
 			"services": map[string]any{
-				"runtime": svc(w.GetServices().GetRuntime(), cfg.Images.Runtime), "terminal": svc(w.GetServices().GetTerminal(), cfg.Images.Terminal),
-				"browser": svc(w.GetServices().GetBrowser(), cfg.Images.Browser), "canvas": svc(w.GetServices().GetCanvas(), cfg.Images.Canvas),
+				"runtime":  svc("runtime", w.GetServices().GetRuntime(), cfg.Images.Runtime),
+				"terminal": svc("terminal", w.GetServices().GetTerminal(), cfg.Images.Terminal),
+				"browser":  svc("browser", w.GetServices().GetBrowser(), cfg.Images.Browser),
+				"canvas":   svc("canvas", w.GetServices().GetCanvas(), cfg.Images.Canvas),
 			},
 			"firewall": map[string]any{
 				"workspace": group(w.WorkspaceFirewallNetworkAccessEnabled, w.WorkspaceFirewallDomainAccessMode, w.WorkspaceFirewallAllowedDomains),

@@ -99,7 +99,10 @@ func startProvisioner(t *testing.T, env *apitest.Env, ns string) *provisioner.Pr
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
-	p, err := provisioner.New(ctx, provisioner.Config{Namespace: ns, Images: images}, mgr.GetClient(), env.JS, log)
+	p, err := provisioner.New(ctx, provisioner.Config{
+		Namespace: ns, Images: images,
+		Resources: map[string]map[string]any{"runtime": {"limits": map[string]any{"memory": "1Gi"}}},
+	}, mgr.GetClient(), env.JS, log)
 	require.NoError(t, err)
 	require.NoError(t, p.SetupStatusReporter(mgr))
 	mgrDone, runDone := make(chan error, 1), make(chan error, 1)
@@ -164,6 +167,7 @@ func TestFullPath(t *testing.T) {
 	require.Equal(t, "dev", ws.Spec.Owner)
 	require.Equal(t, v1alpha1.DesiredStateRunning, ws.Spec.DesiredState)
 	require.Equal(t, images.Browser, ws.Spec.Services.Browser.Image)
+	require.Equal(t, "1Gi", ws.Spec.Services.Runtime.Resources.Limits.Memory().String())
 	require.False(t, ws.Spec.Services.Canvas.Enabled)
 	require.Equal(t, []string{"example.com"}, ws.Spec.Firewall.Workspace.AllowedDomains)
 	require.Equal(t, "1", ws.Annotations[provisioner.AnnotationGen])
