@@ -31,6 +31,8 @@ type devConfig struct {
 	NATSSync string
 	LogLevel string
 	Auth     auth.Flags
+	// ready, when set, is told the REST address once every service runs.
+	ready func(restAddr string)
 }
 
 func (c devConfig) Validate() error {
@@ -125,6 +127,9 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	g.Go(func() error { return fw.Run(ctx) })
 	if authn.Open() {
 		log.Warn("NO AUTHENTICATION: aileron dev serves anyone who can reach loopback; pass --oidc-issuer or --tokens-file to require tokens", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
+	}
+	if cfg.ready != nil {
+		cfg.ready(api.HTTPAddr)
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
