@@ -1,0 +1,196 @@
+package provisioner
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/services/firewall/policy"
+)
+
+// gatewaySpec is the desired egress gateway of workspace w: created on the
+// outside network with the ingress port published, then connected to both
+// internal networks at their .2 address.
+func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabled map[string]bool) *containerSpec {
+	g := p.cfg.Gateway
+	ingress := nat.Port(strconv.Itoa(g.IngressPort) + "/tcp")
+	host := hardened(g.CPUs, g.MemoryMB, g.Pids, true, 16, nil)
+	host.NetworkMode = container.NetworkMode(p.cfg.OutsideNetwork)
+	host.PortBindings = nat.PortMap{ingress: {{HostIP: p.cfg.IngressHost, HostPort: ""}}}
+	host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: gatewayVolumeName(w.Id), Target: gatewayConfigDir}}
+	spec := &containerSpec{
+		Name: GatewayName(w.Id),
+		Config: &container.Config{
+			Image: g.Image, Cmd: p.gatewayArgs(nets, enabled), User: g.User,
+			Labels: p.labels(w.Id, roleGateway), Hostname: "gateway",
+			ExposedPorts: nat.PortSet{ingress: {}}, StopTimeout: stopSeconds(p.cfg.StopTimeout),
+		},
+		Host:     host,
+		Networks: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{p.cfg.OutsideNetwork: {}}},
+		Connect: map[string]*network.EndpointSettings{
+			nets.ws.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.ws.ip(roleGateway).String()}, Aliases: []string{"gateway"}},
+			nets.br.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.br.ip(roleGateway).String()}, Aliases: []string{"gateway"}},
+		},
+	}
+	spec.seal()
+	return spec
+}
+
+// gatewayArgs are the egress gateway's flags (services/firewall/cmd/egress-gateway):
+// one proxy listener per group, bound to that group's internal address only,
+// the policy file, the ingress listener and one route per enabled service.
+func (p *Provisioner) gatewayArgs(nets networks, enabled map[string]bool) []string {
+	g := p.cfg.Gateway
+	args := []string{
+		"--listen", fmt.Sprintf("workspace=%s:%d", nets.ws.ip(roleGateway), g.WorkspacePort),
+		"--listen", fmt.Sprintf("browser=%s:%d", nets.br.ip(roleGateway), g.BrowserPort),
+		"--policy-file", gatewayConfigDir + "/" + policyFile,
+		"--dns", g.UpstreamDNS,
+		"--ingress", fmt.Sprintf(":%d", g.IngressPort),
+	}
+	for _, s := range ServiceNames {
+		if enabled[s] {
+			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).ip(s), p.cfg.Services.Get(s).Port)
+			args = append(args, "--route", route(s)+"="+target)
+		}
+	}
+	return append(args, g.ExtraArgs...)
+}
+
+// route is the ingress path prefix of a service.
+func route(service string) string { return "/" + service + "/" }
+
+// policyFileContent is the gateway's policy file: {"workspace": Effective, "browser": Effective}.
+type policyFileContent struct {
+	Workspace policy.Effective `json:"workspace"`
+	Browser   policy.Effective `json:"browser"`
+}
+
+// denyAll is enforced until the firewall service has stored a policy.
+func denyAll() policyFileContent {
+	return policyFileContent{
+		Workspace: policy.Effective{Group: policy.GroupWorkspace, Mode: policy.ModeDeny, AllowedDomains: []string{}},
+		Browser:   policy.Effective{Group: policy.GroupBrowser, Mode: policy.ModeDeny, AllowedDomains: []string{}},
+	}
+}
+
+func toEffective(g policy.Group, gp *eventsv1.GroupPolicy) policy.Effective {
+	domains := append([]string{}, gp.GetAllowedDomains()...)
+	return policy.Effective{Group: g, NetworkAccessEnabled: gp.GetNetworkAccessEnabled(), Mode: policy.Mode(gp.GetMode()), AllowedDomains: domains}
+}
+
+// loadPolicy reads the effective policy of workspace id; nil when the
+// firewall service has not stored one yet.
+func (p *Provisioner) loadPolicy(ctx context.Context, id string) (*eventsv1.FirewallPolicy, error) {
+	e, err := p.policies.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get firewall policy %s: %w", id, err)
+	}
+	fp := &eventsv1.FirewallPolicy{}
+	if err := proto.Unmarshal(e.Value(), fp); err != nil {
+		return nil, fmt.Errorf("decode firewall policy %s: %w", id, err)
+	}
+	return fp, nil
+}
+
+// applyPolicy writes the workspace's effective policy (deny-all before the
+// firewall service computed one) into the gateway's policy volume, which the
+// gateway watches and reloads without dropping connections. It returns the
+// policy it wrote, nil for deny-all.
+func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*eventsv1.FirewallPolicy, error) {
+	fp, err := p.loadPolicy(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	content := denyAll()
+	if fp != nil {
+		content = policyFileContent{
+			Workspace: toEffective(policy.GroupWorkspace, fp.GetWorkspace()),
+			Browser:   toEffective(policy.GroupBrowser, fp.GetBrowser()),
+		}
+	}
+	data, err := json.MarshalIndent(content, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode policy file: %w", err)
+	}
+	key := gatewayID + "\x00" + string(data)
+	p.mu.Lock()
+	same := p.appliedPolicy[id] == key
+	p.mu.Unlock()
+	if same {
+		return fp, nil
+	}
+	if err := p.copyFile(ctx, gatewayID, gatewayConfigDir, policyFile, data); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.appliedPolicy[id] = key
+	p.mu.Unlock()
+	p.log.Info("firewall policy written", "workspace_id", id, "revision", fp.GetRevision())
+	return fp, nil
+}
+
+// copyFile writes one file into a container (here: into a volume mounted in it).
+func (p *Provisioner) copyFile(ctx context.Context, containerID, dir, name string, data []byte) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	uid, gid := userIDs(p.cfg.Gateway.User)
+	hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Uid: uid, Gid: gid, ModTime: p.now()}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("write policy archive: %w", err)
+	}
+	if _, err := tw.Write(data); err != nil {
+		return fmt.Errorf("write policy archive: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("write policy archive: %w", err)
+	}
+	cctx, cancel := p.timeout(ctx)
+	defer cancel()
+	if err := p.docker.CopyToContainer(cctx, containerID, dir, &buf, container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("copy policy file: %w", err)
+	}
+	return nil
+}
+
+func userIDs(user string) (uid, gid int) {
+	u, g, _ := strings.Cut(user, ":")
+	uid, _ = strconv.Atoi(u)
+	gid, _ = strconv.Atoi(g)
+	return uid, gid
+}
+
+// reportFirewall tells the orchestrator the policy revision is enforced.
+func (p *Provisioner) reportFirewall(ctx context.Context, id string, fp *eventsv1.FirewallPolicy) error {
+	if fp == nil {
+		return nil // the firewall service reports "applying" until it has a policy
+	}
+	phase, msg := "applied", "enforced by egress gateway "+GatewayName(id)
+	if !p.dnsMitigation && !p.dnsLeakFixed {
+		phase, msg = "degraded", msg+"; the engine's embedded DNS can leak queries from internal networks (CVE-2024-29018) and dns_mitigation is off"
+	}
+	r := &eventsv1.FirewallReport{
+		WorkspaceId: id, Revision: fp.Revision, Phase: phase, Message: msg, Reporter: Reporter,
+		WorkspaceEffectiveAllowedDomains: fp.GetWorkspace().GetAllowedDomains(),
+		BrowserEffectiveAllowedDomains:   fp.GetBrowser().GetAllowedDomains(),
+	}
+	return p.publishFirewall(ctx, r, time.Now())
+}

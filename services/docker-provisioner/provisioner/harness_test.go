@@ -1,0 +1,386 @@
+package provisioner_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/services/api/apitest"
+	"aileron.dev/services/api/orchestrator"
+	"aileron.dev/services/docker-provisioner/provisioner"
+)
+
+// runID marks every object of this test process (instance t-<runID>-<n>), so
+// cleanup never touches another run's objects on a shared engine.
+var (
+	runID    = fmt.Sprintf("%x", time.Now().Unix())
+	envCount atomic.Int64
+	docker   *client.Client
+)
+
+const (
+	waitFor = 90 * time.Second
+	tick    = 50 * time.Millisecond
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	ctx := context.Background()
+	if !provisioner.Available(ctx) {
+		fmt.Fprintln(os.Stderr, "FAIL: no Docker engine answers on DOCKER_HOST or /var/run/docker.sock; these tests need a real engine")
+		return 1
+	}
+	var err error
+	if docker, err = provisioner.NewDockerClient(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: docker client:", err)
+		return 1
+	}
+	if out, err := exec.Command("bash", "../hack/build-images.sh").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: build test images: %v\n%s", err, out)
+		return 1
+	}
+	// Objects of earlier runs that died before their cleanup.
+	cleanupByLabel(ctx, func(instance string) bool { return staleRun(instance) })
+	code := m.Run()
+	cleanupByLabel(ctx, func(instance string) bool { return strings.HasPrefix(instance, "t-"+runID+"-") })
+	_ = docker.Close()
+	if code == 0 {
+		if err := goleak.Find(goleakOptions()...); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL: leaked goroutines:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+// staleRun reports whether an instance label belongs to a test run that
+// started more than an hour ago (runID is the start time in hex Unix seconds).
+func staleRun(instance string) bool {
+	parts := strings.Split(instance, "-")
+	if len(parts) != 3 || parts[0] != "t" || parts[1] == runID {
+		return false
+	}
+	started, err := strconv.ParseInt(parts[1], 16, 64)
+	if err != nil {
+		return false
+	}
+	return time.Now().Unix()-started > int64(time.Hour/time.Second)
+}
+
+func goleakOptions() []goleak.Option {
+	return []goleak.Option{
+		// nats-server stops these asynchronously after Shutdown.
+		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).acceptConnections.func1"),
+		goleak.IgnoreTopFunction("time.Sleep"),
+		// Idle keep-alive connections of http.DefaultClient used by the tests.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	}
+}
+
+// cleanupByLabel force-removes every container, network and volume managed
+// by the provisioner whose instance label matches.
+func cleanupByLabel(ctx context.Context, match func(instance string) bool) {
+	f := filters.NewArgs(filters.Arg("label", provisioner.LabelManagedBy+"="+provisioner.ManagedBy))
+	if cs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
+		for _, c := range cs {
+			if match(c.Labels[provisioner.LabelInstance]) {
+				_ = docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+			}
+		}
+	}
+	if ns, err := docker.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
+		for _, n := range ns {
+			if match(n.Labels[provisioner.LabelInstance]) {
+				_ = docker.NetworkRemove(ctx, n.ID)
+			}
+		}
+	}
+	if vs, err := docker.VolumeList(ctx, volume.ListOptions{Filters: f}); err == nil {
+		for _, v := range vs.Volumes {
+			if match(v.Labels[provisioner.LabelInstance]) {
+				_ = docker.VolumeRemove(ctx, v.Name, true)
+			}
+		}
+	}
+}
+
+// cleanupWorkspace force-removes every object labelled with workspace id.
+func cleanupWorkspace(ctx context.Context, id string) {
+	f := filters.NewArgs(filters.Arg("label", provisioner.LabelWorkspaceID+"="+id))
+	if cs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
+		for _, c := range cs {
+			_ = docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		}
+	}
+	if ns, err := docker.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
+		for _, n := range ns {
+			_ = docker.NetworkRemove(ctx, n.ID)
+		}
+	}
+	if vs, err := docker.VolumeList(ctx, volume.ListOptions{Filters: f}); err == nil {
+		for _, v := range vs.Volumes {
+			_ = docker.VolumeRemove(ctx, v.Name, true)
+		}
+	}
+}
+
+// harness is one test's world: embedded NATS, the real orchestrator and
+// REST gateway, and a docker provisioner with its own instance label.
+type harness struct {
+	t    testing.TB
+	api  *apitest.Env
+	cfg  provisioner.Config
+	logs *logBuffer
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// newHarness starts NATS and the api; tweak adjusts the provisioner config
+// (nil keeps the test defaults); ocfg nil keeps the orchestrator defaults.
+func newHarness(t testing.TB, tweak func(*provisioner.Config), ocfg *orchestrator.Config) *harness {
+	t.Helper()
+	if ocfg == nil {
+		c := orchestrator.DefaultConfig()
+		c.SweepInterval = 100 * time.Millisecond
+		ocfg = &c
+	}
+	logs := &logBuffer{}
+	out := io.Writer(logs)
+	if testing.Verbose() && os.Getenv("PROVISIONER_TEST_LOG") != "" {
+		out = io.MultiWriter(logs, os.Stderr)
+	}
+	h := &harness{t: t, logs: logs, log: slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	h.api = apitest.Start(t, apitest.Options{Orchestrator: ocfg})
+	h.cfg = testConfig()
+	if tweak != nil {
+		tweak(&h.cfg)
+	}
+	instance := h.cfg.Instance
+	t.Cleanup(func() {
+		h.stopProvisioner()
+		cleanupByLabel(context.Background(), func(i string) bool { return i == instance })
+	})
+	return h
+}
+
+// testConfig is DefaultConfig with a unique instance and quick timings.
+func testConfig() provisioner.Config {
+	cfg := provisioner.DefaultConfig()
+	cfg.Instance = fmt.Sprintf("t-%s-%d", runID, envCount.Add(1))
+	cfg.StopTimeout = provisioner.Duration(3 * time.Second)
+	cfg.HealthWait = provisioner.Duration(2 * time.Second)
+	cfg.ResyncInterval = provisioner.Duration(time.Hour)
+	cfg.SweepInterval = provisioner.Duration(time.Hour)
+	for _, s := range provisioner.ServiceNames {
+		sc := cfg.Services.Get(s)
+		sc.MemoryMB, sc.CPUs = 64, 0.5
+	}
+	return cfg
+}
+
+// startProvisioner starts a provisioner with the harness config.
+func (h *harness) startProvisioner() {
+	h.t.Helper()
+	p, err := provisioner.New(h.cfg, docker, h.api.JS, h.log)
+	require.NoError(h.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	h.mu.Lock()
+	h.cancel, h.done = cancel, done
+	h.mu.Unlock()
+}
+
+// stopProvisioner cancels the provisioner (as a kill would, mid-operation)
+// and waits for Run to return.
+func (h *harness) stopProvisioner() {
+	h.mu.Lock()
+	cancel, done := h.cancel, h.done
+	h.cancel, h.done = nil, nil
+	h.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(h.t, err)
+	case <-time.After(time.Minute):
+		h.t.Fatal("provisioner did not stop within a minute")
+	}
+}
+
+// create creates a docker workspace through the API.
+func (h *harness) create(name string, canvas bool) *workspacev1.Workspace {
+	h.t.Helper()
+	resp, err := h.api.Client.CreateWorkspace(context.Background(), &workspacev1.CreateWorkspaceRequest{
+		Name: name, Provisioner: "docker", CanvasEnabled: canvas,
+	})
+	require.NoError(h.t, err)
+	return resp.Workspace
+}
+
+// get returns the workspace, or nil once it is gone (404).
+func (h *harness) get(id string) *workspacev1.Workspace {
+	h.t.Helper()
+	resp, err := h.api.Client.GetWorkspace(context.Background(), &workspacev1.GetWorkspaceRequest{Id: id})
+	if status.Code(err) == codes.NotFound {
+		return nil
+	}
+	require.NoError(h.t, err)
+	return resp.Workspace
+}
+
+// waitState polls until the workspace is in state (and, for running and
+// stopped, the provisioner has observed its current generation).
+func (h *harness) waitState(id, state string) *workspacev1.Workspace {
+	h.t.Helper()
+	var w *workspacev1.Workspace
+	require.Eventually(h.t, func() bool {
+		w = h.get(id)
+		settled := (state != "running" && state != "stopped") || w.GetObservedGeneration() == w.GetGeneration()
+		return w != nil && w.State == state && settled
+	}, waitFor, tick, "workspace %s never reached %s; last: %v", id, state, w)
+	return w
+}
+
+// waitGone polls until GET answers 404.
+func (h *harness) waitGone(id string) {
+	h.t.Helper()
+	var w *workspacev1.Workspace
+	require.Eventually(h.t, func() bool { w = h.get(id); return w == nil }, waitFor, tick, "workspace %s never went away; last: %v", id, w)
+}
+
+// containers lists the containers of a workspace by label, keyed by name.
+func containersOf(t testing.TB, id string) map[string]container.InspectResponse {
+	t.Helper()
+	f := filters.NewArgs(filters.Arg("label", provisioner.LabelWorkspaceID+"="+id))
+	cs, err := docker.ContainerList(context.Background(), container.ListOptions{All: true, Filters: f})
+	require.NoError(t, err)
+	out := map[string]container.InspectResponse{}
+	for _, c := range cs {
+		ci, err := docker.ContainerInspect(context.Background(), c.ID)
+		if cerrdefs.IsNotFound(err) {
+			continue // removed since the list
+		}
+		require.NoError(t, err)
+		out[strings.TrimPrefix(ci.Name, "/")] = ci
+	}
+	return out
+}
+
+// objectsOf counts the networks and volumes of a workspace by label.
+func objectsOf(t testing.TB, id string) (nets, vols []string) {
+	t.Helper()
+	f := filters.NewArgs(filters.Arg("label", provisioner.LabelWorkspaceID+"="+id))
+	ns, err := docker.NetworkList(context.Background(), network.ListOptions{Filters: f})
+	require.NoError(t, err)
+	for _, n := range ns {
+		nets = append(nets, n.Name)
+	}
+	vs, err := docker.VolumeList(context.Background(), volume.ListOptions{Filters: f})
+	require.NoError(t, err)
+	for _, v := range vs.Volumes {
+		vols = append(vols, v.Name)
+	}
+	return nets, vols
+}
+
+// requireNothingLeft asserts no container, network or volume of id remains.
+func requireNothingLeft(t testing.TB, id string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		nets, vols := objectsOf(t, id)
+		return len(containersOf(t, id)) == 0 && len(nets) == 0 && len(vols) == 0
+	}, waitFor, tick, "resources of %s left behind", id)
+}
+
+// putFile and getFile use the stub's file API through a service endpoint.
+func putFile(t testing.TB, endpoint, name, content string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, endpoint+"files/"+name, strings.NewReader(content))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "PUT %s: %s", endpoint, body)
+}
+
+func getFile(t testing.TB, endpoint, name string) (int, string) {
+	t.Helper()
+	code, body, err := tryGetFile(endpoint, name)
+	require.NoError(t, err)
+	return code, body
+}
+
+// tryGetFile is getFile for use inside require.Eventually conditions.
+func tryGetFile(endpoint, name string) (int, string, error) {
+	resp, err := http.Get(endpoint + "files/" + name)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// logBuffer collects log lines for assertions.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// count returns how many lines contain every one of parts.
+func (l *logBuffer) count(parts ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,119 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/go-connections/nat"
+)
+
+// Health checks are HTTP probes from the provisioner through the workspace's
+// published ingress port (the gateway routes /<service>/ to the service).
+// That path works on every engine, needs no shell or HEALTHCHECK in FROM
+// scratch images, and proves the endpoint users get works end to end.
+
+// ingressPort returns the host port the gateway's ingress is published on.
+func (p *Provisioner) ingressPort(gw container.InspectResponse) (string, bool) {
+	if gw.NetworkSettings == nil {
+		return "", false
+	}
+	port := nat.Port(strconv.Itoa(p.cfg.Gateway.IngressPort) + "/tcp")
+	for _, b := range gw.NetworkSettings.Ports[port] {
+		if b.HostPort != "" {
+			return b.HostPort, true
+		}
+	}
+	return "", false
+}
+
+// probeHost is where the provisioner reaches published ports.
+func (p *Provisioner) probeHost() string {
+	h := p.cfg.ProbeHost
+	if h == "" {
+		h = p.cfg.IngressHost
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return h
+}
+
+// endpoint is the URL a service is reported at.
+func (p *Provisioner) endpoint(port, service string) string {
+	h := p.cfg.EndpointHost
+	if h == "" {
+		h = p.cfg.IngressHost
+	}
+	return "http://" + net.JoinHostPort(h, port) + route(service)
+}
+
+// probe GETs a service's health path through the ingress; nil means healthy (2xx or 3xx).
+func (p *Provisioner) probeOnce(ctx context.Context, port, service string) error {
+	path := route(service) + strings.TrimLeft(p.cfg.Services.Get(service).HealthPath, "/")
+	u := "http://" + net.JoinHostPort(p.probeHost(), port) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := p.probe.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	if resp.StatusCode >= 400 {
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// awaitHealthy probes every service until all are healthy or wait elapses,
+// backing off from 20ms to 250ms. It returns the last error per unhealthy
+// service. firstMiss, when set, is called once with the errors of the first
+// round that was not all healthy (to report progress early).
+func (p *Provisioner) awaitHealthy(ctx context.Context, port string, services []string, wait time.Duration, firstMiss func(map[string]error)) map[string]error {
+	deadline := p.now().Add(wait)
+	pending := services
+	errs := map[string]error{}
+	delay := 20 * time.Millisecond
+	for {
+		var mu sync.Mutex
+		var still []string
+		_ = parallel(pending, func(s string) error {
+			err := p.probeOnce(ctx, port, s)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[s] = err
+				still = append(still, s)
+			} else {
+				delete(errs, s)
+			}
+			return nil
+		})
+		pending = still
+		if len(pending) == 0 || !p.now().Before(deadline) || ctx.Err() != nil {
+			return errs
+		}
+		if firstMiss != nil && delay > 100*time.Millisecond {
+			firstMiss(errs)
+			firstMiss = nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errs
+		case <-t.C:
+		}
+		delay = min(2*delay, 250*time.Millisecond)
+	}
+}

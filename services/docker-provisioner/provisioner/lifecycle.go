@@ -1,0 +1,82 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+)
+
+// stop stops every container of w gracefully, services first, then the
+// gateway, keeping containers, networks and volumes, and reports stopped.
+// Containers that never existed (a stop after a failed create) are fine.
+func (p *Provisioner) stop(ctx context.Context, w *workspacev1.Workspace) error {
+	cs, err := p.listContainers(ctx, w.Id)
+	if err != nil {
+		return err
+	}
+	var services, gateways []string
+	for _, c := range cs {
+		if c.Labels[LabelService] == roleGateway {
+			gateways = append(gateways, c.ID)
+		} else {
+			services = append(services, c.ID)
+		}
+	}
+	stop := func(id string) error { return p.stopContainer(ctx, id) }
+	if err := parallel(services, stop); err != nil {
+		return err
+	}
+	if err := parallel(gateways, stop); err != nil {
+		return err
+	}
+	// A firewall update while stopped is written now and enforced on start.
+	if len(gateways) == 1 {
+		fp, err := p.applyPolicy(ctx, w.Id, gateways[0])
+		if err != nil {
+			return err
+		}
+		if err := p.reportFirewall(ctx, w.Id, fp); err != nil {
+			p.log.Warn("firewall report failed", "workspace_id", w.Id, "err", err)
+		}
+	}
+	st := p.newStatus(enabledServices(w), StateStopped)
+	return p.report(ctx, w, PhaseStopped, "all containers stopped; data kept", "", st)
+}
+
+// teardown removes every container, network and volume of workspace id,
+// whatever state they are in (running, stopped, half-created).
+func (p *Provisioner) teardown(ctx context.Context, id string) error {
+	cs, err := p.listContainers(ctx, id)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	if err := parallel(ids, func(cid string) error { return p.removeContainer(ctx, cid) }); err != nil {
+		return err
+	}
+	if err := p.removeNetworks(ctx, id); err != nil {
+		return err
+	}
+	if err := p.removeVolumes(ctx, id); err != nil {
+		return err
+	}
+	p.log.Info("workspace resources removed", "workspace_id", id, "containers", len(ids))
+	return nil
+}
+
+// removeNetworks removes every network of workspace id.
+func (p *Provisioner) removeNetworks(ctx context.Context, id string) error {
+	ns, err := p.listNetworks(ctx, p.ownedFilter(id))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range ns {
+		errs = append(errs, p.removeNetwork(ctx, n.ID))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,330 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/store"
+)
+
+// Desired states written by the orchestrator.
+const (
+	desiredRunning = "running"
+	desiredStopped = "stopped"
+	desiredDeleted = "deleted"
+)
+
+// reconcile converges one workspace to its desired state in KV and reports.
+// It returns a delay after which the workspace should be looked at again
+// (0 for none), or an error to retry with backoff.
+func (p *Provisioner) reconcile(ctx context.Context, id string) (time.Duration, error) {
+	rec, err := p.store.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		// Gone: its deletion already removed everything; the sweep catches leftovers.
+		p.forget(id)
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	w := rec.Workspace
+	if w.Provisioner != ProvisionerName {
+		return 0, nil
+	}
+	var after time.Duration
+	switch w.DesiredState {
+	case desiredDeleted:
+		err = p.teardown(ctx, id)
+		if err == nil {
+			err = p.report(ctx, w, PhaseDeleted, "every container, network and volume removed", "", nil)
+		}
+	case desiredStopped:
+		err = p.stop(ctx, w)
+	default:
+		after, err = p.converge(ctx, w)
+	}
+	if errors.Is(err, errNotOwned) {
+		p.markFailed(w)
+		return 0, p.report(ctx, w, PhaseFailed, err.Error(), CodeResourceConflict, nil)
+	}
+	return after, err
+}
+
+// enabledServices returns which services workspace w runs.
+func enabledServices(w *workspacev1.Workspace) map[string]bool {
+	s := w.GetServices()
+	return map[string]bool{
+		ServiceRuntime:  s.GetRuntime().GetEnabled(),
+		ServiceTerminal: s.GetTerminal().GetEnabled(),
+		ServiceBrowser:  s.GetBrowser().GetEnabled(),
+		ServiceCanvas:   s.GetCanvas().GetEnabled(),
+	}
+}
+
+func enabledList(enabled map[string]bool) []string {
+	var out []string
+	for _, s := range ServiceNames {
+		if enabled[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// converge brings a workspace whose desired state is running up: volumes,
+// networks, images, gateway (with its policy), service containers, then
+// health checks through the ingress. Drift (a container removed or stopped
+// behind our back) is repaired on the way, since every step is "ensure".
+func (p *Provisioner) converge(ctx context.Context, w *workspacev1.Workspace) (time.Duration, error) {
+	if p.gaveUp(w) {
+		return 0, nil
+	}
+	enabled := enabledServices(w)
+	st := p.newStatus(enabled, StatePending)
+	if err := p.ensureVolumes(ctx, w.Id); err != nil {
+		return 0, err
+	}
+	nets, err := p.ensureNetworks(ctx, w.Id)
+	if err != nil {
+		return 0, err
+	}
+	if failed, err := p.ensureImages(ctx, w, st, enabled); failed || err != nil {
+		return 0, err
+	}
+	existing, err := p.existing(ctx, w.Id)
+	if err != nil {
+		return 0, err
+	}
+	retry := p.retryAfterFailure(w)
+	if err := p.removeServices(ctx, w.Id, existing, func(s string) bool { return retry || !enabled[s] }); err != nil {
+		return 0, err
+	}
+	// The services know the gateway by its static address, so the gateway
+	// and the services are created and started concurrently.
+	var gw container.InspectResponse
+	var gwErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { gw, gwErr = p.ensureGateway(ctx, w, nets, enabled, existing[GatewayName(w.Id)]) })
+	cs, err := p.ensureServices(ctx, w, nets, enabled, existing)
+	wg.Wait()
+	if err = errors.Join(gwErr, err); err != nil {
+		return 0, err
+	}
+	port, ok := p.ingressPort(gw)
+	if !ok {
+		return 0, fmt.Errorf("gateway %s has no published ingress port", GatewayName(w.Id))
+	}
+	return p.checkHealth(ctx, w, st, cs, port)
+}
+
+// ensureImages makes sure every image the workspace needs is present,
+// pulling missing ones (services show "pulling"). A failed pull reports the
+// workspace failed with IMAGE_PULL_FAILED naming the image; failed is true then.
+func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace, st status, enabled map[string]bool) (failed bool, err error) {
+	refs := []string{p.cfg.Gateway.Image}
+	for _, s := range enabledList(enabled) {
+		if img := p.cfg.Services.Get(s).Image; !slices.Contains(refs, img) {
+			refs = append(refs, img)
+		}
+	}
+	for _, ref := range refs {
+		ok, err := p.hasImage(ctx, ref)
+		if err != nil || ok {
+			if err != nil {
+				return false, err
+			}
+			continue
+		}
+		users := p.imageUsers(ref, enabled)
+		for _, s := range users {
+			st.set(s, StatePulling, "pulling image "+ref)
+		}
+		if err := p.report(ctx, w, PhaseProgressing, "pulling image "+ref, "", st); err != nil {
+			return false, err
+		}
+		p.log.Info("pulling image", "workspace_id", w.Id, "image", ref)
+		err = p.pull(ctx, ref, nil)
+		if err == nil {
+			for _, s := range users {
+				st.set(s, StatePending, "")
+			}
+			continue
+		}
+		if ctx.Err() != nil || !errors.Is(err, errPull) {
+			return false, err
+		}
+		for _, s := range users {
+			st.set(s, StateFailed, err.Error())
+		}
+		p.markFailed(w)
+		p.log.Warn("image pull failed", "workspace_id", w.Id, "image", ref, "err", err)
+		return true, p.report(ctx, w, PhaseFailed, "image "+ref+" could not be pulled: "+err.Error(), CodeImagePullFailed, st)
+	}
+	return false, nil
+}
+
+// imageUsers lists the enabled services running ref.
+func (p *Provisioner) imageUsers(ref string, enabled map[string]bool) []string {
+	var out []string
+	for _, s := range enabledList(enabled) {
+		if p.cfg.Services.Get(s).Image == ref {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ensureGateway creates or adopts the gateway, writes its policy file and
+// starts it, then reports the firewall revision it enforces.
+func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[string]bool, exists bool) (container.InspectResponse, error) {
+	c, err := p.ensureContainer(ctx, w.Id, p.gatewaySpec(w, nets, enabled), exists)
+	if err != nil {
+		return c, err
+	}
+	fp, err := p.applyPolicy(ctx, w.Id, c.ID)
+	if err != nil {
+		return c, err
+	}
+	if !c.State.Running {
+		if err := p.start(ctx, c); err != nil {
+			return c, err
+		}
+		if c, _, err = p.inspect(ctx, c.ID); err != nil {
+			return c, err
+		}
+	}
+	if err := p.reportFirewall(ctx, w.Id, fp); err != nil {
+		p.log.Warn("firewall report failed", "workspace_id", w.Id, "err", err)
+	}
+	return c, nil
+}
+
+// ensureServices creates or adopts and starts every enabled service, in parallel.
+func (p *Provisioner) ensureServices(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[string]bool, existing map[string]bool) (map[string]container.InspectResponse, error) {
+	var mu sync.Mutex
+	out := map[string]container.InspectResponse{}
+	err := parallel(enabledList(enabled), func(s string) error {
+		spec := p.serviceSpec(w, s, nets, enabled)
+		c, err := p.ensureContainer(ctx, w.Id, spec, existing[spec.Name])
+		if err != nil {
+			return err
+		}
+		if !c.State.Running {
+			if err := p.start(ctx, c); err != nil {
+				return err
+			}
+			if c, _, err = p.inspect(ctx, c.ID); err != nil {
+				return err
+			}
+		}
+		mu.Lock()
+		out[s] = c
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// existing lists the containers of workspace id once per pass: names that
+// are missing are created without a prior inspect.
+func (p *Provisioner) existing(ctx context.Context, id string) (map[string]bool, error) {
+	cs, err := p.listContainers(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, c := range cs {
+		for _, n := range c.Names {
+			out[strings.TrimPrefix(n, "/")] = true
+		}
+	}
+	return out, nil
+}
+
+// removeServices removes the existing service containers of workspace id
+// that match, and forgets them in existing.
+func (p *Provisioner) removeServices(ctx context.Context, id string, existing map[string]bool, match func(service string) bool) error {
+	var victims []string
+	for _, s := range ServiceNames {
+		if name := ContainerName(s, id); existing[name] && match(s) {
+			victims = append(victims, name)
+			delete(existing, name)
+		}
+	}
+	return parallel(victims, func(name string) error { return p.removeContainer(ctx, name) })
+}
+
+func isService(name string) bool { return slices.Contains(ServiceNames, name) }
+
+// checkHealth probes the services and reports running when all are healthy,
+// failed with HEALTH_CHECK_FAILED when one has been unhealthy for longer
+// than HealthTimeout since its container started, and progressing otherwise
+// (asking to be looked at again shortly).
+func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace, st status, cs map[string]container.InspectResponse, port string) (time.Duration, error) {
+	names := enabledList(enabledServices(w))
+	for _, s := range names {
+		p.observe(st, s, cs[s], port)
+	}
+	errs := p.awaitHealthy(ctx, port, names, time.Duration(p.cfg.HealthWait), func(errs map[string]error) {
+		expired := p.judgeHealth(st, names, cs, errs)
+		if len(expired) == 0 {
+			_ = p.report(ctx, w, PhaseProgressing, "waiting for health checks", "", st)
+		}
+	})
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	expired := p.judgeHealth(st, names, cs, errs)
+	if len(expired) > 0 {
+		p.markFailed(w)
+		reason := fmt.Sprintf("health check of %s failed for more than %s: %v",
+			strings.Join(expired, ", "), time.Duration(p.cfg.HealthTimeout), errs[expired[0]])
+		return 0, p.report(ctx, w, PhaseFailed, reason, CodeHealthCheckFailed, st)
+	}
+	if len(errs) > 0 {
+		return time.Second, p.report(ctx, w, PhaseProgressing, "waiting for health checks", "", st)
+	}
+	return 0, p.report(ctx, w, PhaseRunning, "all services running and healthy", "", st)
+}
+
+// judgeHealth sets each service's state from its probe result and returns
+// the services unhealthy for longer than HealthTimeout since their start.
+func (p *Provisioner) judgeHealth(st status, names []string, cs map[string]container.InspectResponse, errs map[string]error) []string {
+	timeout := time.Duration(p.cfg.HealthTimeout)
+	var expired []string
+	for _, s := range names {
+		err, bad := errs[s]
+		switch {
+		case !bad:
+			st.set(s, StateRunning, "")
+		case p.now().Sub(startedAt(cs[s])) > timeout:
+			st.set(s, StateFailed, fmt.Sprintf("health check failing for more than %s: %v", timeout, err))
+			expired = append(expired, s)
+		default:
+			st.set(s, StateStarting, "waiting for health check: "+err.Error())
+		}
+	}
+	return expired
+}
+
+// retryAfterFailure reports (once) whether w's generation moved past one this
+// process failed: a retried start then gets fresh service containers rather
+// than the ones that failed their health checks.
+func (p *Provisioner) retryAfterFailure(w *workspacev1.Workspace) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g, ok := p.failedGen[w.Id]
+	if !ok || g == w.Generation {
+		return false
+	}
+	delete(p.failedGen, w.Id)
+	return true
+}

@@ -1,0 +1,184 @@
+package provisioner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/event"
+)
+
+// Phases reported to the orchestrator.
+const (
+	PhaseRunning     = "running"
+	PhaseStopped     = "stopped"
+	PhaseDeleted     = "deleted"
+	PhaseFailed      = "failed"
+	PhaseProgressing = "progressing"
+)
+
+// Service states reported per service.
+const (
+	StatePending    = "pending"
+	StatePulling    = "pulling"
+	StateStarting   = "starting"
+	StateRunning    = "running"
+	StateRestarting = "restarting"
+	StateStopped    = "stopped"
+	StateFailed     = "failed"
+	StateDisabled   = "disabled"
+)
+
+// Error codes of failed reports.
+const (
+	CodeImagePullFailed   = "IMAGE_PULL_FAILED"
+	CodeHealthCheckFailed = "HEALTH_CHECK_FAILED"
+	CodeResourceConflict  = "RESOURCE_CONFLICT"
+)
+
+// status is the per-service status observed during one reconcile pass.
+type status map[string]*workspacev1.ServiceStatus
+
+// newStatus starts every enabled service as state and every other as disabled.
+func (p *Provisioner) newStatus(enabled map[string]bool, state string) status {
+	st := status{}
+	for _, s := range ServiceNames {
+		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(s).Image, State: state}
+		if !enabled[s] {
+			ss.State = StateDisabled
+		}
+		st[s] = ss
+	}
+	return st
+}
+
+func (st status) set(service, state, msg string) {
+	if s := st[service]; s != nil && s.Enabled {
+		s.State, s.Message = state, msg
+	}
+}
+
+// observe records a service's endpoint and its last restart (the start of a
+// container created for a restart request).
+func (p *Provisioner) observe(st status, service string, c container.InspectResponse, port string) {
+	s := st[service]
+	if s == nil {
+		return
+	}
+	s.Endpoint = p.endpoint(port, service)
+	if c.Config != nil && c.Config.Labels[LabelRestartedAt] != "" {
+		if t := startedAt(c); !t.IsZero() {
+			s.LastRestartTime = timestamppb.New(t)
+		}
+	}
+}
+
+func (st status) proto() *workspacev1.Services {
+	if st == nil {
+		return nil
+	}
+	return &workspacev1.Services{
+		Runtime: st[ServiceRuntime], Terminal: st[ServiceTerminal], Browser: st[ServiceBrowser], Canvas: st[ServiceCanvas],
+	}
+}
+
+// startedAt is when the container last started; zero if never.
+func startedAt(c container.InspectResponse) time.Time {
+	if c.State == nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.State.StartedAt)
+	if err != nil || t.Year() < 2000 {
+		return time.Time{}
+	}
+	return t
+}
+
+// report publishes what was observed about w's current generation. An
+// identical report is sent once: the process remembers the last one per
+// workspace and the message id (<id>-<generation>-<phase>-<hash>) makes the
+// stream drop a repeat within its duplicate window.
+func (p *Provisioner) report(ctx context.Context, w *workspacev1.Workspace, phase, reason, code string, st status) error {
+	r := &eventsv1.StatusReport{
+		WorkspaceId: w.Id, ObservedGeneration: w.Generation, Phase: phase, Reason: reason,
+		ErrorCode: code, Services: st.proto(), Reporter: Reporter,
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode status report: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	h := hex.EncodeToString(sum[:6])
+	p.mu.Lock()
+	same := p.reported[w.Id] == h
+	p.mu.Unlock()
+	if same {
+		return nil
+	}
+	r.Time = timestamppb.New(p.now())
+	msgID := fmt.Sprintf("%s-%d-%s-%s", w.Id, w.Generation, phase, h)
+	if err := event.Publish(ctx, p.js, event.StatusSubject(w.Id), msgID, r); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.reported[w.Id] = h
+	p.mu.Unlock()
+	p.log.Info("status reported", "workspace_id", w.Id, "generation", w.Generation, "phase", phase, "reason", reason, "error_code", code)
+	return nil
+}
+
+// publishFirewall publishes a firewall report once per revision and phase.
+func (p *Provisioner) publishFirewall(ctx context.Context, r *eventsv1.FirewallReport, now time.Time) error {
+	key := fmt.Sprintf("%s-fw-%d-%s-%s", r.WorkspaceId, r.Revision, r.Phase, Reporter)
+	p.mu.Lock()
+	same := p.reported[r.WorkspaceId+"/fw"] == key
+	p.mu.Unlock()
+	if same {
+		return nil
+	}
+	r.Time = timestamppb.New(now)
+	if err := event.Publish(ctx, p.js, event.FirewallStatusSubject(r.WorkspaceId), key, r); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.reported[r.WorkspaceId+"/fw"] = key
+	p.mu.Unlock()
+	p.log.Info("firewall status reported", "workspace_id", r.WorkspaceId, "revision", r.Revision, "phase", r.Phase)
+	return nil
+}
+
+// markFailed remembers that this process failed w's current generation, so
+// later passes leave it alone until the generation changes (start, stop,
+// delete or an update).
+func (p *Provisioner) markFailed(w *workspacev1.Workspace) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failedGen[w.Id] = w.Generation
+}
+
+// gaveUp reports whether w is failed at a generation this process failed.
+func (p *Provisioner) gaveUp(w *workspacev1.Workspace) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g, ok := p.failedGen[w.Id]
+	return ok && g == w.Generation
+}
+
+// forget drops what the process remembers about a workspace that is gone.
+func (p *Provisioner) forget(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.reported, id)
+	delete(p.reported, id+"/fw")
+	delete(p.failedGen, id)
+	delete(p.appliedPolicy, id)
+	delete(p.retries, id)
+}

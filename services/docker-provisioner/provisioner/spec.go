@@ -1,0 +1,178 @@
+package provisioner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+)
+
+// dataMount is where the workspace volume is mounted in runtime and terminal.
+const dataMount = "/workspace"
+
+// gatewayConfigDir is where the gateway's policy volume is mounted.
+const gatewayConfigDir = "/etc/aileron/egress"
+
+// policyFile is the gateway's policy file inside gatewayConfigDir.
+const policyFile = "policy.json"
+
+// containerSpec is everything needed to create one container. Its hash
+// (stamped as LabelSpecHash) decides adopt-or-replace.
+type containerSpec struct {
+	Name     string
+	Config   *container.Config
+	Host     *container.HostConfig
+	Networks *network.NetworkingConfig
+	// Extra networks to connect before start (the gateway's internal networks);
+	// the engine's API 1.41 accepts only one network at create.
+	Connect map[string]*network.EndpointSettings
+	hash    string
+}
+
+// seal computes the spec hash and stamps it as a label.
+func (s *containerSpec) seal() {
+	b, _ := json.Marshal(struct {
+		C *container.Config
+		H *container.HostConfig
+		N *network.NetworkingConfig
+		X map[string]*network.EndpointSettings
+	}{s.Config, s.Host, s.Networks, s.Connect})
+	sum := sha256.Sum256(b)
+	s.hash = hex.EncodeToString(sum[:8])
+	s.Config.Labels[LabelSpecHash] = s.hash
+}
+
+// hardened returns the host config every workspace container shares:
+// unprivileged, all capabilities dropped, no-new-privileges, the engine's
+// default seccomp profile (by not overriding it), resource limits, a tmpfs
+// /tmp and no host paths.
+func hardened(cpus float64, memMB, pids int64, readOnly bool, tmpfsMB int64, capAdd []string) *container.HostConfig {
+	pl := pids
+	return &container.HostConfig{
+		Privileged:     false,
+		CapDrop:        []string{"ALL"},
+		CapAdd:         slices.Clone(capAdd),
+		SecurityOpt:    []string{"no-new-privileges:true"},
+		ReadonlyRootfs: readOnly,
+		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,noexec,nosuid,nodev,size=%dm", tmpfsMB)},
+		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+		Resources: container.Resources{
+			NanoCPUs:   int64(cpus * 1e9),
+			Memory:     memMB << 20,
+			MemorySwap: memMB << 20,
+			PidsLimit:  &pl,
+		},
+	}
+}
+
+// restartMarker is the latest restart request that applies to a service.
+func restartMarker(ops *workspacev1.Operations, service string) time.Time {
+	var t time.Time
+	pick := func(ts *timestamppb.Timestamp) {
+		if ts != nil && ts.AsTime().After(t) {
+			t = ts.AsTime()
+		}
+	}
+	pick(ops.GetRestartWorkspaceTime())
+	switch service {
+	case ServiceRuntime:
+		pick(ops.GetRestartRuntimeTime())
+	case ServiceTerminal:
+		pick(ops.GetRestartTerminalTime())
+	case ServiceBrowser:
+		pick(ops.GetRestartBrowserTime())
+	case ServiceCanvas:
+		pick(ops.GetRestartCanvasTime())
+	}
+	return t
+}
+
+// serviceSpec is the desired container of one service of workspace w.
+func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets networks, enabled map[string]bool) *containerSpec {
+	sc := p.cfg.Services.Get(service)
+	id := w.Id
+	net := nets.of(groupOf(service))
+	gw := net.ip(roleGateway)
+	proxyPort := p.cfg.Gateway.WorkspacePort
+	if groupOf(service) == groupBrowser {
+		proxyPort = p.cfg.Gateway.BrowserPort
+	}
+	proxy := fmt.Sprintf("http://%s:%d", gw, proxyPort)
+	hosts := p.extraHosts(w.Id, groupOf(service), net, enabled)
+	noProxy := []string{"localhost", "127.0.0.1", "::1", net.Subnet.String()}
+	for _, h := range hosts {
+		name, _, _ := strings.Cut(h, ":")
+		noProxy = append(noProxy, name)
+	}
+	env := []string{
+		"PORT=" + strconv.Itoa(sc.Port), "AILERON_WORKSPACE_ID=" + id, "AILERON_SERVICE=" + service,
+		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
+		"NO_PROXY=" + strings.Join(noProxy, ","), "no_proxy=" + strings.Join(noProxy, ","),
+	}
+	env = append(env, sortedEnv(sc.Env)...)
+	labels := p.labels(id, service)
+	if t := restartMarker(w.Operations, service); !t.IsZero() {
+		labels[LabelRestartedAt] = t.UTC().Format(time.RFC3339Nano)
+	}
+	host := hardened(sc.CPUs, sc.MemoryMB, sc.Pids, sc.ReadOnlyRootfs, sc.TmpfsMB, sc.CapAdd)
+	host.NetworkMode = container.NetworkMode(net.Name)
+	host.ExtraHosts = hosts
+	if p.dnsMitigation {
+		// No external resolver: the embedded DNS forwards to 127.0.0.1 inside
+		// the container's own namespace, where nothing listens.
+		host.DNS = []string{"127.0.0.1"}
+	}
+	if service == ServiceRuntime || service == ServiceTerminal {
+		host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: VolumeName(id), Target: dataMount}}
+	}
+	spec := &containerSpec{
+		Name: ContainerName(service, id),
+		Config: &container.Config{
+			Image: sc.Image, Cmd: sc.Command, Env: env, User: sc.User, Labels: labels,
+			Hostname: hostName(service), StopTimeout: stopSeconds(p.cfg.StopTimeout),
+		},
+		Host: host,
+		Networks: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			net.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: net.ip(service).String()}, Aliases: []string{hostName(service)}},
+		}},
+	}
+	spec.seal()
+	return spec
+}
+
+// extraHosts names the gateway and the enabled siblings of a group by their
+// static addresses, so nothing needs a resolver.
+func (p *Provisioner) extraHosts(id, group string, net netInfo, enabled map[string]bool) []string {
+	hosts := []string{"gateway:" + net.ip(roleGateway).String(), GatewayName(id) + ":" + net.ip(roleGateway).String()}
+	for _, s := range ServiceNames {
+		if groupOf(s) == group && enabled[s] {
+			hosts = append(hosts, hostName(s)+":"+net.ip(s).String(), ContainerName(s, id)+":"+net.ip(s).String())
+		}
+	}
+	return hosts
+}
+
+func sortedEnv(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func stopSeconds(d Duration) *int {
+	s := int(time.Duration(d).Seconds())
+	return &s
+}
