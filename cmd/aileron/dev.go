@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"aileron.dev/pkg/bus"
@@ -18,6 +20,7 @@ import (
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
 	"aileron.dev/services/api/ui"
+	dockerprov "aileron.dev/services/docker-provisioner/provisioner"
 	firewall "aileron.dev/services/firewall/service"
 )
 
@@ -30,12 +33,16 @@ type devConfig struct {
 	NATSPort int
 	NATSSync string
 	LogLevel string
+	Docker   string
 	Auth     auth.Flags
 	// ready, when set, is told the REST address once every service runs.
 	ready func(restAddr string)
 }
 
 func (c devConfig) Validate() error {
+	if c.Docker != "auto" && c.Docker != "on" && c.Docker != "off" {
+		return fmt.Errorf("--docker %q: want auto, on or off", c.Docker)
+	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
 	}
@@ -60,6 +67,7 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 	fs.IntVar(&c.NATSPort, "nats-port", 4222, "embedded NATS port (-1 picks a free one)")
 	fs.StringVar(&c.NATSSync, "nats-sync", flagenv.String("AILERON_NATS_SYNC", "always"), `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.Docker, "docker", flagenv.String("AILERON_DOCKER", "auto"), `run the docker provisioner: "auto" (when the Docker socket answers), "on" or "off"; its settings come from AILERON_DOCKER_CONFIG and AILERON_DOCKER_* (services/docker-provisioner/README.md)`)
 	c.Auth.Register(fs)
 	err := fs.Parse(args)
 	if err == nil {
@@ -125,6 +133,9 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	}
 	var g errgroup.Group
 	g.Go(func() error { return fw.Run(ctx) })
+	if err := startDocker(ctx, cfg, &g, js, log.With("service", "docker-provisioner")); err != nil {
+		return err
+	}
 	if authn.Open() {
 		log.Warn("NO AUTHENTICATION: aileron dev serves anyone who can reach loopback; pass --oidc-issuer or --tokens-file to require tokens", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
 	}
@@ -134,4 +145,33 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return errors.Join(g.Wait(), api.Wait())
+}
+
+// startDocker runs the docker provisioner in the group when Docker is
+// reachable (or required).
+func startDocker(ctx context.Context, cfg devConfig, g *errgroup.Group, js jetstream.JetStream, log *slog.Logger) error {
+	if cfg.Docker == "off" {
+		return nil
+	}
+	if !dockerprov.Available(ctx) {
+		if cfg.Docker == "on" {
+			return errors.New("--docker=on but the Docker engine does not answer")
+		}
+		log.Warn("the Docker engine does not answer: docker workspaces will fail at their creating deadline")
+		return nil
+	}
+	dc, err := dockerprov.LoadConfig(flagenv.String("AILERON_DOCKER_CONFIG", ""), os.Getenv)
+	if err != nil {
+		return err
+	}
+	cli, err := dockerprov.NewDockerClient()
+	if err != nil {
+		return err
+	}
+	p, err := dockerprov.New(dc, cli, js, log)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return p.Run(ctx) })
+	return nil
 }

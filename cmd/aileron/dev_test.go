@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -49,9 +50,19 @@ func getJSON(t *testing.T, url string) map[string]any {
 	return out
 }
 
-// TestDevServesTheREADMEDemo runs the README's curl against aileron dev.
+// buildImages builds the local workspace images, as `make images` does.
+func buildImages(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("bash", "../../services/docker-provisioner/hack/build-images.sh").CombinedOutput()
+	require.NoError(t, err, "build images: %s", out)
+}
+
+// TestDevServesTheREADMEDemo runs the README's curl against aileron dev on
+// the real Docker Engine: the workspace reaches running, then deletes
+// without leaving a container, network or volume behind.
 func TestDevServesTheREADMEDemo(t *testing.T) {
-	base := startDev(t)
+	buildImages(t)
+	base := startDev(t, "--docker=on")
 	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(`{"name": "my-workspace", "provisioner": "docker"}`))
 	require.NoError(t, err)
 	var w map[string]any
@@ -74,10 +85,41 @@ func TestDevServesTheREADMEDemo(t *testing.T) {
 	page.Body.Close()
 	require.Equal(t, http.StatusOK, page.StatusCode)
 	require.Contains(t, string(body), "<html")
+
+	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == "running" },
+		3*time.Minute, 200*time.Millisecond, "the demo workspace must reach running")
+	w = getJSON(t, base+"/api/v1/workspaces/"+id)
+	runtime := w["services"].(map[string]any)["runtime"].(map[string]any)
+	require.Contains(t, runtime["endpoint"], "http://127.0.0.1:")
+	hc, err := http.Get(strings.TrimSuffix(runtime["endpoint"].(string), "/") + "/healthz")
+	require.NoError(t, err)
+	hc.Body.Close()
+	require.Equal(t, http.StatusOK, hc.StatusCode, "the reported endpoint reaches the runtime")
+
+	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		r, err := http.Get(base + "/api/v1/workspaces/" + id)
+		require.NoError(t, err)
+		r.Body.Close()
+		return r.StatusCode == http.StatusNotFound
+	}, 2*time.Minute, 200*time.Millisecond)
+	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=aileron.dev/workspace-id="+id).CombinedOutput()
+	require.NoError(t, err)
+	require.Empty(t, strings.TrimSpace(string(out)), "no container of the workspace is left")
+	out, err = exec.Command("docker", "volume", "ls", "-q", "--filter", "label=aileron.dev/workspace-id="+id).CombinedOutput()
+	require.NoError(t, err)
+	require.Empty(t, strings.TrimSpace(string(out)), "no volume of the workspace is left")
+	out, err = exec.Command("docker", "network", "ls", "-q", "--filter", "label=aileron.dev/workspace-id="+id).CombinedOutput()
+	require.NoError(t, err)
+	require.Empty(t, strings.TrimSpace(string(out)), "no network of the workspace is left")
 }
 
 func TestDevRefusesRemoteListenWithoutAuth(t *testing.T) {
-	cfg, err := parseDev([]string{"--data-dir", t.TempDir(), "--http", "0.0.0.0:0", "--grpc", "127.0.0.1:0", "--nats-port", "-1"}, io.Discard)
+	cfg, err := parseDev([]string{"--data-dir", t.TempDir(), "--http", "0.0.0.0:0", "--grpc", "127.0.0.1:0", "--nats-port", "-1", "--docker=off"}, io.Discard)
 	require.NoError(t, err)
 	err = dev(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.ErrorContains(t, err, "loopback")
