@@ -2,13 +2,13 @@
 # Builds the local images the docker provisioner runs by default, from this
 # repository's own static binaries (no registry is needed):
 #   aileron/workspace-stub:dev   services/docker-provisioner/cmd/workspace-stub
-#   aileron/egress-gateway:dev   services/firewall/cmd/egress-gateway
+#   aileron/egress-gateway:dev   services/firewall/cmd/egress-gateway (by deploy/hack/build-images.sh)
 # Both are FROM scratch, run as 65532:65532 and carry an empty /workspace and
 # /tmp owned by that user (a fresh named volume copies the owner of its
 # mount point from the image).
 #
 # Usage: hack/build-images.sh [--only stub|gateway] [--tag-suffix dev]
-# Env:   DOCKER (default docker), GO (default go), STUB_IMAGE, GATEWAY_IMAGE.
+# Env:   DOCKER (default docker), GO (default go), STUB_IMAGE.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -52,5 +52,6 @@ if [[ -z "$only" || "$only" == stub ]]; then
 	build_image "${STUB_IMAGE:-aileron/workspace-stub:dev}" services/docker-provisioner/cmd/workspace-stub workspace-stub
 fi
 if [[ -z "$only" || "$only" == gateway ]]; then
-	build_image "${GATEWAY_IMAGE:-aileron/egress-gateway:dev}" services/firewall/cmd/egress-gateway egress-gateway
+	# The gateway is a service image like the others: one recipe builds it.
+	IMAGE_PREFIX=aileron IMAGE_TAG=dev bash "$root/deploy/hack/build-images.sh" egress-gateway
 fi
