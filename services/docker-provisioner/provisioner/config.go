@@ -128,7 +128,8 @@ type Config struct {
 	SubnetPool string `json:"subnet_pool"`
 	// SubnetBits is the prefix length of each internal network (24-29).
 	SubnetBits int `json:"subnet_bits"`
-	// OutsideNetwork is the shared bridge network every gateway is attached to.
+	// OutsideNetwork is the shared bridge network every gateway is attached
+	// to; a user-defined one (not the engine's "bridge").
 	OutsideNetwork string `json:"outside_network"`
 	// DNSMitigation is auto (apply on engines before 26.0/25.0.4), always or never.
 	DNSMitigation string `json:"dns_mitigation"`
@@ -318,8 +319,12 @@ func (c Config) validateNetwork() error {
 	case c.SubnetBits < 24 || c.SubnetBits > 29 || c.SubnetBits < p.Bits()+1:
 		errs = append(errs, fmt.Errorf("subnet_bits %d: want 24-29 and longer than the pool's /%d", c.SubnetBits, p.Bits()))
 	}
-	if c.OutsideNetwork == "" {
+	switch c.OutsideNetwork {
+	case "":
 		errs = append(errs, errors.New("outside_network: must not be empty"))
+	case "bridge", "host", "none":
+		// The gateway's ingress is bound through a network-scoped alias.
+		errs = append(errs, fmt.Errorf("outside_network %q: want a user-defined bridge network", c.OutsideNetwork))
 	}
 	return errors.Join(errs...)
 }

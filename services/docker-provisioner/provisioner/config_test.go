@@ -36,6 +36,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"instance", func(c *Config) { c.Instance = "Bad Name" }, "instance"},
 		{"timeout", func(c *Config) { c.HealthTimeout = 0 }, "health_timeout"},
 		{"upstream dns", func(c *Config) { c.Gateway.UpstreamDNS = "127.0.0.11" }, "gateway.upstream_dns"},
+		{"default bridge", func(c *Config) { c.OutsideNetwork = "bridge" }, "outside_network"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

@@ -36,12 +36,14 @@ func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabl
 	spec := &containerSpec{
 		Name: GatewayName(w.Id),
 		Config: &container.Config{
-			Image: g.Image, Cmd: p.gatewayArgs(nets, enabled), User: g.User,
+			Image: g.Image, Cmd: p.gatewayArgs(w.Id, nets, enabled), User: g.User,
 			Labels: p.labels(w.Id, roleGateway), Hostname: "gateway",
 			ExposedPorts: nat.PortSet{ingress: {}}, StopTimeout: stopSeconds(p.cfg.StopTimeout),
 		},
-		Host:     host,
-		Networks: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{p.cfg.OutsideNetwork: {}}},
+		Host: host,
+		Networks: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			p.cfg.OutsideNetwork: {Aliases: []string{ingressAlias(w.Id)}},
+		}},
 		Connect: map[string]*network.EndpointSettings{
 			nets.ws.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.ws.ip(roleGateway).String()}, Aliases: []string{"gateway"}},
 			nets.br.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.br.ip(roleGateway).String()}, Aliases: []string{"gateway"}},
@@ -54,14 +56,22 @@ func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabl
 // gatewayArgs are the egress gateway's flags (services/firewall/cmd/egress-gateway):
 // one proxy listener per group, bound to that group's internal address only,
 // the policy file, the ingress listener and one route per enabled service.
-func (p *Provisioner) gatewayArgs(nets networks, enabled map[string]bool) []string {
+//
+// The ingress is bound to the gateway's address on the outside network only,
+// named by a network-scoped alias that the engine's DNS resolves when the
+// gateway starts (the address is the engine's choice, unknown at create).
+// Bound to all interfaces, it would also listen on the gateway's internal
+// addresses, and its routes would let each group reach the other group's
+// services (chrome the terminal, the runtime chrome), and through them the
+// other group's egress policy.
+func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[string]bool) []string {
 	g := p.cfg.Gateway
 	args := []string{
 		"--listen", fmt.Sprintf("workspace=%s:%d", nets.ws.ip(roleGateway), g.WorkspacePort),
 		"--listen", fmt.Sprintf("browser=%s:%d", nets.br.ip(roleGateway), g.BrowserPort),
 		"--policy-file", gatewayConfigDir + "/" + policyFile,
 		"--dns", g.UpstreamDNS,
-		"--ingress", fmt.Sprintf(":%d", g.IngressPort),
+		"--ingress", fmt.Sprintf("%s.:%d", ingressAlias(id), g.IngressPort),
 	}
 	for _, s := range ServiceNames {
 		if enabled[s] {
@@ -71,6 +81,10 @@ func (p *Provisioner) gatewayArgs(nets networks, enabled map[string]bool) []stri
 	}
 	return append(args, g.ExtraArgs...)
 }
+
+// ingressAlias names the gateway on the outside network only; the trailing
+// dot in --ingress keeps search domains out of the lookup.
+func ingressAlias(id string) string { return "workspace-ingress-" + id }
 
 // route is the ingress path prefix of a service.
 func route(service string) string { return "/" + service + "/" }

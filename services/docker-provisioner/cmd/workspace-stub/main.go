@@ -9,8 +9,14 @@
 //	GET  .../info             JSON: service name, pid, start time, hostname
 //	GET  .../resolve?name=N   resolves N with the container's resolver
 //	GET  .../fetch?url=U      GETs U through $HTTP_PROXY (the egress gateway)
-//	                          and answers with its status and denial header;
-//	                          &direct=1 bypasses the proxy
+//	                          and answers with its status, denial header and
+//	                          the start of the body; options:
+//	                          &direct=1 bypasses the proxy, &proxy=URL uses
+//	                          another one, &ca=PEM trusts that CA, &sni=NAME
+//	                          sends another TLS server name (outbound.go)
+//	GET  .../probe?net=tcp|udp&addr=H:P[&name=N]
+//	                          raw traffic that ignores the proxy: a TCP
+//	                          connect, or a UDP DNS query for N (outbound.go)
 //
 // Environment: PORT (default 8080), AILERON_SERVICE (name echoed by /info),
 // STUB_DATA_DIR (default /workspace), STUB_FAIL_HEALTH (any non-empty value).
@@ -95,6 +101,8 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.resolve(w, r)
 	case strings.HasSuffix(p, "/fetch"):
 		s.fetch(w, r)
+	case strings.HasSuffix(p, "/probe"):
+		s.probe(w, r)
 	case strings.Contains(p, "/files/"):
 		s.file(w, r, p[strings.LastIndex(p, "/files/")+len("/files/"):])
 	default:
@@ -128,33 +136,6 @@ func (s *stub) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = io.WriteString(w, strings.Join(addrs, "\n")+"\n")
-}
-
-// fetch reports what an outbound GET from inside the workspace gets: a JSON
-// object with the upstream status (0 when the request failed), the egress
-// gateway's denial reason header and the error.
-func (s *stub) fetch(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
-	if r.URL.Query().Get("direct") != "" {
-		tr.Proxy = nil
-	}
-	out := map[string]any{"status": 0}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL.Query().Get("url"), nil)
-	if err == nil {
-		var resp *http.Response
-		if resp, err = (&http.Client{Transport: tr}).Do(req); err == nil {
-			_ = resp.Body.Close()
-			out["status"] = resp.StatusCode
-			out["denied"] = resp.Header.Get("X-Aileron-Egress-Denied")
-		}
-	}
-	if err != nil {
-		out["error"] = err.Error()
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
 }
 
 func (s *stub) file(w http.ResponseWriter, r *http.Request, name string) {
