@@ -181,7 +181,10 @@ func (p *Provisioner) createNetworkWith(ctx context.Context, id, group string, s
 		Driver:   "bridge",
 		Internal: true,
 		IPAM:     &network.IPAM{Config: []network.IPAMConfig{{Subnet: sub.String(), Gateway: sub.Addr().Next().String()}}},
-		Labels:   p.labels(id, role),
+		// No host address on the bridge: an internal network otherwise lets
+		// every workspace reach host services that listen on all interfaces.
+		Options: map[string]string{"com.docker.network.bridge.inhibit_ipv4": "true"},
+		Labels:  p.labels(id, role),
 	})
 	if err != nil {
 		return netInfo{}, fmt.Errorf("create network %s: %w", name, err)

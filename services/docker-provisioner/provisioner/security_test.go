@@ -3,10 +3,13 @@ package provisioner_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
@@ -109,4 +112,42 @@ func requireIsolated(t *testing.T, name string, c container.InspectResponse) {
 		require.True(t, n.Internal, "%s is on a network with a route out", name)
 	}
 	require.Contains(t, strings.Join(c.Config.Env, "\n"), "HTTPS_PROXY=http://", name)
+}
+
+// TestWorkspaceCannotReachTheHost: a host service listening on every
+// interface is not reachable from a workspace container through the
+// internal network's bridge address.
+func TestWorkspaceCannotReachTheHost(t *testing.T) {
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	require.NoError(t, err)
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+	h := newHarness(t, nil, nil)
+	h.startProvisioner()
+	w := h.waitState(h.create("no-host", false).Id, "running")
+	n, err := docker.NetworkInspect(context.Background(), provisioner.NetworkName("workspace", w.Id), network.InspectOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, n.IPAM.Config)
+	hostSide := n.IPAM.Config[0].Gateway
+
+	r := probe(t, w.Services.Runtime.Endpoint, "tcp", net.JoinHostPort(hostSide, port), "")
+	require.False(t, r.OK, "the workspace reached the host at %s:%s", hostSide, port)
+	require.Zero(t, accepted.Load())
+	// Control: the listener is live.
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", port))
+	require.NoError(t, err)
+	c.Close()
+	require.Eventually(t, func() bool { return accepted.Load() == 1 }, 5*time.Second, 20*time.Millisecond)
 }
