@@ -97,6 +97,9 @@ type GatewayConfig struct {
 	// ("host:port"); the default 127.0.0.11:53 is the engine's embedded DNS on
 	// the gateway's outside network, which forwards to the host's resolvers.
 	UpstreamDNS string `json:"upstream_dns"`
+	// DenyHostAddresses makes the gateway refuse this host's own public
+	// addresses, so workspaces cannot reach host services through it.
+	DenyHostAddresses bool `json:"deny_host_addresses"`
 	// CPUs, MemoryMB and Pids limit the gateway like a service.
 	CPUs     float64 `json:"cpus"`
 	MemoryMB int64   `json:"memory_mb"`
@@ -174,7 +177,7 @@ func DefaultConfig() Config {
 		Services: Services{Runtime: svc(1024), Terminal: svc(256), Browser: svc(1024), Canvas: svc(512)},
 		Gateway: GatewayConfig{
 			Image: "aileron/egress-gateway:dev", User: "65532:65532",
-			WorkspacePort: 3128, BrowserPort: 3129, IngressPort: 8080, UpstreamDNS: "127.0.0.11:53",
+			WorkspacePort: 3128, BrowserPort: 3129, IngressPort: 8080, UpstreamDNS: "127.0.0.11:53", DenyHostAddresses: true,
 			CPUs: 0.5, MemoryMB: 128, Pids: 128,
 		},
 		IngressHost:    "127.0.0.1",

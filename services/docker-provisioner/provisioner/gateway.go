@@ -73,6 +73,9 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[string]b
 		"--dns", g.UpstreamDNS,
 		"--ingress", fmt.Sprintf("%s.:%d", ingressAlias(id), g.IngressPort),
 	}
+	for _, a := range p.hostAddrs {
+		args = append(args, "--deny-cidr", a.String())
+	}
 	for _, s := range ServiceNames {
 		if enabled[s] {
 			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).ip(s), p.cfg.Services.Get(s).Port)

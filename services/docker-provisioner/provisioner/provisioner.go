@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/store"
+	"aileron.dev/services/firewall/policy"
 )
 
 // Reporter names this provisioner in status reports.
@@ -43,6 +45,8 @@ type Provisioner struct {
 	policies      jetstream.KeyValue
 	dnsMitigation bool
 	dnsLeakFixed  bool
+	// hostAddrs are this host's public addresses, which gateways never dial.
+	hostAddrs []netip.Addr
 
 	// netMu guards reserved: subnets being created by this process.
 	netMu    sync.Mutex
@@ -84,7 +88,31 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		retries:       map[string]int{},
 		reserved:      map[netip.Prefix]bool{},
 		imageSeen:     map[string]time.Time{},
+		hostAddrs:     publicHostAddrs(cfg.Gateway.DenyHostAddresses),
 	}, nil
+}
+
+// publicHostAddrs lists the public addresses of this host's interfaces: the
+// gateway refuses private ones anyway, but a public one would let a workspace
+// reach the host's own services through the gateway. The provisioner must
+// run in the host's network namespace to see them (it does in aileron dev).
+func publicHostAddrs(enabled bool) []netip.Addr {
+	if !enabled {
+		return nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && policy.PublicAddr(ip.Unmap()) {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out
 }
 
 // Run checks the engine, then reconciles workspaces until ctx ends: events,

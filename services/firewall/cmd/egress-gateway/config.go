@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -32,6 +33,9 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout bounds draining on SIGTERM.
 	ShutdownTimeout time.Duration
+	// DenyCIDRs are refused on top of every non-public range, e.g. the
+	// addresses of the host the gateway runs on.
+	DenyCIDRs []netip.Prefix
 }
 
 // listFlag collects a repeatable flag; the first use replaces env defaults.
@@ -74,6 +78,8 @@ func parseConfig(args []string) (Config, error) {
 	fs := flag.NewFlagSet("egress-gateway", flag.ContinueOnError)
 	listen := &listFlag{values: envList("EGRESS_LISTEN")}
 	routes := &listFlag{values: envList("EGRESS_ROUTES")}
+	deny := &listFlag{values: envList("EGRESS_DENY_CIDRS")}
+	fs.Var(deny, "deny-cidr", "an address range never dialed even when public, repeatable (env EGRESS_DENY_CIDRS, comma-separated), e.g. the host's own address")
 	fs.Var(listen, "listen", "proxy listener GROUP=ADDR, repeatable (env EGRESS_LISTEN, comma-separated), e.g. workspace=:3128")
 	fs.Var(routes, "route", "ingress route /PREFIX/=HOST:PORT, repeatable (env EGRESS_ROUTES, comma-separated)")
 	var cfg Config
@@ -103,6 +109,18 @@ func parseConfig(args []string) (Config, error) {
 			return Config{}, fmt.Errorf("listen: group %q given twice", g)
 		}
 		cfg.Listen[policy.Group(g)] = addr
+	}
+	for _, d := range deny.values {
+		p, err := netip.ParsePrefix(d)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(d); aerr == nil {
+				p, err = a.Prefix(a.BitLen())
+			}
+		}
+		if err != nil {
+			return Config{}, fmt.Errorf("deny-cidr %q: want an address or CIDR", d)
+		}
+		cfg.DenyCIDRs = append(cfg.DenyCIDRs, p.Masked())
 	}
 	for _, r := range routes.values {
 		route, err := ingress.ParseRoute(r)
@@ -153,4 +171,19 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log-format: %q, want json or text", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// addrFilter allows public addresses outside every denied range.
+func addrFilter(deny []netip.Prefix) func(netip.Addr) bool {
+	return func(a netip.Addr) bool {
+		if !policy.PublicAddr(a) {
+			return false
+		}
+		for _, p := range deny {
+			if p.Contains(a.Unmap()) {
+				return false
+			}
+		}
+		return true
+	}
 }

@@ -51,6 +51,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// Fail closed: until the policy file is read, every group allows nothing.
 	proxy := egress.New(egress.Policies{},
 		egress.WithResolver(egress.NewResolver(cfg.DNSServer)),
+		egress.WithAddrFilter(addrFilter(cfg.DenyCIDRs)),
 		egress.WithLogger(log))
 	var listeners []net.Listener
 	for g, addr := range cfg.Listen {

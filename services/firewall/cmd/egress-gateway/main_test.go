@@ -139,3 +139,22 @@ func connectReason(t *testing.T, proxy, host string) string {
 	resp.Body.Close()
 	return resp.Header.Get(egress.HeaderDenied)
 }
+
+func TestDenyCIDRs(t *testing.T) {
+	cfg, err := parseConfig([]string{"--ingress", ":0", "--deny-cidr", "1.1.1.1", "--deny-cidr", "9.9.9.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow := addrFilter(cfg.DenyCIDRs)
+	for addr, want := range map[string]bool{
+		"1.1.1.1": false, "9.9.9.9": false, "10.0.0.1": false, // denied, denied, private
+		"8.8.8.8": true, "1.0.0.1": true, "::ffff:1.1.1.1": false,
+	} {
+		if got := allow(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("allow(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	if _, err := parseConfig([]string{"--ingress", ":0", "--deny-cidr", "not-an-ip"}); err == nil {
+		t.Error("a bad --deny-cidr must be refused")
+	}
+}
