@@ -20,6 +20,7 @@ import (
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -92,15 +93,9 @@ func ingressAlias(id string) string { return "workspace-ingress-" + id }
 // route is the ingress path prefix of a service.
 func route(service string) string { return "/" + service + "/" }
 
-// policyFileContent is the gateway's policy file: {"workspace": Effective, "browser": Effective}.
-type policyFileContent struct {
-	Workspace policy.Effective `json:"workspace"`
-	Browser   policy.Effective `json:"browser"`
-}
-
 // denyAll is enforced until the firewall service has stored a policy.
-func denyAll() policyFileContent {
-	return policyFileContent{
+func denyAll() egress.Policies {
+	return egress.Policies{
 		Workspace: policy.Effective{Group: policy.GroupWorkspace, Mode: policy.ModeDeny, AllowedDomains: []string{}},
 		Browser:   policy.Effective{Group: policy.GroupBrowser, Mode: policy.ModeDeny, AllowedDomains: []string{}},
 	}
@@ -139,7 +134,7 @@ func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*e
 	}
 	content := denyAll()
 	if fp != nil {
-		content = policyFileContent{
+		content = egress.Policies{
 			Workspace: toEffective(policy.GroupWorkspace, fp.GetWorkspace()),
 			Browser:   toEffective(policy.GroupBrowser, fp.GetBrowser()),
 		}
