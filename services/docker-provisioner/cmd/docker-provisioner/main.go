@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/flagenv"
 	"aileron.dev/services/docker-provisioner/provisioner"
 )
 
@@ -38,8 +39,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("docker-provisioner", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.configPath, "config", os.Getenv("AILERON_DOCKER_CONFIG"), "JSON config file (env AILERON_DOCKER_CONFIG); AILERON_DOCKER_* variables override it")
-	fs.StringVar(&o.natsURL, "nats", envOr("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (env AILERON_NATS_URL)")
+	fs.StringVar(&o.configPath, "config", flagenv.String("AILERON_DOCKER_CONFIG", ""), "JSON config file (env AILERON_DOCKER_CONFIG); AILERON_DOCKER_* variables override it")
+	fs.StringVar(&o.natsURL, "nats", flagenv.String("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (env AILERON_NATS_URL)")
 	fs.StringVar(&o.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.sweepDryRun, "sweep-dry-run", false, "log orphans instead of removing them")
@@ -51,13 +52,6 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("--log-format %q: want json or text", o.logFormat)
 	}
 	return o, nil
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) int {
