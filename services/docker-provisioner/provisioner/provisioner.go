@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
 	"aileron.dev/services/firewall/policy"
 )
@@ -128,8 +129,8 @@ func (p *Provisioner) Run(ctx context.Context) error {
 		wg.Go(func() { p.work(ctx) })
 	}
 	wg.Go(func() { p.consume(ctx) })
-	wg.Go(func() { p.every(ctx, time.Duration(p.cfg.ResyncInterval), p.resync) })
-	wg.Go(func() { p.every(ctx, time.Duration(p.cfg.SweepInterval), p.sweepOnce) })
+	wg.Go(func() { periodic.Run(ctx, time.Duration(p.cfg.ResyncInterval), p.resync) })
+	wg.Go(func() { periodic.Run(ctx, time.Duration(p.cfg.SweepInterval), p.sweepOnce) })
 	p.resync(ctx)
 	<-ctx.Done()
 	p.queue.Close()
@@ -210,20 +211,6 @@ func (p *Provisioner) resetBackoff(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.retries, id)
-}
-
-// every runs f every d until ctx ends.
-func (p *Provisioner) every(ctx context.Context, d time.Duration, f func(context.Context)) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f(ctx)
-		}
-	}
 }
 
 // resync queues every docker workspace in the store.

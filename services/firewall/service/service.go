@@ -22,6 +22,7 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
 	"aileron.dev/services/firewall/policy"
 )
@@ -101,31 +102,24 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logg
 // Run consumes workspace events until ctx ends, resyncing periodically.
 func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.ResyncInterval > 0 {
-		go s.resyncLoop(ctx)
+		go periodic.Run(ctx, s.cfg.ResyncInterval, s.Resync)
 	}
 	return event.ConsumeWorkspaces(ctx, s.js, event.ConsumerConfig{
 		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter("*")},
 	}, s.log, s.Reconcile)
 }
 
-func (s *Service) resyncLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.ResyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			recs, err := s.store.List(ctx)
-			if err != nil {
-				s.log.Warn("firewall resync list failed", "err", err)
-				continue
-			}
-			for _, r := range recs {
-				if err := s.Reconcile(ctx, r.Workspace.Id); err != nil {
-					s.log.Warn("firewall resync failed", "workspace_id", r.Workspace.Id, "err", err)
-				}
-			}
+// Resync recomputes the policy of every workspace; it repairs what events
+// missed and applies changed system defaults.
+func (s *Service) Resync(ctx context.Context) {
+	recs, err := s.store.List(ctx)
+	if err != nil {
+		s.log.Warn("firewall resync list failed", "err", err)
+		return
+	}
+	for _, r := range recs {
+		if err := s.Reconcile(ctx, r.Workspace.Id); err != nil {
+			s.log.Warn("firewall resync failed", "workspace_id", r.Workspace.Id, "err", err)
 		}
 	}
 }

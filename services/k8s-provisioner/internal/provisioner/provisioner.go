@@ -20,6 +20,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
@@ -92,7 +93,11 @@ func New(ctx context.Context, cfg Config, c client.Client, js jetstream.JetStrea
 // Run consumes kubernetes workspace events until ctx ends.
 func (p *Provisioner) Run(ctx context.Context) error {
 	if p.cfg.ResyncInterval > 0 {
-		go p.resyncLoop(ctx)
+		go periodic.Run(ctx, p.cfg.ResyncInterval, func(ctx context.Context) {
+			if err := p.Resync(ctx); err != nil {
+				p.log.Warn("k8s resync failed", "err", err)
+			}
+		})
 	}
 	return event.ConsumeWorkspaces(ctx, p.js, event.ConsumerConfig{
 		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter("kubernetes")},
@@ -143,21 +148,6 @@ func (p *Provisioner) reportIfGone(ctx context.Context, w *workspacev1.Workspace
 		return p.publishStatus(ctx, deletedReport(w))
 	}
 	return err
-}
-
-func (p *Provisioner) resyncLoop(ctx context.Context) {
-	t := time.NewTicker(p.cfg.ResyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := p.Resync(ctx); err != nil {
-				p.log.Warn("k8s resync failed", "err", err)
-			}
-		}
-	}
 }
 
 // Resync reconciles every kubernetes workspace and removes Workspace
