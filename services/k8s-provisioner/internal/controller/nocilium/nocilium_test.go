@@ -134,6 +134,9 @@ func TestCiliumAbsentThenInstalled(t *testing.T) {
 	rollOutAndBind(t, ws)
 	waitStatus(t, ws, func(c *assert.CollectT, st v1alpha1.WorkspaceStatus) {
 		require.Equal(c, v1alpha1.PhaseRunning, st.Phase)
+		// Running does not wait for the claim; the converged pass below
+		// needs the operator to have seen it bound too.
+		require.True(c, meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionStorageReady))
 		require.Equal(c, v1alpha1.ReasonCiliumNotInstalled, firewallReason(c, st))
 		require.True(c, meta.IsStatusConditionFalse(st.Conditions, v1alpha1.ConditionFirewallApplied))
 		require.Equal(c, []string{"*.npmjs.org", "github.com"}, st.Firewall.Workspace.EffectiveAllowedDomains)
