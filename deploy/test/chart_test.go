@@ -99,6 +99,18 @@ func TestRenderDefaults(t *testing.T) {
 		assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
 	})
 
+	t.Run("firewall", func(t *testing.T) {
+		_, c := container(t, m, p+"firewall")
+		assert.Contains(t, c.Args, "--health-addr=:8081")
+		require.Len(t, c.Ports, 1)
+		assert.Equal(t, corev1.ContainerPort{Name: "health", ContainerPort: 8081, Protocol: corev1.ProtocolTCP}, c.Ports[0])
+		require.NotNil(t, c.ReadinessProbe)
+		require.NotNil(t, c.LivenessProbe)
+		assert.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path)
+		assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
+		assert.Equal(t, "health", c.ReadinessProbe.HTTPGet.Port.String())
+	})
+
 	t.Run("nats in-chart", func(t *testing.T) {
 		sts := get[appsv1.StatefulSet](t, m, "StatefulSet", p+"nats")
 		assert.Equal(t, int32(3), *sts.Spec.Replicas)

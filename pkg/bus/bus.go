@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -159,4 +160,14 @@ func Open(ctx context.Context, url, name, creds string, replicas int) (*nats.Con
 		return nil, nil, err
 	}
 	return nc, js, nil
+}
+
+// Ready is a readiness check: nil while nc is connected to NATS.
+func Ready(nc *nats.Conn) func() error {
+	return func() error {
+		if nc.IsConnected() {
+			return nil
+		}
+		return fmt.Errorf("nats %s", strings.ToLower(nc.Status().String()))
+	}
 }

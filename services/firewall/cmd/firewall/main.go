@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/health"
 	"aileron.dev/services/firewall/service"
 )
 
@@ -33,6 +35,7 @@ func run(ctx context.Context, args []string) error {
 	defaults := fs.String("defaults-file", flagenv.String("AILERON_FIREWALL_DEFAULTS_FILE", ""), `JSON file {"workspace": [...], "browser": [...]} of system default allowed domains; built-in defaults when empty`)
 	resync := fs.Duration("resync", time.Minute, "recompute every policy this often")
 	replicas := fs.Int("replicas", 1, "JetStream stream and bucket replicas (3 on a cluster); must match the api's")
+	healthAddr := fs.String("health-addr", flagenv.String("AILERON_HEALTH_ADDR", ":8081"), "address of /healthz and /readyz (ready while NATS is connected); empty turns them off")
 	level := fs.String("log-level", flagenv.String("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,5 +62,18 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return svc.Run(ctx)
+	if *healthAddr == "" {
+		return svc.Run(ctx)
+	}
+	ln, err := net.Listen("tcp", *healthAddr)
+	if err != nil {
+		return fmt.Errorf("health endpoints: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	probes := make(chan error, 1)
+	go func() { probes <- health.Serve(ctx, ln, health.Handler(bus.Ready(nc))) }()
+	runErr := svc.Run(ctx)
+	cancel()
+	return errors.Join(runErr, <-probes)
 }
