@@ -8,42 +8,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"aileron.dev/pkg/bus"
 )
 
-// TestRunServesProbes runs the command against a real embedded NATS server:
-// /readyz answers 200 once it is connected, and cancelling stops it cleanly.
-func TestRunServesProbes(t *testing.T) {
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
+// TestReadinessFollowsNATS runs the command against a real embedded NATS
+// server: /readyz answers 200 once connected and 503 once NATS is gone,
+// /healthz answers throughout, and cancelling stops the command cleanly.
+func TestReadinessFollowsNATS(t *testing.T) {
+	ns := startNATS(t)
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"--nats-url", ns.ClientURL(), "--health-addr", addr}) }()
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned before it was ready: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never answered 200 (last error %v)", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitStatus(t, done, "http://"+addr+"/readyz", http.StatusOK)
+	ns.Shutdown()
+	waitStatus(t, done, "http://"+addr+"/readyz", http.StatusServiceUnavailable)
+	waitStatus(t, done, "http://"+addr+"/healthz", http.StatusOK)
+
 	cancel()
 	select {
 	case err := <-done:
@@ -56,11 +41,7 @@ func TestRunServesProbes(t *testing.T) {
 }
 
 func TestRunRefusesAnAddressInUse(t *testing.T) {
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
+	ns := startNATS(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +50,40 @@ func TestRunRefusesAnAddressInUse(t *testing.T) {
 	err = run(t.Context(), []string{"--nats-url", ns.ClientURL(), "--health-addr", ln.Addr().String()})
 	if err == nil || !strings.Contains(err.Error(), "health endpoints") {
 		t.Fatalf("want a health endpoints error, got %v", err)
+	}
+}
+
+func startNATS(t *testing.T) *server.Server {
+	t.Helper()
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+// waitStatus polls url until it answers want; run ending first fails the test.
+func waitStatus(t *testing.T, done <-chan error, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	got := 0
+	for {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if got = resp.StatusCode; got == want {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned while waiting for %s: %v", url, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s answered %d, want %d", url, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
