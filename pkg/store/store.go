@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	storev1 "aileron.dev/gen/aileron/store/v1"
 	"aileron.dev/pkg/bus"
@@ -24,7 +26,16 @@ var (
 	// ErrConflict means the record changed since it was read (CAS failed) or
 	// the key already exists on create.
 	ErrConflict = errors.New("revision conflict")
+	// ErrQuotaExceeded means the owner already holds as many quota claims as allowed.
+	ErrQuotaExceeded = errors.New("quota exceeded")
 )
+
+// claimGrace is how old a quota claim without a workspace record must be
+// before it is dropped: younger, its create may still be on its way.
+const claimGrace = time.Minute
+
+// casAttempts bounds the compare-and-swap retries on one contended key.
+const casAttempts = 32
 
 const workspacePrefix = "ws."
 
@@ -49,6 +60,11 @@ func Key(id string) string { return workspacePrefix + id }
 // base64url-encoded because KV keys allow few characters.
 func nameKey(owner, name string) string {
 	return "name." + base64.RawURLEncoding.EncodeToString([]byte(owner)) + "." + name
+}
+
+// quotaKey holds the quota claims of owner (base64url for the same reason).
+func quotaKey(owner string) string {
+	return "quota." + base64.RawURLEncoding.EncodeToString([]byte(owner))
 }
 
 // Get returns the record of id with its revision filled in.
@@ -220,6 +236,118 @@ func (s *Store) ReleaseName(ctx context.Context, owner, name, id string) error {
 	}
 	if err := s.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !isWrongRevision(err) {
 		return fmt.Errorf("release name: %w", err)
+	}
+	return nil
+}
+
+// ClaimQuota counts workspace id against owner's quota of max workspaces.
+// The claims live in one KV entry per owner written with compare-and-swap,
+// so creates racing on several api replicas cannot overshoot. Claiming
+// again for the same id is a no-op; ErrQuotaExceeded when the owner is full.
+func (s *Store) ClaimQuota(ctx context.Context, owner, id string, max int, now time.Time) error {
+	key := quotaKey(owner)
+	for range casAttempts {
+		q, rev, err := s.quota(ctx, key)
+		if err != nil {
+			return fmt.Errorf("claim quota: %w", err)
+		}
+		if _, ok := q.Claims[id]; ok {
+			return nil
+		}
+		if len(q.Claims) >= max {
+			if err := s.dropStaleClaims(ctx, q, now); err != nil {
+				return fmt.Errorf("claim quota: %w", err)
+			}
+		}
+		if len(q.Claims) >= max {
+			return ErrQuotaExceeded
+		}
+		q.Claims[id] = timestamppb.New(now)
+		err = s.putQuota(ctx, key, q, rev)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("claim quota: %w", ErrConflict)
+}
+
+// ReleaseQuota drops id's claim from owner's quota.
+func (s *Store) ReleaseQuota(ctx context.Context, owner, id string) error {
+	key := quotaKey(owner)
+	for range casAttempts {
+		q, rev, err := s.quota(ctx, key)
+		if err != nil {
+			return fmt.Errorf("release quota: %w", err)
+		}
+		if _, ok := q.Claims[id]; !ok {
+			return nil
+		}
+		delete(q.Claims, id)
+		err = s.putQuota(ctx, key, q, rev)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("release quota: %w", ErrConflict)
+}
+
+// quota reads the claims under key; revision 0 means there is no entry.
+func (s *Store) quota(ctx context.Context, key string) (*storev1.QuotaClaims, uint64, error) {
+	q := &storev1.QuotaClaims{Claims: map[string]*timestamppb.Timestamp{}}
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return q, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := proto.Unmarshal(e.Value(), q); err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	if q.Claims == nil {
+		q.Claims = map[string]*timestamppb.Timestamp{}
+	}
+	return q, e.Revision(), nil
+}
+
+// putQuota writes q if key is still at rev (0: not there); ErrConflict if not.
+func (s *Store) putQuota(ctx context.Context, key string, q *storev1.QuotaClaims, rev uint64) error {
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(q)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if rev == 0 {
+		_, err = s.kv.Create(ctx, key, data)
+	} else {
+		_, err = s.kv.Update(ctx, key, data, rev)
+	}
+	if isWrongRevision(err) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// dropStaleClaims removes the claims older than claimGrace whose workspace
+// record does not exist: left by a crash between claim and create, or
+// between a delete and its release.
+func (s *Store) dropStaleClaims(ctx context.Context, q *storev1.QuotaClaims, now time.Time) error {
+	for id, at := range q.Claims {
+		if now.Sub(at.AsTime()) < claimGrace {
+			continue
+		}
+		_, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			delete(q.Claims, id)
+			continue
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type Env struct {
 	Store    *store.Store
 	Server   *apiserver.Server
 	Client   workspacev1.WorkspaceServiceClient
+	orch     orchestrator.Config
 	cancel   context.CancelFunc
 }
 
@@ -81,6 +82,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if opts.Orchestrator != nil {
 		oc = *opts.Orchestrator
 	}
+	e.orch = oc
 	cfg := apiserver.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Orchestrator: oc, ShutdownTimeout: 5 * time.Second}
 	if opts.Auth != nil {
 		a, err := auth.New(*opts.Auth)
@@ -113,14 +115,13 @@ func (e *Env) Stop() {
 	e.cancel = nil
 }
 
-// Attach starts another api service on env's NATS connection (a second
-// replica, or the same one after a restart); it stops at test cleanup.
+// Attach starts another api service with env's orchestrator config on env's
+// NATS connection (a second replica, or the same one after a restart); it
+// stops at test cleanup.
 func Attach(t testing.TB, env *Env) *apiserver.Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	oc := orchestrator.DefaultConfig()
-	oc.SweepInterval = 50 * time.Millisecond
-	s, err := apiserver.Start(ctx, apiserver.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Orchestrator: oc},
+	s, err := apiserver.Start(ctx, apiserver.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Orchestrator: env.orch},
 		env.JS, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	t.Cleanup(func() { cancel(); _ = s.Wait() })

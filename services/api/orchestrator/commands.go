@@ -40,9 +40,11 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	if err := validateProvisioner(prov, o.cfg.Provisioners); err != nil {
 		return nil, err
 	}
-	if max := o.cfg.MaxWorkspacesPerOwner; max > 0 && o.index.Count(Filter{Owner: owner}) >= max {
-		return nil, &Error{Kind: ErrQuota, Code: "QUOTA_EXCEEDED", Field: "name",
-			Message: fmt.Sprintf("owner %s already has %d workspaces, the most allowed; delete one first", quote(owner), max)}
+	max := o.cfg.MaxWorkspacesPerOwner
+	// The local index answers most refusals without a KV write; the claim
+	// below is what holds across replicas.
+	if max > 0 && o.index.Count(Filter{Owner: owner}) >= max {
+		return nil, quotaExceeded(owner, max)
 	}
 	now := timestamppb.New(o.now())
 	w := &workspacev1.Workspace{
@@ -68,18 +70,34 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	}
 	o.setState(w, StateCreating, "workspace requested")
 
+	if max > 0 {
+		if err := o.store.ClaimQuota(ctx, owner, w.Id, max, o.now()); err != nil {
+			if errors.Is(err, store.ErrQuotaExceeded) {
+				return nil, quotaExceeded(owner, max)
+			}
+			return nil, storeUnavailable(err)
+		}
+	}
+	// Whatever stops the create from here gives the quota claim back.
+	release := func() {
+		if max > 0 {
+			_ = o.store.ReleaseQuota(ctx, owner, w.Id)
+		}
+	}
 	if err := o.store.ClaimName(ctx, owner, w.Name, w.Id); err != nil {
+		release()
 		if errors.Is(err, store.ErrConflict) {
 			return nil, &Error{Kind: ErrAlreadyExists, Code: "WORKSPACE_NAME_CONFLICT", Field: "name", Message: "name " + quote(w.Name) + " is already used by another of your workspaces"}
 		}
-		return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+		return nil, storeUnavailable(err)
 	}
 	rec := &storev1.WorkspaceRecord{Workspace: w}
 	o.attachEvent(rec, event.TypeCreated, "")
 	rev, err := o.store.Create(ctx, rec)
 	if err != nil {
 		_ = o.store.ReleaseName(ctx, owner, w.Name, w.Id)
-		return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+		release()
+		return nil, storeUnavailable(err)
 	}
 	w.Revision = rev
 	o.publish(ctx, rec)
@@ -87,6 +105,11 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 }
 
 func enabledOr(b *bool) bool { return b == nil || *b }
+
+func quotaExceeded(owner string, max int) *Error {
+	return &Error{Kind: ErrQuota, Code: "QUOTA_EXCEEDED", Field: "name",
+		Message: fmt.Sprintf("owner %s already has %d workspaces, the most allowed; delete one first", quote(owner), max)}
+}
 
 // Get returns the workspace with id, read from the store.
 func (o *Orchestrator) Get(ctx context.Context, id string) (*workspacev1.Workspace, error) {
@@ -98,7 +121,7 @@ func (o *Orchestrator) Get(ctx context.Context, id string) (*workspacev1.Workspa
 		return nil, notFound(id)
 	}
 	if err != nil {
-		return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+		return nil, storeUnavailable(err)
 	}
 	return rec.Workspace, nil
 }

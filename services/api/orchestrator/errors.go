@@ -43,3 +43,7 @@ func invalid(code, field, msg string) *Error {
 func notFound(id string) *Error {
 	return &Error{Kind: ErrNotFound, Code: "WORKSPACE_NOT_FOUND", Field: "id", Message: "workspace id " + strconv.Quote(id) + " not found"}
 }
+
+func storeUnavailable(err error) *Error {
+	return &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+}

@@ -129,7 +129,7 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 			return nil, notFound(id)
 		}
 		if err != nil {
-			return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+			return nil, storeUnavailable(err)
 		}
 		w := rec.Workspace
 		rev := w.Revision
@@ -149,7 +149,7 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 			continue
 		}
 		if err != nil {
-			return nil, &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+			return nil, storeUnavailable(err)
 		}
 		w.Revision = n
 		if c.event != "" {

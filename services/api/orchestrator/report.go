@@ -136,6 +136,9 @@ func (o *Orchestrator) finishDelete(ctx context.Context, r *eventsv1.StatusRepor
 		if err := o.store.ReleaseName(ctx, w.Owner, w.Name, id); err != nil {
 			o.log.Warn("release name failed", "workspace_id", id, "err", err)
 		}
+		if err := o.store.ReleaseQuota(ctx, w.Owner, id); err != nil {
+			o.log.Warn("release quota failed", "workspace_id", id, "err", err)
+		}
 		o.index.Remove(id)
 		ev := &eventsv1.WorkspaceEvent{
 			Id: fmt.Sprintf("%s-%d", id, rec.EventSequence+1), Type: event.TypeDeleted,

@@ -277,3 +277,48 @@ func TestWatchOfEmptyListConnectsAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"result":{"type":"synced","workspace":null}}`, line)
 }
+
+// TestQuotaHoldsAcrossReplicas: concurrent creates spread over two api
+// replicas never overshoot an owner's quota, and a finished delete frees
+// its place.
+func TestQuotaHoldsAcrossReplicas(t *testing.T) {
+	cfg := orchestrator.DefaultConfig()
+	cfg.SweepInterval = 50 * time.Millisecond
+	cfg.MaxWorkspacesPerOwner = 3
+	env := apitest.Start(t, apitest.Options{Orchestrator: &cfg})
+	second := *env
+	second.URL = "http://" + apitest.Attach(t, env).HTTPAddr
+	replicas := []*apitest.Env{env, &second}
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		results = map[string]int{}
+		created []string
+	)
+	for i := range 12 {
+		wg.Go(func() {
+			code, w := call(t, replicas[i%2], "POST", "/api/v1/workspaces", map[string]any{"name": fmt.Sprintf("q%d", i)})
+			mu.Lock()
+			defer mu.Unlock()
+			if code == http.StatusCreated {
+				created = append(created, w["id"].(string))
+				results["created"]++
+				return
+			}
+			results[fmt.Sprintf("%d %v", code, w["code"])]++
+		})
+	}
+	wg.Wait()
+	require.Equal(t, map[string]int{"created": 3, "429 QUOTA_EXCEEDED": 9}, results)
+
+	code, deleting := call(t, env, "DELETE", "/api/v1/workspaces/"+created[0], nil)
+	require.Equal(t, http.StatusAccepted, code, "%v", deleting)
+	code, w := call(t, &second, "POST", "/api/v1/workspaces", map[string]any{"name": "while-deleting"})
+	require.Equal(t, http.StatusTooManyRequests, code, "a workspace being deleted still counts: %v", w)
+	report(t, env, created[0], generation(t, deleting), "deleted")
+	require.Eventually(t, func() bool { c, _ := get(t, env, created[0]); return c == http.StatusNotFound }, 10*time.Second, 20*time.Millisecond)
+	create(t, &second, "after-delete")
+	code, w = call(t, env, "POST", "/api/v1/workspaces", map[string]any{"name": "one-too-many"})
+	require.Equal(t, http.StatusTooManyRequests, code, "%v", w)
+}

@@ -11,6 +11,7 @@ import (
 	v1 "aileron.dev/gen/aileron/workspace/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -91,16 +92,72 @@ func (x *WorkspaceRecord) GetLastEvent() *v11.WorkspaceEvent {
 	return nil
 }
 
+// QuotaClaims is the value stored under quota.<owner> in the workspaces KV
+// bucket: the workspaces counted against one owner's quota. The api replicas
+// add a claim with compare-and-swap before they create a workspace, so
+// concurrent creates cannot overshoot the quota.
+type QuotaClaims struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Workspace id → when its claim was made. A claim whose workspace record
+	// does not exist is dropped once it is older than a grace period (a crash
+	// between the claim and the record write).
+	Claims        map[string]*timestamppb.Timestamp `protobuf:"bytes,1,rep,name=claims,proto3" json:"claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaClaims) Reset() {
+	*x = QuotaClaims{}
+	mi := &file_aileron_store_v1_store_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaClaims) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaClaims) ProtoMessage() {}
+
+func (x *QuotaClaims) ProtoReflect() protoreflect.Message {
+	mi := &file_aileron_store_v1_store_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaClaims.ProtoReflect.Descriptor instead.
+func (*QuotaClaims) Descriptor() ([]byte, []int) {
+	return file_aileron_store_v1_store_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *QuotaClaims) GetClaims() map[string]*timestamppb.Timestamp {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
 var File_aileron_store_v1_store_proto protoreflect.FileDescriptor
 
 const file_aileron_store_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x1caileron/store/v1/store.proto\x12\x10aileron.store.v1\x1a\x1eaileron/events/v1/events.proto\x1a$aileron/workspace/v1/workspace.proto\"\xb9\x01\n" +
+	"\x1caileron/store/v1/store.proto\x12\x10aileron.store.v1\x1a\x1eaileron/events/v1/events.proto\x1a$aileron/workspace/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x01\n" +
 	"\x0fWorkspaceRecord\x12=\n" +
 	"\tworkspace\x18\x01 \x01(\v2\x1f.aileron.workspace.v1.WorkspaceR\tworkspace\x12%\n" +
 	"\x0eevent_sequence\x18\x02 \x01(\x04R\reventSequence\x12@\n" +
 	"\n" +
-	"last_event\x18\x03 \x01(\v2!.aileron.events.v1.WorkspaceEventR\tlastEventB*Z(aileron.dev/gen/aileron/store/v1;storev1b\x06proto3"
+	"last_event\x18\x03 \x01(\v2!.aileron.events.v1.WorkspaceEventR\tlastEvent\"\xa7\x01\n" +
+	"\vQuotaClaims\x12A\n" +
+	"\x06claims\x18\x01 \x03(\v2).aileron.store.v1.QuotaClaims.ClaimsEntryR\x06claims\x1aU\n" +
+	"\vClaimsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01B*Z(aileron.dev/gen/aileron/store/v1;storev1b\x06proto3"
 
 var (
 	file_aileron_store_v1_store_proto_rawDescOnce sync.Once
@@ -114,20 +171,25 @@ func file_aileron_store_v1_store_proto_rawDescGZIP() []byte {
 	return file_aileron_store_v1_store_proto_rawDescData
 }
 
-var file_aileron_store_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_aileron_store_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_aileron_store_v1_store_proto_goTypes = []any{
-	(*WorkspaceRecord)(nil),    // 0: aileron.store.v1.WorkspaceRecord
-	(*v1.Workspace)(nil),       // 1: aileron.workspace.v1.Workspace
-	(*v11.WorkspaceEvent)(nil), // 2: aileron.events.v1.WorkspaceEvent
+	(*WorkspaceRecord)(nil),       // 0: aileron.store.v1.WorkspaceRecord
+	(*QuotaClaims)(nil),           // 1: aileron.store.v1.QuotaClaims
+	nil,                           // 2: aileron.store.v1.QuotaClaims.ClaimsEntry
+	(*v1.Workspace)(nil),          // 3: aileron.workspace.v1.Workspace
+	(*v11.WorkspaceEvent)(nil),    // 4: aileron.events.v1.WorkspaceEvent
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_aileron_store_v1_store_proto_depIdxs = []int32{
-	1, // 0: aileron.store.v1.WorkspaceRecord.workspace:type_name -> aileron.workspace.v1.Workspace
-	2, // 1: aileron.store.v1.WorkspaceRecord.last_event:type_name -> aileron.events.v1.WorkspaceEvent
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 0: aileron.store.v1.WorkspaceRecord.workspace:type_name -> aileron.workspace.v1.Workspace
+	4, // 1: aileron.store.v1.WorkspaceRecord.last_event:type_name -> aileron.events.v1.WorkspaceEvent
+	2, // 2: aileron.store.v1.QuotaClaims.claims:type_name -> aileron.store.v1.QuotaClaims.ClaimsEntry
+	5, // 3: aileron.store.v1.QuotaClaims.ClaimsEntry.value:type_name -> google.protobuf.Timestamp
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_aileron_store_v1_store_proto_init() }
@@ -141,7 +203,7 @@ func file_aileron_store_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_aileron_store_v1_store_proto_rawDesc), len(file_aileron_store_v1_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
