@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -187,11 +188,13 @@ func (s *Store) Watch(ctx context.Context) (jetstream.KeyWatcher, error) {
 func IDFromKey(key string) string { return strings.TrimPrefix(key, workspacePrefix) }
 
 // ClaimName reserves name for owner on behalf of id. A stale claim (its
-// workspace no longer exists, e.g. after a crash between claim and create) is
-// taken over; a live one answers ErrConflict.
-func (s *Store) ClaimName(ctx context.Context, owner, name, id string) error {
+// workspace does not exist and the claim is older than claimGrace, e.g.
+// after a crash between claim and create) is taken over; a live or young one
+// answers ErrConflict, so two creates racing for one name cannot both win.
+func (s *Store) ClaimName(ctx context.Context, owner, name, id string, now time.Time) error {
 	key := nameKey(owner, name)
-	_, err := s.kv.Create(ctx, key, []byte(id))
+	claim := []byte(id + "@" + strconv.FormatInt(now.UnixNano(), 10))
+	_, err := s.kv.Create(ctx, key, claim)
 	if err == nil {
 		return nil
 	}
@@ -202,9 +205,12 @@ func (s *Store) ClaimName(ctx context.Context, owner, name, id string) error {
 	if err != nil {
 		return fmt.Errorf("claim name: %w", err)
 	}
-	holder := string(e.Value())
+	holder, at := parseNameClaim(e.Value())
 	if holder == id {
 		return nil
+	}
+	if now.Sub(at) < claimGrace {
+		return ErrConflict
 	}
 	if _, err := s.Get(ctx, holder); !errors.Is(err, ErrNotFound) {
 		if err != nil {
@@ -212,13 +218,27 @@ func (s *Store) ClaimName(ctx context.Context, owner, name, id string) error {
 		}
 		return ErrConflict
 	}
-	if _, err := s.kv.Update(ctx, key, []byte(id), e.Revision()); err != nil {
+	if _, err := s.kv.Update(ctx, key, claim, e.Revision()); err != nil {
 		if isWrongRevision(err) {
 			return ErrConflict
 		}
 		return fmt.Errorf("claim name: %w", err)
 	}
 	return nil
+}
+
+// parseNameClaim splits a name claim "<id>@<unix nanos>". A claim written
+// before claims carried a time has none and counts as old.
+func parseNameClaim(v []byte) (id string, at time.Time) {
+	id, nanos, ok := strings.Cut(string(v), "@")
+	if !ok {
+		return id, time.Time{}
+	}
+	n, err := strconv.ParseInt(nanos, 10, 64)
+	if err != nil {
+		return id, time.Time{}
+	}
+	return id, time.Unix(0, n)
 }
 
 // ReleaseName drops id's claim on name; another holder's claim is left alone.
@@ -231,7 +251,7 @@ func (s *Store) ReleaseName(ctx context.Context, owner, name, id string) error {
 	if err != nil {
 		return fmt.Errorf("release name: %w", err)
 	}
-	if string(e.Value()) != id {
+	if holder, _ := parseNameClaim(e.Value()); holder != id {
 		return nil
 	}
 	if err := s.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !isWrongRevision(err) {

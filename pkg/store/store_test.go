@@ -101,3 +101,45 @@ func TestQuotaClaimLifecycle(t *testing.T) {
 	must(s.ReleaseQuota(ctx, "carol", "live")) // twice is fine
 	must(claim("fourth", now))
 }
+
+// TestNameClaims: a name held by a workspace being created (no record yet)
+// is not taken over until the grace period has passed and its record is
+// still missing; a name held by an existing workspace never is.
+func TestNameClaims(t *testing.T) {
+	s := open(t)
+	ctx := t.Context()
+	now := time.Now()
+	if err := s.ClaimName(ctx, "dan", "web", "first", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimName(ctx, "dan", "web", "first", now); err != nil {
+		t.Fatalf("the holder claims again: %v", err)
+	}
+	if err := s.ClaimName(ctx, "dan", "web", "racer", now.Add(time.Second)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a young claim without a record yet must hold: got %v", err)
+	}
+	if err := s.ClaimName(ctx, "erin", "web", "other-owner", now); err != nil {
+		t.Fatalf("names are per owner: %v", err)
+	}
+	if err := s.ClaimName(ctx, "dan", "web", "later", now.Add(2*time.Minute)); err != nil {
+		t.Fatalf("an old claim whose workspace never appeared is taken over: %v", err)
+	}
+	if _, err := s.Create(ctx, &storev1.WorkspaceRecord{Workspace: &workspacev1.Workspace{Id: "later"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimName(ctx, "dan", "web", "much-later", now.Add(time.Hour)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a claim whose workspace exists holds forever: got %v", err)
+	}
+	if err := s.ReleaseName(ctx, "dan", "web", "not-the-holder"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimName(ctx, "dan", "web", "much-later", now.Add(time.Hour)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("only the holder releases: got %v", err)
+	}
+	if err := s.ReleaseName(ctx, "dan", "web", "later"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimName(ctx, "dan", "web", "much-later", now); err != nil {
+		t.Fatalf("a released name is free: %v", err)
+	}
+}

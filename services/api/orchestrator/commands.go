@@ -84,7 +84,7 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 			_ = o.store.ReleaseQuota(ctx, owner, w.Id)
 		}
 	}
-	if err := o.store.ClaimName(ctx, owner, w.Name, w.Id); err != nil {
+	if err := o.store.ClaimName(ctx, owner, w.Name, w.Id, o.now()); err != nil {
 		release()
 		if errors.Is(err, store.ErrConflict) {
 			return nil, &Error{Kind: ErrAlreadyExists, Code: "WORKSPACE_NAME_CONFLICT", Field: "name", Message: "name " + quote(w.Name) + " is already used by another of your workspaces"}

@@ -322,3 +322,27 @@ func TestQuotaHoldsAcrossReplicas(t *testing.T) {
 	code, w = call(t, env, "POST", "/api/v1/workspaces", map[string]any{"name": "one-too-many"})
 	require.Equal(t, http.StatusTooManyRequests, code, "%v", w)
 }
+
+// TestConcurrentCreatesOfOneName: a name is claimed once, however many
+// creates race for it over two replicas.
+func TestConcurrentCreatesOfOneName(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	second := *env
+	second.URL = "http://" + apitest.Attach(t, env).HTTPAddr
+	replicas := []*apitest.Env{env, &second}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		results = map[string]int{}
+	)
+	for i := range 10 {
+		wg.Go(func() {
+			code, w := call(t, replicas[i%2], "POST", "/api/v1/workspaces", map[string]any{"name": "twin"})
+			mu.Lock()
+			defer mu.Unlock()
+			results[fmt.Sprintf("%d %v", code, w["code"])]++
+		})
+	}
+	wg.Wait()
+	require.Equal(t, map[string]int{"201 <nil>": 1, "409 WORKSPACE_NAME_CONFLICT": 9}, results)
+}
