@@ -285,40 +285,17 @@ func TestQuotaHoldsAcrossReplicas(t *testing.T) {
 	cfg := orchestrator.DefaultConfig()
 	cfg.SweepInterval = 50 * time.Millisecond
 	cfg.MaxWorkspacesPerOwner = 3
-	env := apitest.Start(t, apitest.Options{Orchestrator: &cfg})
-	second := *env
-	second.URL = "http://" + apitest.Attach(t, env).HTTPAddr
-	replicas := []*apitest.Env{env, &second}
-
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		results = map[string]int{}
-		created []string
-	)
-	for i := range 12 {
-		wg.Go(func() {
-			code, w := call(t, replicas[i%2], "POST", "/api/v1/workspaces", map[string]any{"name": fmt.Sprintf("q%d", i)})
-			mu.Lock()
-			defer mu.Unlock()
-			if code == http.StatusCreated {
-				created = append(created, w["id"].(string))
-				results["created"]++
-				return
-			}
-			results[fmt.Sprintf("%d %v", code, w["code"])]++
-		})
-	}
-	wg.Wait()
-	require.Equal(t, map[string]int{"created": 3, "429 QUOTA_EXCEEDED": 9}, results)
+	env, second := twoReplicas(t, &cfg)
+	results, created := createConcurrently(t, 12, env, second, func(i int) string { return fmt.Sprintf("q%d", i) })
+	require.Equal(t, map[string]int{"201": 3, "429 QUOTA_EXCEEDED": 9}, results)
 
 	code, deleting := call(t, env, "DELETE", "/api/v1/workspaces/"+created[0], nil)
 	require.Equal(t, http.StatusAccepted, code, "%v", deleting)
-	code, w := call(t, &second, "POST", "/api/v1/workspaces", map[string]any{"name": "while-deleting"})
+	code, w := call(t, second, "POST", "/api/v1/workspaces", map[string]any{"name": "while-deleting"})
 	require.Equal(t, http.StatusTooManyRequests, code, "a workspace being deleted still counts: %v", w)
 	report(t, env, created[0], generation(t, deleting), "deleted")
 	require.Eventually(t, func() bool { c, _ := get(t, env, created[0]); return c == http.StatusNotFound }, 10*time.Second, 20*time.Millisecond)
-	create(t, &second, "after-delete")
+	create(t, second, "after-delete")
 	code, w = call(t, env, "POST", "/api/v1/workspaces", map[string]any{"name": "one-too-many"})
 	require.Equal(t, http.StatusTooManyRequests, code, "%v", w)
 }
@@ -326,23 +303,46 @@ func TestQuotaHoldsAcrossReplicas(t *testing.T) {
 // TestConcurrentCreatesOfOneName: a name is claimed once, however many
 // creates race for it over two replicas.
 func TestConcurrentCreatesOfOneName(t *testing.T) {
-	env := apitest.Start(t, apitest.Options{})
+	env, second := twoReplicas(t, nil)
+	results, _ := createConcurrently(t, 10, env, second, func(int) string { return "twin" })
+	require.Equal(t, map[string]int{"201": 1, "409 WORKSPACE_NAME_CONFLICT": 9}, results)
+}
+
+// twoReplicas starts an api service and a second replica on its NATS; the
+// second Env differs only in its URL.
+func twoReplicas(t *testing.T, cfg *orchestrator.Config) (*apitest.Env, *apitest.Env) {
+	env := apitest.Start(t, apitest.Options{Orchestrator: cfg})
 	second := *env
 	second.URL = "http://" + apitest.Attach(t, env).HTTPAddr
-	replicas := []*apitest.Env{env, &second}
+	return env, &second
+}
+
+// createConcurrently sends n creates at once, alternating between a and b,
+// and counts the answers by status and code; it returns the created ids.
+func createConcurrently(t *testing.T, n int, a, b *apitest.Env, name func(int) string) (map[string]int, []string) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		results = map[string]int{}
+		created []string
 	)
-	for i := range 10 {
+	for i := range n {
 		wg.Go(func() {
-			code, w := call(t, replicas[i%2], "POST", "/api/v1/workspaces", map[string]any{"name": "twin"})
+			env := a
+			if i%2 == 1 {
+				env = b
+			}
+			code, w := call(t, env, "POST", "/api/v1/workspaces", map[string]any{"name": name(i)})
 			mu.Lock()
 			defer mu.Unlock()
+			if code == http.StatusCreated {
+				created = append(created, w["id"].(string))
+				results["201"]++
+				return
+			}
 			results[fmt.Sprintf("%d %v", code, w["code"])]++
 		})
 	}
 	wg.Wait()
-	require.Equal(t, map[string]int{"201 <nil>": 1, "409 WORKSPACE_NAME_CONFLICT": 9}, results)
+	return results, created
 }
