@@ -41,11 +41,6 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 		return nil, err
 	}
 	max := o.cfg.MaxWorkspacesPerOwner
-	// The local index answers most refusals without a KV write; the claim
-	// below is what holds across replicas.
-	if max > 0 && o.index.Count(Filter{Owner: owner}) >= max {
-		return nil, quotaExceeded(owner, max)
-	}
 	now := timestamppb.New(o.now())
 	w := &workspacev1.Workspace{
 		Id: newID(), Name: req.GetName(), Owner: owner, Provisioner: prov,

@@ -135,9 +135,27 @@ func (h *Handler) GetWorkspace(ctx context.Context, req *workspacev1.GetWorkspac
 	return &workspacev1.GetWorkspaceResponse{Workspace: w}, nil
 }
 
-// command runs a lifecycle command on a visible workspace.
+// authorize lets the caller act on workspace id: an admin on any, a user
+// on their own. The owner never changes, so the index answers without a
+// store read; only an id the index does not hold yet is read from the store.
+func (h *Handler) authorize(ctx context.Context, id string) error {
+	caller, admin := h.identity(ctx)
+	if admin {
+		return nil // the command itself answers for an id that does not exist
+	}
+	if owner, ok := h.o.index.Owner(id); ok {
+		if owner != caller {
+			return notFound(id)
+		}
+		return nil
+	}
+	_, err := h.visible(ctx, id)
+	return err
+}
+
+// command runs a lifecycle command on a workspace the caller may act on.
 func (h *Handler) command(ctx context.Context, id string, fn func(context.Context, string) (*workspacev1.Workspace, error)) (*workspacev1.Workspace, error) {
-	if _, err := h.visible(ctx, id); err != nil {
+	if err := h.authorize(ctx, id); err != nil {
 		return nil, toStatus(err)
 	}
 	w, err := fn(ctx, id)

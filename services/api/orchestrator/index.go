@@ -68,6 +68,17 @@ func (x *Index) Remove(id string) {
 	x.notify(Change{Type: ChangeDeleted, Workspace: old})
 }
 
+// Owner returns the owner of workspace id, if the index holds it.
+func (x *Index) Owner(id string) (string, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	w, ok := x.byID[id]
+	if !ok {
+		return "", false
+	}
+	return w.Owner, true
+}
+
 // Filter selects workspaces for List and Watch.
 type Filter struct {
 	ID, Owner, State, Provisioner, Search string
@@ -111,19 +122,6 @@ func (x *Index) List(f Filter, size int, token string) ([]*workspacev1.Workspace
 	}
 	page := all[:size]
 	return page, base64.RawURLEncoding.EncodeToString([]byte(sortKey(page[size-1]))), nil
-}
-
-// Count returns how many workspaces match f.
-func (x *Index) Count(f Filter) int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	n := 0
-	for _, w := range x.byID {
-		if f.match(w) {
-			n++
-		}
-	}
-	return n
 }
 
 // Len returns the number of workspaces.
