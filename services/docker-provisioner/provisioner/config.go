@@ -160,6 +160,11 @@ type Config struct {
 	HealthWait Duration `json:"health_wait"`
 	// ProbeTimeout bounds one HTTP health probe.
 	ProbeTimeout Duration `json:"probe_timeout"`
+	// A service of a running workspace found exited CrashLimit times within
+	// CrashWindow fails the workspace with CONTAINER_CRASH_LOOP; fewer exits
+	// are restarted.
+	CrashLimit  int      `json:"crash_limit"`
+	CrashWindow Duration `json:"crash_window"`
 }
 
 // DefaultConfig returns the defaults: the locally built stub and gateway
@@ -196,6 +201,8 @@ func DefaultConfig() Config {
 		HealthTimeout:  Duration(2 * time.Minute),
 		HealthWait:     Duration(10 * time.Second),
 		ProbeTimeout:   Duration(2 * time.Second),
+		CrashLimit:     5,
+		CrashWindow:    Duration(10 * time.Minute),
 	}
 }
 
@@ -213,6 +220,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Gateway.validate(), c.validateNetwork(), c.validateTimings())
 	if c.DNSMitigation != DNSMitigationAuto && c.DNSMitigation != DNSMitigationAlways && c.DNSMitigation != DNSMitigationNever {
 		errs = append(errs, fmt.Errorf("dns_mitigation %q: want auto, always or never", c.DNSMitigation))
+	}
+	if c.CrashLimit < 1 {
+		errs = append(errs, fmt.Errorf("crash_limit %d: want at least 1", c.CrashLimit))
 	}
 	if c.Workers < 1 || c.Workers > 256 {
 		errs = append(errs, fmt.Errorf("workers %d: want 1-256", c.Workers))
@@ -337,7 +347,7 @@ func (c Config) validateTimings() error {
 	for name, d := range map[string]Duration{
 		"resync_interval": c.ResyncInterval, "sweep_interval": c.SweepInterval, "stop_timeout": c.StopTimeout,
 		"docker_timeout": c.DockerTimeout, "pull_timeout": c.PullTimeout, "health_timeout": c.HealthTimeout,
-		"health_wait": c.HealthWait, "probe_timeout": c.ProbeTimeout,
+		"health_wait": c.HealthWait, "probe_timeout": c.ProbeTimeout, "crash_window": c.CrashWindow,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive", name))

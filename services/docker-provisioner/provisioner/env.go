@@ -78,6 +78,8 @@ func envSetters() map[string]envSetter {
 		"DOCKER_TIMEOUT":  setDuration(func(c *Config) *Duration { return &c.DockerTimeout }),
 		"PULL_TIMEOUT":    setDuration(func(c *Config) *Duration { return &c.PullTimeout }),
 		"HEALTH_TIMEOUT":  setDuration(func(c *Config) *Duration { return &c.HealthTimeout }),
+		"CRASH_LIMIT":     setInt(func(c *Config) *int { return &c.CrashLimit }),
+		"CRASH_WINDOW":    setDuration(func(c *Config) *Duration { return &c.CrashWindow }),
 		"GATEWAY_IMAGE":   setString(func(c *Config) *string { return &c.Gateway.Image }),
 		"GATEWAY_DNS":     setString(func(c *Config) *string { return &c.Gateway.UpstreamDNS }),
 	}

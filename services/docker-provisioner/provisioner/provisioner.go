@@ -64,6 +64,8 @@ type Provisioner struct {
 	retries map[string]int
 	// imageSeen holds when each image was last found on the engine.
 	imageSeen map[string]time.Time
+	// crashes holds the recent exits of running workspaces' services.
+	crashes map[string]*crashes
 }
 
 // New builds a provisioner; docker is usually NewDockerClient's client and js
@@ -85,6 +87,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		now:           time.Now,
 		reported:      map[string]string{},
 		failedGen:     map[string]int64{},
+		crashes:       map[string]*crashes{},
 		appliedPolicy: map[string]string{},
 		retries:       map[string]int{},
 		reserved:      map[netip.Prefix]bool{},
@@ -117,7 +120,7 @@ func publicHostAddrs(enabled bool) []netip.Addr {
 }
 
 // Run checks the engine, then reconciles workspaces until ctx ends: events,
-// a resync of every docker workspace at start-up and every ResyncInterval,
+// the engine's container events, a resync of every docker workspace at start-up and every ResyncInterval,
 // and the orphan sweep every SweepInterval. It returns nil after a clean
 // shutdown, when every in-flight reconcile has returned.
 func (p *Provisioner) Run(ctx context.Context) error {
@@ -129,6 +132,7 @@ func (p *Provisioner) Run(ctx context.Context) error {
 		wg.Go(func() { p.work(ctx) })
 	}
 	wg.Go(func() { p.consume(ctx) })
+	wg.Go(func() { p.watchEngine(ctx) })
 	wg.Go(func() { periodic.Run(ctx, time.Duration(p.cfg.ResyncInterval), p.resync) })
 	wg.Go(func() { periodic.Run(ctx, time.Duration(p.cfg.SweepInterval), p.sweepOnce) })
 	p.resync(ctx)

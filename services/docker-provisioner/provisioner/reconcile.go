@@ -20,6 +20,8 @@ const (
 	desiredRunning = "running"
 	desiredStopped = "stopped"
 	desiredDeleted = "deleted"
+	// stateRunning is the lifecycle state of a workspace that reached running.
+	stateRunning = "running"
 )
 
 // reconcile converges one workspace to its desired state in KV and reports.
@@ -54,6 +56,10 @@ func (p *Provisioner) reconcile(ctx context.Context, id string) (time.Duration, 
 	if errors.Is(err, errNotOwned) {
 		p.markFailed(w)
 		return 0, p.report(ctx, w, PhaseFailed, err.Error(), CodeResourceConflict, nil)
+	}
+	if cl := (*crashLoopError)(nil); errors.As(err, &cl) {
+		p.markFailed(w)
+		return 0, p.report(ctx, w, PhaseFailed, cl.Error(), CodeCrashLoop, nil)
 	}
 	return after, err
 }
@@ -218,6 +224,13 @@ func (p *Provisioner) ensureServices(ctx context.Context, w *workspacev1.Workspa
 			return err
 		}
 		if !c.State.Running {
+			// Exited on its own: the workspace was running and this
+			// container has run (a start or restart gets a new generation).
+			if w.State == stateRunning && !startedAt(c).IsZero() {
+				if err := p.noteExit(w, s, c); err != nil {
+					return err
+				}
+			}
 			if err := p.start(ctx, c); err != nil {
 				return err
 			}

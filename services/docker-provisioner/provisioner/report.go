@@ -42,6 +42,8 @@ const (
 	CodeImagePullFailed   = "IMAGE_PULL_FAILED"
 	CodeHealthCheckFailed = "HEALTH_CHECK_FAILED"
 	CodeResourceConflict  = "RESOURCE_CONFLICT"
+	// CodeCrashLoop: a service of a running workspace kept exiting.
+	CodeCrashLoop = "CONTAINER_CRASH_LOOP"
 )
 
 // status is the per-service status observed during one reconcile pass.
@@ -104,8 +106,9 @@ func startedAt(c container.InspectResponse) time.Time {
 
 // report publishes what was observed about w's current generation. An
 // identical report is sent once: the process remembers the last one per
-// workspace and the message id (<id>-<generation>-<phase>-<hash>) makes the
-// stream drop a repeat within its duplicate window.
+// workspace. The message id carries the report's time, so a status that
+// comes back (running, a service restarts, running again) is never dropped
+// by the stream as a duplicate of the first.
 func (p *Provisioner) report(ctx context.Context, w *workspacev1.Workspace, phase, reason, code string, st status) error {
 	r := &eventsv1.StatusReport{
 		WorkspaceId: w.Id, ObservedGeneration: w.Generation, Phase: phase, Reason: reason,
@@ -123,8 +126,9 @@ func (p *Provisioner) report(ctx context.Context, w *workspacev1.Workspace, phas
 	if same {
 		return nil
 	}
-	r.Time = timestamppb.New(p.now())
-	msgID := fmt.Sprintf("%s-%d-%s-%s", w.Id, w.Generation, phase, h)
+	now := p.now()
+	r.Time = timestamppb.New(now)
+	msgID := fmt.Sprintf("%s-%d-%s-%s-%d", w.Id, w.Generation, phase, h, now.UnixNano())
 	if err := event.Publish(ctx, p.js, event.StatusSubject(w.Id), msgID, r); err != nil {
 		return err
 	}
@@ -135,9 +139,15 @@ func (p *Provisioner) report(ctx context.Context, w *workspacev1.Workspace, phas
 	return nil
 }
 
-// publishFirewall publishes a firewall report once per revision and phase.
+// publishFirewall publishes a firewall report once per content: a new
+// revision, phase or set of effective domains (new system defaults).
 func (p *Provisioner) publishFirewall(ctx context.Context, r *eventsv1.FirewallReport, now time.Time) error {
-	key := fmt.Sprintf("%s-fw-%d-%s-%s", r.WorkspaceId, r.Revision, r.Phase, Reporter)
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode firewall report: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	key := fmt.Sprintf("%s-fw-%d-%s-%s", r.WorkspaceId, r.Revision, r.Phase, hex.EncodeToString(sum[:6]))
 	p.mu.Lock()
 	same := p.reported[r.WorkspaceId+"/fw"] == key
 	p.mu.Unlock()
@@ -145,7 +155,8 @@ func (p *Provisioner) publishFirewall(ctx context.Context, r *eventsv1.FirewallR
 		return nil
 	}
 	r.Time = timestamppb.New(now)
-	if err := event.Publish(ctx, p.js, event.FirewallStatusSubject(r.WorkspaceId), key, r); err != nil {
+	msgID := fmt.Sprintf("%s-%d", key, now.UnixNano()) // as in report: a phase that comes back is not a duplicate
+	if err := event.Publish(ctx, p.js, event.FirewallStatusSubject(r.WorkspaceId), msgID, r); err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -179,6 +190,7 @@ func (p *Provisioner) forget(id string) {
 	delete(p.reported, id)
 	delete(p.reported, id+"/fw")
 	delete(p.failedGen, id)
+	delete(p.crashes, id)
 	delete(p.appliedPolicy, id)
 	delete(p.retries, id)
 }

@@ -166,7 +166,7 @@ func (s *Service) Reconcile(ctx context.Context, id string) error {
 		if errors.As(err, &pe) {
 			code = pe.Code
 		}
-		return s.report(ctx, &eventsv1.FirewallReport{WorkspaceId: id, Revision: w.GetFirewallStatus().GetRevision(), Phase: "error", ErrorCode: code, Message: err.Error()})
+		return s.report(ctx, &eventsv1.FirewallReport{WorkspaceId: id, Revision: w.GetFirewallStatus().GetRevision(), Phase: "error", ErrorCode: code, Message: err.Error()}, 0)
 	}
 	if cur, err := s.kv.Get(ctx, id); err == nil {
 		old := &eventsv1.FirewallPolicy{}
@@ -178,10 +178,14 @@ func (s *Service) Reconcile(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.kv.Put(ctx, id, data); err != nil {
+	// The bucket revision tells this write from an earlier one of the same
+	// firewall revision (new system defaults), which the stream must not
+	// drop as a duplicate.
+	kvRev, err := s.kv.Put(ctx, id, data)
+	if err != nil {
 		return fmt.Errorf("store policy %s: %w", id, err)
 	}
-	msgID := fmt.Sprintf("%s-policy-%d", id, p.Revision)
+	msgID := fmt.Sprintf("%s-policy-%d-%d", id, p.Revision, kvRev)
 	if err := event.Publish(ctx, s.js, event.FirewallPolicySubject(w.Provisioner, id), msgID, p); err != nil {
 		return err
 	}
@@ -189,12 +193,14 @@ func (s *Service) Reconcile(ctx context.Context, id string) error {
 	return s.report(ctx, &eventsv1.FirewallReport{
 		WorkspaceId: id, Revision: p.Revision, Phase: "applying",
 		WorkspaceEffectiveAllowedDomains: p.Workspace.AllowedDomains, BrowserEffectiveAllowedDomains: p.Browser.AllowedDomains,
-	})
+	}, kvRev)
 }
 
-func (s *Service) report(ctx context.Context, r *eventsv1.FirewallReport) error {
+// report publishes r; kvRev is the bucket revision of the policy it is about
+// (0 for none), so a report per policy write gets through.
+func (s *Service) report(ctx context.Context, r *eventsv1.FirewallReport, kvRev uint64) error {
 	r.Reporter = "firewall"
 	r.Time = timestamppb.Now()
-	msgID := fmt.Sprintf("%s-fw-%d-%s", r.WorkspaceId, r.Revision, r.Phase)
+	msgID := fmt.Sprintf("%s-fw-%d-%s-%d", r.WorkspaceId, r.Revision, r.Phase, kvRev)
 	return event.Publish(ctx, s.js, event.FirewallStatusSubject(r.WorkspaceId), msgID, r)
 }

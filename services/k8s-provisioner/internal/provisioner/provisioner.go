@@ -145,7 +145,7 @@ func (p *Provisioner) reportIfGone(ctx context.Context, w *workspacev1.Workspace
 	ws := &v1alpha1.Workspace{}
 	err := p.c.Get(ctx, client.ObjectKey{Namespace: p.cfg.Namespace, Name: w.Id}, ws)
 	if apierrors.IsNotFound(err) {
-		return p.publishStatus(ctx, deletedReport(w))
+		return p.publishStatus(ctx, deletedReport(w), "")
 	}
 	return err
 }

@@ -183,6 +183,16 @@ func TestFullPath(t *testing.T) {
 	require.Eventually(t, func() bool { return state(t, env, id).FirewallStatus.Phase == "applied" }, waitFor, tick)
 	require.Contains(t, state(t, env, id).FirewallStatus.WorkspaceEffectiveAllowedDomains, "example.com")
 
+	// A pod that fails and comes back: the API follows both ways, though the
+	// second running report is identical to the first.
+	browser := types.NamespacedName{Namespace: ns, Name: "ws-" + id + "-browser"}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.NoError(c, controllertest.MarkReplicaFailure(ctx, k8s, browser, "pods exceed the namespace quota"))
+	}, waitFor, tick)
+	require.Equal(t, "KUBERNETES_REPLICA_FAILURE", waitState(t, env, id, "failed").ErrorCode)
+	rollOut(t, ns, id, "browser")
+	waitState(t, env, id, "running")
+
 	_, err = env.Client.StopWorkspace(ctx, &workspacev1.StopWorkspaceRequest{Id: id})
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {

@@ -50,17 +50,17 @@ func (p *Provisioner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 			return ctrl.Result{}, err
 		}
 		if rec.Workspace.DesiredState == "deleted" {
-			return ctrl.Result{}, p.publishStatus(ctx, deletedReport(rec.Workspace))
+			return ctrl.Result{}, p.publishStatus(ctx, deletedReport(rec.Workspace), "")
 		}
 		return ctrl.Result{}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := p.publishStatus(ctx, statusReport(ws)); err != nil {
+	if err := p.publishStatus(ctx, statusReport(ws), ws.ResourceVersion); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, p.publishFirewall(ctx, firewallReport(ws))
+	return ctrl.Result{}, p.publishFirewall(ctx, firewallReport(ws), ws.ResourceVersion)
 }
 
 func deletedReport(w *workspacev1.Workspace) *eventsv1.StatusReport {
@@ -132,28 +132,33 @@ func firewallReport(ws *v1alpha1.Workspace) *eventsv1.FirewallReport {
 	return r
 }
 
-func (p *Provisioner) publishStatus(ctx context.Context, r *eventsv1.StatusReport) error {
+// publishStatus and publishFirewall publish a report of the resource at
+// version (its resourceVersion; "" when it is gone).
+func (p *Provisioner) publishStatus(ctx context.Context, r *eventsv1.StatusReport, version string) error {
 	if r == nil {
 		return nil
 	}
 	r.Reporter = "k8s-provisioner"
-	return event.Publish(ctx, p.js, event.StatusSubject(r.WorkspaceId), dedupeID(r.WorkspaceId, r), r)
+	return event.Publish(ctx, p.js, event.StatusSubject(r.WorkspaceId), dedupeID(r.WorkspaceId, version, r), r)
 }
 
-func (p *Provisioner) publishFirewall(ctx context.Context, r *eventsv1.FirewallReport) error {
+func (p *Provisioner) publishFirewall(ctx context.Context, r *eventsv1.FirewallReport, version string) error {
 	if r == nil {
 		return nil
 	}
 	r.Reporter = "k8s-provisioner"
-	return event.Publish(ctx, p.js, event.FirewallStatusSubject(r.WorkspaceId), dedupeID(r.WorkspaceId, r), r)
+	return event.Publish(ctx, p.js, event.FirewallStatusSubject(r.WorkspaceId), dedupeID(r.WorkspaceId, version, r), r)
 }
 
-// dedupeID makes identical reports share a Nats-Msg-Id, so repeated status
-// reconciles within the duplicate window are stored once.
-func dedupeID(id string, m proto.Message) string {
+// dedupeID gives identical reports of one resource version one Nats-Msg-Id,
+// so repeated status reconciles within the duplicate window are stored once.
+// The version keeps a status that comes back (Running, a pod restarts,
+// Running again: each a new resourceVersion) from being dropped as a
+// duplicate of the first.
+func dedupeID(id, version string, m proto.Message) string {
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	sum := sha256.Sum256(b)
-	return fmt.Sprintf("%s-k8s-%s", id, hex.EncodeToString(sum[:10]))
+	return fmt.Sprintf("%s-k8s-%s-%s", id, version, hex.EncodeToString(sum[:10]))
 }
 
 func upperSnake(s string) string {
