@@ -15,20 +15,27 @@ import (
 // watchEngine turns the engine's container events into reconciles: a
 // container of this instance that dies or is removed behind the
 // provisioner's back is repaired and reported within moments rather than at
-// the next resync. A broken event stream is reopened after a pause, then a
-// resync covers whatever it missed.
+// the next resync. A broken event stream is reopened after a pause (1 s,
+// doubling to 30 s while the engine stays away), then a resync covers
+// whatever it missed.
 func (p *Provisioner) watchEngine(ctx context.Context) {
+	pause := time.Second
 	for {
+		opened := p.now()
 		err := p.followEngine(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		p.log.Warn("docker event stream ended, reopening", "err", err)
+		if p.now().Sub(opened) > 30*time.Second {
+			pause = time.Second
+		}
+		p.log.Warn("docker event stream ended, reopening", "err", err, "retry_in", pause)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Second):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, 30*time.Second)
 		p.resync(ctx)
 	}
 }
