@@ -32,9 +32,9 @@ type Config struct {
 	Deadlines map[string]time.Duration
 	// SweepInterval is how often deadlines and unpublished events are checked.
 	SweepInterval time.Duration
-	// MaxWorkspacesPerOwner caps how many workspaces one owner may have (0: no cap).
-	// Checked against this replica's index, so concurrent creates on several
-	// replicas can overshoot it by a few.
+	// MaxWorkspacesPerOwner caps how many workspaces one owner may have (0: no
+	// cap). Enforced by a compare-and-swap claim in the store, so it holds
+	// across replicas.
 	MaxWorkspacesPerOwner int
 }
 
