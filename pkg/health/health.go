@@ -6,6 +6,7 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -42,4 +43,24 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		return err
 	}
 	return nil
+}
+
+// Run serves the endpoints on addr with the ready check while run runs, and
+// returns what run returned. An address that cannot be listened on fails at
+// once; an empty addr serves nothing.
+func Run(ctx context.Context, addr string, ready func() error, run func(context.Context) error) error {
+	if addr == "" {
+		return run(ctx)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("health endpoints: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	probes := make(chan error, 1)
+	go func() { probes <- Serve(ctx, ln, Handler(ready)) }()
+	err = run(ctx)
+	cancel()
+	return errors.Join(err, <-probes)
 }

@@ -13,9 +13,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/health"
 	"aileron.dev/services/docker-provisioner/provisioner"
 )
 
@@ -27,6 +29,7 @@ type options struct {
 	logLevel    string
 	sweepDryRun bool
 	setup       bool
+	healthAddr  string
 }
 
 func main() {
@@ -45,6 +48,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.sweepDryRun, "sweep-dry-run", false, "log orphans instead of removing them")
 	fs.BoolVar(&o.setup, "setup", true, "create the JetStream stream and buckets if missing")
+	fs.StringVar(&o.healthAddr, "health-addr", flagenv.String("AILERON_HEALTH_ADDR", ""), "address of /healthz and /readyz (ready while NATS is connected and the engine answers); empty: off")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -106,5 +110,17 @@ func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Log
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx)
+	natsReady := bus.Ready(nc)
+	ready := func() error {
+		if err := natsReady(); err != nil {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := dc.Ping(pctx); err != nil {
+			return fmt.Errorf("docker engine: %w", err)
+		}
+		return nil
+	}
+	return health.Run(ctx, o.healthAddr, ready, p.Run)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -62,18 +61,5 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *healthAddr == "" {
-		return svc.Run(ctx)
-	}
-	ln, err := net.Listen("tcp", *healthAddr)
-	if err != nil {
-		return fmt.Errorf("health endpoints: %w", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	probes := make(chan error, 1)
-	go func() { probes <- health.Serve(ctx, ln, health.Handler(bus.Ready(nc))) }()
-	runErr := svc.Run(ctx)
-	cancel()
-	return errors.Join(runErr, <-probes)
+	return health.Run(ctx, *healthAddr, bus.Ready(nc), svc.Run)
 }
