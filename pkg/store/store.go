@@ -31,8 +31,9 @@ var (
 	ErrQuotaExceeded = errors.New("quota exceeded")
 )
 
-// claimGrace is how old a quota claim without a workspace record must be
-// before it is dropped: younger, its create may still be on its way.
+// claimGrace is how old a name or quota claim whose workspace record does
+// not exist must be before it is dropped or taken over: younger, its create
+// may still be on its way (the claim is written before the record).
 const claimGrace = time.Minute
 
 // casAttempts bounds the compare-and-swap retries on one contended key.
