@@ -27,15 +27,18 @@ func TestExitedServiceIsRestartedThenCrashLoopFails(t *testing.T) {
 
 	for exit := 1; exit < 3; exit++ {
 		before := containersOf(t, w.Id)[runtime].State.StartedAt
+		killed := time.Now()
 		require.NoError(t, docker.ContainerKill(ctx, runtime, "KILL"))
 		require.Eventually(t, func() bool {
 			c := containersOf(t, w.Id)[runtime]
 			return c.State.Running && c.State.StartedAt != before
 		}, waitFor, tick, "exit %d: runtime not restarted", exit)
+		t.Logf("exit %d: runtime running again %s after the kill", exit, time.Since(killed).Round(time.Millisecond))
 		ok := assertEventually(t, func() bool {
 			w = h.get(w.Id)
 			return w.State == "running" && w.Services.Runtime.State == "running"
 		})
+		t.Logf("exit %d: reported healthy %s after the kill", exit, time.Since(killed).Round(time.Millisecond))
 		require.True(t, ok, "exit %d: runtime not reported healthy again: state %s, runtime %v", exit, w.State, w.Services.Runtime)
 	}
 	require.Equal(t, terminalStart, containersOf(t, w.Id)[terminal].State.StartedAt, "only the exited service restarts")
