@@ -16,11 +16,13 @@ type queue struct {
 	queued  map[string]bool
 	active  map[string]bool
 	dirty   map[string]bool
+	// changed is closed when an active id becomes dirty.
+	changed map[string]chan struct{}
 	closed  bool
 }
 
 func newQueue() *queue {
-	q := &queue{queued: map[string]bool{}, active: map[string]bool{}, dirty: map[string]bool{}}
+	q := &queue{queued: map[string]bool{}, active: map[string]bool{}, dirty: map[string]bool{}, changed: map[string]chan struct{}{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -33,7 +35,10 @@ func (q *queue) Add(id string) {
 		return
 	}
 	if q.active[id] {
-		q.dirty[id] = true
+		if !q.dirty[id] {
+			q.dirty[id] = true
+			close(q.changed[id])
+		}
 		return
 	}
 	if q.queued[id] {
@@ -66,7 +71,17 @@ func (q *queue) Get() (id string, ok bool) {
 	id, q.pending = q.pending[0], q.pending[1:]
 	delete(q.queued, id)
 	q.active[id] = true
+	q.changed[id] = make(chan struct{})
 	return id, true
+}
+
+// Changed returns a channel closed once id, being processed, is added again:
+// the pass in progress may stop waiting, as another one is queued. It is nil
+// (never closed) for an id nobody is processing.
+func (q *queue) Changed(id string) <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.changed[id]
 }
 
 // Done releases id; if it was added while processing it is queued again.
@@ -74,6 +89,7 @@ func (q *queue) Done(id string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.active, id)
+	delete(q.changed, id)
 	if q.dirty[id] && !q.closed {
 		delete(q.dirty, id)
 		q.queued[id] = true

@@ -15,7 +15,16 @@ func TestQueueSerialisesAndCoalesces(t *testing.T) {
 	id, ok := q.Get()
 	require.True(t, ok)
 	require.Equal(t, "a", id)
+	changed := q.Changed("a")
+	require.NotNil(t, changed)
+	require.Nil(t, q.Changed("b"), "b is not being processed")
 	q.Add("a") // while a is active: marked dirty, not handed out twice
+	q.Add("a")
+	select {
+	case <-changed:
+	default:
+		t.Fatal("the pass in progress is not told that a changed")
+	}
 	id, _ = q.Get()
 	require.Equal(t, "b", id)
 	q.Done("b")

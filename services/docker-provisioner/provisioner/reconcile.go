@@ -286,7 +286,19 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 	for _, s := range names {
 		p.observe(st, s, cs[s], port)
 	}
-	errs := p.awaitHealthy(ctx, port, names, time.Duration(p.cfg.HealthWait), func(errs map[string]error) {
+	// Probing stops as soon as the workspace changes (a container died, an
+	// event came): a probe in flight to a dead container would otherwise
+	// hold this pass for probe_timeout, and the next pass is queued already.
+	probeCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.queue.Changed(w.Id):
+			cancel()
+		case <-probeCtx.Done():
+		}
+	}()
+	errs := p.awaitHealthy(probeCtx, port, names, time.Duration(p.cfg.HealthWait), func(errs map[string]error) {
 		expired := p.judgeHealth(st, names, cs, errs)
 		if len(expired) == 0 {
 			_ = p.report(ctx, w, PhaseProgressing, "waiting for health checks", "", st)
@@ -294,6 +306,9 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 	})
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
+	}
+	if probeCtx.Err() != nil {
+		return 0, nil
 	}
 	expired := p.judgeHealth(st, names, cs, errs)
 	if len(expired) > 0 {
