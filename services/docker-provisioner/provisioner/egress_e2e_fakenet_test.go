@@ -203,6 +203,22 @@ func fakeEvents(t *testing.T, containerName, kind string) []fakeEvent {
 	return out
 }
 
+// settled counts log events once the count stops moving: the engine copies
+// a container's output to its log asynchronously, so the line of the last
+// request may arrive a moment after its response.
+func settled(count func() int) int {
+	n := count()
+	for range 50 {
+		time.Sleep(100 * time.Millisecond)
+		m := count()
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	return n
+}
+
 // containerStdout returns a container's log lines (stdout and stderr).
 func containerStdout(t *testing.T, name string) [][]byte {
 	t.Helper()

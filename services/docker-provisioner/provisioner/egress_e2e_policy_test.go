@@ -68,13 +68,13 @@ func (e *egressWorld) disabledRefusesAll(t *testing.T) {
 	took := e.eventuallySeen(t, e.rt, "http://"+hostDefault+"/", seen{Status: http.StatusForbidden, Reason: egress.ReasonNetworkDisabled})
 	t.Logf("PUT to enforced: %s", took.Round(time.Millisecond))
 	dnsQueries := func() int { return len(e.fakeNetEvents(t, func(ev fakeEvent) bool { return ev.Event == "dns" })) }
-	before := dnsQueries()
+	before := settled(dnsQueries)
 	for _, host := range []string{hostDefault, hostAllowed, hostRebind} {
 		for _, u := range schemes(host) {
 			e.requireSeen(t, e.rt, u, seen{Status: http.StatusForbidden, Reason: egress.ReasonNetworkDisabled})
 		}
 	}
-	require.Equal(t, before, dnsQueries(), "the gateway resolved a name for a group without network access")
+	require.Equal(t, before, settled(dnsQueries), "the gateway resolved a name for a group without network access")
 	// Per group: the browser keeps its access until it is disabled too.
 	e.requireSeen(t, e.br, "https://"+hostBrowserOnly+"/", seen{Status: http.StatusOK, Server: e.fakeName, SNI: hostBrowserOnly})
 	e.putFirewall(t, func(fs *firewallSettings) { fs.BrowserNetwork = false })
