@@ -126,18 +126,21 @@ func (o *Orchestrator) finishDelete(ctx context.Context, r *eventsv1.StatusRepor
 		if w.DesiredState != DesiredDeleted || r.GetObservedGeneration() != w.Generation {
 			return nil
 		}
+		// The name and the quota place are given back first, so once GET
+		// answers 404 the same name can be created again at once. (A claim
+		// left by a failed release is dropped later as stale.)
+		if err := o.store.ReleaseName(ctx, w.Owner, w.Name, id); err != nil {
+			o.log.Warn("release name failed", "workspace_id", id, "err", err)
+		}
+		if err := o.store.ReleaseQuota(ctx, w.Owner, id); err != nil {
+			o.log.Warn("release quota failed", "workspace_id", id, "err", err)
+		}
 		err = o.store.Delete(ctx, id, w.Revision)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return err
-		}
-		if err := o.store.ReleaseName(ctx, w.Owner, w.Name, id); err != nil {
-			o.log.Warn("release name failed", "workspace_id", id, "err", err)
-		}
-		if err := o.store.ReleaseQuota(ctx, w.Owner, id); err != nil {
-			o.log.Warn("release quota failed", "workspace_id", id, "err", err)
 		}
 		o.index.Remove(id)
 		ev := &eventsv1.WorkspaceEvent{

@@ -280,7 +280,7 @@ func TestWatchOfEmptyListConnectsAtOnce(t *testing.T) {
 
 // TestQuotaHoldsAcrossReplicas: concurrent creates spread over two api
 // replicas never overshoot an owner's quota, and a finished delete frees
-// its place.
+// its place and its name at once.
 func TestQuotaHoldsAcrossReplicas(t *testing.T) {
 	cfg := orchestrator.DefaultConfig()
 	cfg.SweepInterval = 50 * time.Millisecond
@@ -295,7 +295,7 @@ func TestQuotaHoldsAcrossReplicas(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, code, "a workspace being deleted still counts: %v", w)
 	report(t, env, created[0], generation(t, deleting), "deleted")
 	require.Eventually(t, func() bool { c, _ := get(t, env, created[0]); return c == http.StatusNotFound }, 10*time.Second, 20*time.Millisecond)
-	create(t, second, "after-delete")
+	create(t, second, deleting["name"].(string)) // its name and its place are free again
 	code, w = call(t, env, "POST", "/api/v1/workspaces", map[string]any{"name": "one-too-many"})
 	require.Equal(t, http.StatusTooManyRequests, code, "%v", w)
 }

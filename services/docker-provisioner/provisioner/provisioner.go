@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -66,6 +67,16 @@ type Provisioner struct {
 	imageSeen map[string]time.Time
 	// crashes holds the recent exits of running workspaces' services.
 	crashes map[string]*crashes
+	// started is set once Run has checked the engine and begun working.
+	started atomic.Bool
+}
+
+// Ready is a readiness check: nil once Run has started working.
+func (p *Provisioner) Ready() error {
+	if !p.started.Load() {
+		return errors.New("provisioner starting")
+	}
+	return nil
 }
 
 // New builds a provisioner; docker is usually NewDockerClient's client and js
@@ -120,13 +131,18 @@ func publicHostAddrs(enabled bool) []netip.Addr {
 }
 
 // Run checks the engine, then reconciles workspaces until ctx ends: events,
-// the engine's container events, a resync of every docker workspace at start-up and every ResyncInterval,
-// and the orphan sweep every SweepInterval. It returns nil after a clean
-// shutdown, when every in-flight reconcile has returned.
+// the engine's container events, a resync of every docker workspace at
+// start-up and every ResyncInterval, and the orphan sweep every
+// SweepInterval. It returns nil after a clean shutdown (also one during
+// start-up), when every in-flight reconcile has returned.
 func (p *Provisioner) Run(ctx context.Context) error {
 	if err := p.init(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
+	p.started.Store(true)
 	var wg sync.WaitGroup
 	for range p.cfg.Workers {
 		wg.Go(func() { p.work(ctx) })

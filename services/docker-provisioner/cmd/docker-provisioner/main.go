@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	cfg.SweepDryRun = cfg.SweepDryRun || o.sweepDryRun
-	if err := serve(ctx, o, cfg, log); err != nil {
+	if err := serve(ctx, o, cfg, log); err != nil && ctx.Err() == nil {
 		log.Error("docker provisioner failed", "err", err)
 		return 1
 	}
@@ -112,7 +112,7 @@ func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Log
 	}
 	natsReady := bus.Ready(nc)
 	ready := func() error {
-		if err := natsReady(); err != nil {
+		if err := errors.Join(p.Ready(), natsReady()); err != nil {
 			return err
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
