@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -232,24 +231,7 @@ func countingBenchReconciler(b *testing.B, cfg *rest.Config) (*controller.Worksp
 			return rt.RoundTrip(req)
 		})
 	})
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
-	if err != nil {
-		b.Fatal(err)
-	}
-	scheme, err := controller.Scheme()
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := &controllertest.Counter{}
-	r, err := controller.NewWorkspaceReconciler(controllertest.Counting(c, n), mapper, reconcilerConfig)
+	r, n, err := controllertest.CountingReconciler(cfg, reconcilerConfig)
 	if err != nil {
 		b.Fatal(err)
 	}

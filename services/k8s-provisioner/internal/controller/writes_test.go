@@ -8,9 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
@@ -22,16 +20,7 @@ import (
 // whose uncached client records every request.
 func countingReconciler(t *testing.T) (*controller.WorkspaceReconciler, *controllertest.Counter) {
 	t.Helper()
-	httpClient, err := rest.HTTPClientFor(testEnv.Config)
-	require.NoError(t, err)
-	mapper, err := apiutil.NewDynamicRESTMapper(testEnv.Config, httpClient)
-	require.NoError(t, err)
-	scheme, err := controller.Scheme()
-	require.NoError(t, err)
-	c, err := client.NewWithWatch(testEnv.Config, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
-	require.NoError(t, err)
-	n := &controllertest.Counter{}
-	r, err := controller.NewWorkspaceReconciler(controllertest.Counting(c, n), mapper, reconcilerConfig)
+	r, n, err := controllertest.CountingReconciler(testEnv.Config, reconcilerConfig)
 	require.NoError(t, err)
 	return r, n
 }

@@ -6,8 +6,12 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"aileron.dev/services/k8s-provisioner/internal/controller"
 )
 
 // Counter records the requests a client made.
@@ -99,4 +103,32 @@ func Counting(c client.WithWatch, n *Counter) client.WithWatch {
 			return c.SubResource(sub).Apply(ctx, obj, opts...)
 		},
 	})
+}
+
+// CountingReconciler returns a workspace reconciler beside any running
+// operator, with an uncached client on cfg (and a fresh REST mapper, so no
+// cached discovery) whose requests are recorded in the returned Counter.
+func CountingReconciler(cfg *rest.Config, rc controller.Config) (*controller.WorkspaceReconciler, *Counter, error) {
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, nil, err
+	}
+	scheme, err := controller.Scheme()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	if err != nil {
+		return nil, nil, err
+	}
+	n := &Counter{}
+	r, err := controller.NewWorkspaceReconciler(Counting(c, n), mapper, rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, n, nil
 }

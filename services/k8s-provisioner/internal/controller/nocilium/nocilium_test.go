@@ -146,16 +146,7 @@ func TestCiliumAbsentThenInstalled(t *testing.T) {
 	}
 
 	t.Run("converged pass writes nothing", func(t *testing.T) {
-		httpClient, err := rest.HTTPClientFor(testEnv.Config)
-		require.NoError(t, err)
-		mapper, err := apiutil.NewDynamicRESTMapper(testEnv.Config, httpClient)
-		require.NoError(t, err)
-		scheme, err := controller.Scheme()
-		require.NoError(t, err)
-		c, err := client.NewWithWatch(testEnv.Config, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
-		require.NoError(t, err)
-		n := &controllertest.Counter{}
-		r, err := controller.NewWorkspaceReconciler(controllertest.Counting(c, n), mapper, cfg)
+		r, n, err := controllertest.CountingReconciler(testEnv.Config, cfg)
 		require.NoError(t, err)
 		res, err := r.Reconcile(t.Context(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ws)})
 		require.NoError(t, err)
