@@ -135,6 +135,20 @@ func waitState(t *testing.T, env *apitest.Env, id, want string) *workspacev1.Wor
 	return w
 }
 
+// waitResource polls the Workspace resource id in ns until it exists and
+// check (if any) passes, and returns it.
+func waitResource(t *testing.T, ns, id string, check func(c *assert.CollectT, ws *v1alpha1.Workspace)) *v1alpha1.Workspace {
+	t.Helper()
+	ws := &v1alpha1.Workspace{}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.NoError(c, k8s.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: id}, ws))
+		if check != nil {
+			check(c, ws)
+		}
+	}, waitFor, tick)
+	return ws
+}
+
 func rollOut(t *testing.T, ns, id string, kinds ...string) {
 	t.Helper()
 	for _, k := range kinds {
@@ -159,10 +173,7 @@ func TestFullPath(t *testing.T) {
 	require.NoError(t, err)
 	id := created.Workspace.Id
 
-	ws := &v1alpha1.Workspace{}
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		require.NoError(c, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws))
-	}, waitFor, tick)
+	ws := waitResource(t, ns, id, nil)
 	require.Equal(t, id, ws.Spec.WorkspaceID)
 	require.Equal(t, "dev", ws.Spec.Owner)
 	require.Equal(t, v1alpha1.DesiredStateRunning, ws.Spec.DesiredState)
@@ -195,29 +206,26 @@ func TestFullPath(t *testing.T) {
 
 	_, err = env.Client.StopWorkspace(ctx, &workspacev1.StopWorkspaceRequest{Id: id})
 	require.NoError(t, err)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		require.NoError(c, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws))
+	waitResource(t, ns, id, func(c *assert.CollectT, ws *v1alpha1.Workspace) {
 		require.Equal(c, v1alpha1.DesiredStateStopped, ws.Spec.DesiredState)
-	}, waitFor, tick)
+	})
 	rollOut(t, ns, id, "runtime", "browser")
 	waitState(t, env, id, "stopped")
 
 	_, err = env.Client.StartWorkspace(ctx, &workspacev1.StartWorkspaceRequest{Id: id})
 	require.NoError(t, err)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		require.NoError(c, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws))
+	waitResource(t, ns, id, func(c *assert.CollectT, ws *v1alpha1.Workspace) {
 		require.Equal(c, v1alpha1.DesiredStateRunning, ws.Spec.DesiredState)
-	}, waitFor, tick)
+	})
 	rollOut(t, ns, id, "runtime", "browser")
 	waitState(t, env, id, "running")
 
 	_, err = env.Client.RestartService(ctx, &workspacev1.RestartServiceRequest{Id: id, Service: "browser"})
 	require.NoError(t, err)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		require.NoError(c, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws))
+	waitResource(t, ns, id, func(c *assert.CollectT, ws *v1alpha1.Workspace) {
 		require.NotNil(c, ws.Spec.Operations.RestartBrowserAt)
 		require.Nil(c, ws.Spec.Operations.RestartRuntimeAt)
-	}, waitFor, tick)
+	})
 
 	_, err = env.Client.DeleteWorkspace(ctx, &workspacev1.DeleteWorkspaceRequest{Id: id})
 	require.NoError(t, err)
