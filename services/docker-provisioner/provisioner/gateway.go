@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
@@ -204,5 +203,5 @@ func (p *Provisioner) reportFirewall(ctx context.Context, id string, fp *eventsv
 		WorkspaceEffectiveAllowedDomains: fp.GetWorkspace().GetAllowedDomains(),
 		BrowserEffectiveAllowedDomains:   fp.GetBrowser().GetAllowedDomains(),
 	}
-	return p.publishFirewall(ctx, r, time.Now())
+	return p.publishFirewall(ctx, r)
 }

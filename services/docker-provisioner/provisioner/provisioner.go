@@ -55,7 +55,8 @@ type Provisioner struct {
 	reserved map[netip.Prefix]bool
 
 	mu sync.Mutex
-	// reported holds the hash of the last report published per workspace.
+	// reported holds the hash of the last report published per workspace
+	// (key <id>) and of its last firewall report (key <id>/fw).
 	reported map[string]string
 	// failedGen holds the generation this process reported failed for.
 	failedGen map[string]int64

@@ -104,66 +104,57 @@ func startedAt(c container.InspectResponse) time.Time {
 	return t
 }
 
-// report publishes what was observed about w's current generation. An
-// identical report is sent once: the process remembers the last one per
-// workspace. The message id carries the report's time, so a status that
-// comes back (running, a service restarts, running again) is never dropped
-// by the stream as a duplicate of the first.
+// report publishes what was observed about w's current generation, once
+// per distinct report (publishChanged).
 func (p *Provisioner) report(ctx context.Context, w *workspacev1.Workspace, phase, reason, code string, st status) error {
 	r := &eventsv1.StatusReport{
 		WorkspaceId: w.Id, ObservedGeneration: w.Generation, Phase: phase, Reason: reason,
 		ErrorCode: code, Services: st.proto(), Reporter: Reporter,
 	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode status report: %w", err)
+	sent, err := p.publishChanged(ctx, w.Id, event.StatusSubject(w.Id), r, func(t *timestamppb.Timestamp) { r.Time = t })
+	if sent {
+		p.log.Info("status reported", "workspace_id", w.Id, "generation", w.Generation, "phase", phase, "reason", reason, "error_code", code)
 	}
-	sum := sha256.Sum256(b)
-	h := hex.EncodeToString(sum[:6])
-	p.mu.Lock()
-	same := p.reported[w.Id] == h
-	p.mu.Unlock()
-	if same {
-		return nil
-	}
-	now := p.now()
-	r.Time = timestamppb.New(now)
-	msgID := fmt.Sprintf("%s-%d-%s-%s-%d", w.Id, w.Generation, phase, h, now.UnixNano())
-	if err := event.Publish(ctx, p.js, event.StatusSubject(w.Id), msgID, r); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.reported[w.Id] = h
-	p.mu.Unlock()
-	p.log.Info("status reported", "workspace_id", w.Id, "generation", w.Generation, "phase", phase, "reason", reason, "error_code", code)
-	return nil
+	return err
 }
 
 // publishFirewall publishes a firewall report once per content: a new
 // revision, phase or set of effective domains (new system defaults).
-func (p *Provisioner) publishFirewall(ctx context.Context, r *eventsv1.FirewallReport, now time.Time) error {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+func (p *Provisioner) publishFirewall(ctx context.Context, r *eventsv1.FirewallReport) error {
+	sent, err := p.publishChanged(ctx, r.WorkspaceId+"/fw", event.FirewallStatusSubject(r.WorkspaceId), r, func(t *timestamppb.Timestamp) { r.Time = t })
+	if sent {
+		p.log.Info("firewall status reported", "workspace_id", r.WorkspaceId, "revision", r.Revision, "phase", r.Phase)
+	}
+	return err
+}
+
+// publishChanged publishes m on subject unless the last message remembered
+// under memo had the same content; stamp sets m's time just before. The
+// message id carries the content hash and the time, so a content that comes
+// back (running, a service restarts, running again) is never dropped by the
+// stream as a duplicate of the first.
+func (p *Provisioner) publishChanged(ctx context.Context, memo, subject string, m proto.Message, stamp func(*timestamppb.Timestamp)) (bool, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("encode firewall report: %w", err)
+		return false, fmt.Errorf("encode %T: %w", m, err)
 	}
 	sum := sha256.Sum256(b)
-	key := fmt.Sprintf("%s-fw-%d-%s-%s", r.WorkspaceId, r.Revision, r.Phase, hex.EncodeToString(sum[:6]))
+	h := hex.EncodeToString(sum[:6])
 	p.mu.Lock()
-	same := p.reported[r.WorkspaceId+"/fw"] == key
+	same := p.reported[memo] == h
 	p.mu.Unlock()
 	if same {
-		return nil
+		return false, nil
 	}
-	r.Time = timestamppb.New(now)
-	msgID := fmt.Sprintf("%s-%d", key, now.UnixNano()) // as in report: a phase that comes back is not a duplicate
-	if err := event.Publish(ctx, p.js, event.FirewallStatusSubject(r.WorkspaceId), msgID, r); err != nil {
-		return err
+	now := p.now()
+	stamp(timestamppb.New(now))
+	if err := event.Publish(ctx, p.js, subject, fmt.Sprintf("%s-%s-%d", memo, h, now.UnixNano()), m); err != nil {
+		return false, err
 	}
 	p.mu.Lock()
-	p.reported[r.WorkspaceId+"/fw"] = key
+	p.reported[memo] = h
 	p.mu.Unlock()
-	p.log.Info("firewall status reported", "workspace_id", r.WorkspaceId, "revision", r.Revision, "phase", r.Phase)
-	return nil
+	return true, nil
 }
 
 // markFailed remembers that this process failed w's current generation, so
