@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/services/api/orchestrator"
 )
 
 // Exit codes of the CLI commands, so scripts can tell failures apart.
@@ -222,20 +223,7 @@ func printWorkspace(out io.Writer, w *workspacev1.Workspace) {
 	}
 	table(out, []string{"SERVICE", "STATE", "ENDPOINT", "LAST RESTART", "MESSAGE"}, rows)
 	fmt.Fprintln(out)
-	printFirewall(out, firewallOf(w))
-}
-
-// firewallOf is the Firewall resource as a workspace carries it.
-func firewallOf(w *workspacev1.Workspace) *workspacev1.Firewall {
-	return &workspacev1.Firewall{
-		Id: w.Id, Revision: w.GetFirewallStatus().GetRevision(), Status: w.FirewallStatus,
-		WorkspaceFirewallNetworkAccessEnabled: w.WorkspaceFirewallNetworkAccessEnabled,
-		WorkspaceFirewallDomainAccessMode:     w.WorkspaceFirewallDomainAccessMode,
-		WorkspaceFirewallAllowedDomains:       w.WorkspaceFirewallAllowedDomains,
-		BrowserFirewallNetworkAccessEnabled:   w.BrowserFirewallNetworkAccessEnabled,
-		BrowserFirewallDomainAccessMode:       w.BrowserFirewallDomainAccessMode,
-		BrowserFirewallAllowedDomains:         w.BrowserFirewallAllowedDomains,
-	}
+	printFirewall(out, orchestrator.Firewall(w))
 }
 
 // printFirewall writes the settings and status of a firewall.
