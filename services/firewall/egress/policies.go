@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"aileron.dev/pkg/periodic"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -119,14 +120,5 @@ func WatchPolicyFile(ctx context.Context, path string, interval time.Duration, a
 			slog.String("workspace_mode", string(ps.Workspace.Mode)), slog.String("browser_mode", string(ps.Browser.Mode)))
 	}
 	check()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			check()
-		}
-	}
+	periodic.Run(ctx, interval, func(context.Context) { check() })
 }
