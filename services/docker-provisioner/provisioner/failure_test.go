@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/docker-provisioner/provisioner"
 )
@@ -41,7 +42,7 @@ func TestFailingHealthCheckFailsWorkspace(t *testing.T) {
 	t.Run("orchestrator deadline", func(t *testing.T) {
 		oc := orchestrator.DefaultConfig()
 		oc.SweepInterval = 100 * time.Millisecond
-		oc.Deadlines[orchestrator.StateCreating] = 4 * time.Second
+		oc.Deadlines[workspace.StateCreating] = 4 * time.Second
 		h := newHarness(t, failRuntime, &oc)
 		h.startProvisioner()
 		w := h.create("unhealthy", false)
