@@ -92,7 +92,7 @@ func waitFlags(fs *flag.FlagSet) (*bool, *time.Duration) {
 func (e *cliEnv) create(ctx context.Context, args []string) int {
 	fs := e.flags("workspace create", "NAME")
 	req := &workspacev1.CreateWorkspaceRequest{}
-	fs.StringVar(&req.Provisioner, "provisioner", "docker", "docker or kubernetes")
+	fs.StringVar(&req.Provisioner, "provisioner", string(workspace.ProvisionerDocker), "docker or kubernetes")
 	fs.BoolVar(&req.CanvasEnabled, "canvas", false, "run the optional canvas service")
 	g := addFirewallFlags(fs)
 	wait, timeout := waitFlags(fs)
