@@ -34,6 +34,7 @@ generate: tools ## regenerate gen/ from proto/ and the CRD from the Go types
 	buf generate --path proto/aileron
 	bash hack/generate-crd.sh
 	bash deploy/hack/sync-crds.sh
+	go run ./services/api/ui/gen
 
 lint: tools ## buf lint and go vet
 	buf lint

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
 )
 
 // defaultAPI is where `aileron dev` serves REST.
@@ -27,14 +29,14 @@ const callTimeout = 30 * time.Second
 
 // apiError is an error the API answered, with its stable code.
 type apiError struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Field     string `json:"field"`
-	Status    int    `json:"status"`
-	RequestID string `json:"request_id"`
+	Code      errcode.Code `json:"code"`
+	Message   string       `json:"message"`
+	Field     string       `json:"field"`
+	Status    int          `json:"status"`
+	RequestID string       `json:"request_id"`
 }
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+func (e *apiError) Error() string { return string(e.Code) + ": " + e.Message }
 
 // connError means the API could not be reached or answered something that is
 // not the API.
@@ -129,7 +131,7 @@ func decodeError(status int, data []byte) error {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return &apiError{Code: fmt.Sprintf("HTTP_%d", status), Message: msg, Status: status}
+	return &apiError{Code: errcode.PrefixHTTP.With(strconv.Itoa(status)), Message: msg, Status: status}
 }
 
 // call sends in (nil for no body) and decodes the answer into out.
@@ -221,8 +223,8 @@ type streamLine struct {
 	Result json.RawMessage `json:"result"`
 	Error  *rpcStatus      `json:"error"`
 	// A stream that fails answers the API's usual error body as a line.
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    errcode.Code `json:"code"`
+	Message string       `json:"message"`
 }
 
 // rpcStatus is a google.rpc.Status in JSON; an ErrorInfo detail carries the
@@ -237,10 +239,10 @@ type rpcStatus struct {
 }
 
 func (s *rpcStatus) apiError() *apiError {
-	e := &apiError{Code: fmt.Sprintf("RPC_%d", s.Code), Message: s.Message}
+	e := &apiError{Code: errcode.PrefixRPC.With(strconv.Itoa(s.Code)), Message: s.Message}
 	for _, d := range s.Details {
 		if d.Reason != "" {
-			e.Code, e.Field = d.Reason, d.Metadata["field"]
+			e.Code, e.Field = errcode.Code(d.Reason), d.Metadata["field"]
 		}
 	}
 	return e

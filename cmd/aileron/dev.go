@@ -16,6 +16,7 @@ import (
 
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
@@ -118,7 +119,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 		return err
 	}
 	oc := orchestrator.DefaultConfig()
-	oc.Provisioners = []string{orchestrator.ProvisionerDocker}
+	oc.Provisioners = []workspace.Provisioner{workspace.ProvisionerDocker}
 	oc.MaxWorkspacesPerOwner = cfg.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc,
 		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler()}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 )
 
 const firewallUsage = `usage: aileron firewall <command> [flags]
@@ -157,7 +158,7 @@ func (e *cliEnv) firewallSet(ctx context.Context, args []string) int {
 	if e.output == "json" {
 		return e.printJSON(fw)
 	}
-	fmt.Fprintf(e.stdout, "firewall update accepted: revision %d, %s\n", fw.Revision, or(fw.GetStatus().GetPhase(), "applying"))
+	fmt.Fprintf(e.stdout, "firewall update accepted: revision %d, %s\n", fw.Revision, or(fw.GetStatus().GetPhase(), string(workspace.FirewallApplying)))
 	printFirewall(e.stdout, fw)
 	return exitOK
 }

@@ -19,7 +19,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/orchestrator"
+	"aileron.dev/services/firewall/policy"
 )
 
 // Exit codes of the CLI commands, so scripts can tell failures apart.
@@ -170,7 +172,8 @@ func services(w *workspacev1.Workspace) []struct {
 	return []struct {
 		name string
 		s    *workspacev1.ServiceStatus
-	}{{"runtime", s.GetRuntime()}, {"terminal", s.GetTerminal()}, {"browser", s.GetBrowser()}, {"canvas", s.GetCanvas()}}
+	}{{string(workspace.ServiceRuntime), s.GetRuntime()}, {string(workspace.ServiceTerminal), s.GetTerminal()},
+		{string(workspace.ServiceBrowser), s.GetBrowser()}, {string(workspace.ServiceCanvas), s.GetCanvas()}}
 }
 
 func servicesSummary(w *workspacev1.Workspace) string {
@@ -178,7 +181,7 @@ func servicesSummary(w *workspacev1.Workspace) string {
 	for _, s := range services(w) {
 		if s.s.GetEnabled() {
 			n++
-			if s.s.GetState() == "running" {
+			if workspace.ServiceState(s.s.GetState()) == workspace.ServiceRunning {
 				up++
 			}
 		}
@@ -199,7 +202,7 @@ func printWorkspace(out io.Writer, w *workspacev1.Workspace) {
 	if w.ErrorCode != "" {
 		kv = append(kv, [2]string{"Error code", w.ErrorCode})
 	}
-	if w.StateDeadlineTime != nil && transitional(w.State) {
+	if w.StateDeadlineTime != nil && workspace.State(w.State).Transitional() {
 		kv = append(kv, [2]string{"Deadline", stamp(w.StateDeadlineTime)})
 	}
 	kv = append(kv,
@@ -216,9 +219,9 @@ func printWorkspace(out io.Writer, w *workspacev1.Workspace) {
 	for _, s := range services(w) {
 		state := s.s.GetState()
 		if !s.s.GetEnabled() {
-			state = "disabled"
+			state = string(workspace.ServiceDisabled)
 		}
-		rows = append(rows, []string{s.name, or(state, "pending"), or(s.s.GetEndpoint(), "-"),
+		rows = append(rows, []string{s.name, or(state, string(workspace.ServicePending)), or(s.s.GetEndpoint(), "-"),
 			or(stamp(s.s.GetLastRestartTime()), "-"), or(s.s.GetMessage(), "")})
 	}
 	table(out, []string{"SERVICE", "STATE", "ENDPOINT", "LAST RESTART", "MESSAGE"}, rows)
@@ -229,7 +232,7 @@ func printWorkspace(out io.Writer, w *workspacev1.Workspace) {
 // printFirewall writes the settings and status of a firewall.
 func printFirewall(out io.Writer, fw *workspacev1.Firewall) {
 	st := fw.GetStatus()
-	line := fmt.Sprintf("Firewall: %s (revision %d, enforced %d)", or(st.GetPhase(), "unavailable"), fw.Revision, st.GetObservedRevision())
+	line := fmt.Sprintf("Firewall: %s (revision %d, enforced %d)", or(st.GetPhase(), string(workspace.FirewallUnavailable)), fw.Revision, st.GetObservedRevision())
 	if st.GetMessage() != "" {
 		line += ": " + st.GetMessage()
 	}
@@ -238,19 +241,11 @@ func printFirewall(out io.Writer, fw *workspacev1.Firewall) {
 	}
 	fmt.Fprintln(out, line)
 	table(out, []string{"GROUP", "NETWORK", "MODE", "ALLOWED DOMAINS", "EFFECTIVE ALLOWED DOMAINS"}, [][]string{
-		{"workspace", onOff(fw.WorkspaceFirewallNetworkAccessEnabled), fw.WorkspaceFirewallDomainAccessMode,
+		{string(policy.GroupWorkspace), onOff(fw.WorkspaceFirewallNetworkAccessEnabled), fw.WorkspaceFirewallDomainAccessMode,
 			list(fw.WorkspaceFirewallAllowedDomains), list(st.GetWorkspaceEffectiveAllowedDomains())},
-		{"browser", onOff(fw.BrowserFirewallNetworkAccessEnabled), fw.BrowserFirewallDomainAccessMode,
+		{string(policy.GroupBrowser), onOff(fw.BrowserFirewallNetworkAccessEnabled), fw.BrowserFirewallDomainAccessMode,
 			list(fw.BrowserFirewallAllowedDomains), list(st.GetBrowserEffectiveAllowedDomains())},
 	})
-}
-
-func transitional(state string) bool {
-	switch state {
-	case "creating", "stopping", "starting", "restarting", "deleting":
-		return true
-	}
-	return false
 }
 
 func onOff(b bool) string {
@@ -267,7 +262,8 @@ func list(s []string) string {
 	return strings.Join(s, ",")
 }
 
-func or(s, def string) string {
+// or returns s, or def when s is empty.
+func or[T ~string](s, def T) T {
 	if s == "" {
 		return def
 	}

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/workspace"
+	"aileron.dev/services/api/orchestrator"
 )
 
 const workspaceUsage = `usage: aileron workspace <command> [flags]   (alias: ws)
@@ -89,7 +92,7 @@ func waitFlags(fs *flag.FlagSet) (*bool, *time.Duration) {
 func (e *cliEnv) create(ctx context.Context, args []string) int {
 	fs := e.flags("workspace create", "NAME")
 	req := &workspacev1.CreateWorkspaceRequest{}
-	fs.StringVar(&req.Provisioner, "provisioner", "docker", "docker or kubernetes")
+	fs.StringVar(&req.Provisioner, "provisioner", string(workspace.ProvisionerDocker), "docker or kubernetes")
 	fs.BoolVar(&req.CanvasEnabled, "canvas", false, "run the optional canvas service")
 	g := addFirewallFlags(fs)
 	wait, timeout := waitFlags(fs)
@@ -273,15 +276,15 @@ func (e *cliEnv) wait(ctx context.Context, id string, timeout time.Duration) (*w
 	var last *workspacev1.Workspace
 	err := e.client.watch(ctx, id, func(ev *workspacev1.WatchWorkspacesResponse) bool {
 		last = ev.Workspace
-		return ev.Type != "deleted" && transitional(last.GetState())
+		return ev.Type != orchestrator.ChangeDeleted && workspace.State(last.GetState()).Transitional()
 	})
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return nil, &apiError{Code: "WAIT_TIMEOUT", Message: fmt.Sprintf("workspace %s is still %s after %s", id, last.GetState(), timeout)}
+		return nil, &apiError{Code: errcode.WaitTimeout, Message: fmt.Sprintf("workspace %s is still %s after %s", id, last.GetState(), timeout)}
 	case err != nil:
 		return nil, err
-	case last.GetState() == "failed":
-		return last, &apiError{Code: or(last.ErrorCode, "WORKSPACE_FAILED"), Message: "workspace " + id + " failed: " + last.StateReason}
+	case workspace.State(last.GetState()) == workspace.StateFailed:
+		return last, &apiError{Code: or(errcode.Code(last.ErrorCode), errcode.WorkspaceFailed), Message: "workspace " + id + " failed: " + last.StateReason}
 	}
 	return last, nil
 }
@@ -290,13 +293,13 @@ func (e *cliEnv) wait(ctx context.Context, id string, timeout time.Duration) (*w
 func (e *cliEnv) waitGone(ctx context.Context, id string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := e.client.watch(ctx, id, func(ev *workspacev1.WatchWorkspacesResponse) bool { return ev.Type != "deleted" })
+	err := e.client.watch(ctx, id, func(ev *workspacev1.WatchWorkspacesResponse) bool { return ev.Type != orchestrator.ChangeDeleted })
 	var ae *apiError
-	if errors.As(err, &ae) && ae.Code == "WORKSPACE_NOT_FOUND" {
+	if errors.As(err, &ae) && ae.Code == errcode.WorkspaceNotFound {
 		return nil // gone before the watch started
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &apiError{Code: "WAIT_TIMEOUT", Message: fmt.Sprintf("workspace %s is not deleted after %s", id, timeout)}
+		return &apiError{Code: errcode.WaitTimeout, Message: fmt.Sprintf("workspace %s is not deleted after %s", id, timeout)}
 	}
 	return err
 }

@@ -6,6 +6,8 @@ package event
 import (
 	"fmt"
 	"strings"
+
+	"aileron.dev/pkg/workspace"
 )
 
 // Workspace event types (the last token of a workspace event subject).
@@ -22,22 +24,31 @@ const (
 )
 
 // WorkspaceSubject is aileron.workspace.<provisioner>.<workspace_id>.<type>.
-func WorkspaceSubject(provisioner, id, typ string) string {
+func WorkspaceSubject(provisioner workspace.Provisioner, id, typ string) string {
 	return fmt.Sprintf("aileron.workspace.%s.%s.%s", provisioner, id, typ)
 }
 
-// WorkspaceFilter matches every workspace event of one provisioner ("*" for all).
-func WorkspaceFilter(provisioner string) string {
-	return "aileron.workspace." + provisioner + ".>"
+// WorkspaceFilter matches every workspace event of one provisioner.
+func WorkspaceFilter(provisioner workspace.Provisioner) string {
+	return "aileron.workspace." + string(provisioner) + ".>"
+}
+
+// AllWorkspacesFilter matches every workspace event of every provisioner.
+const AllWorkspacesFilter = "aileron.workspace.*.>"
+
+// WorkspaceIDFilter matches every event of one workspace:
+// aileron.workspace.<provisioner>.<workspace_id>.*.
+func WorkspaceIDFilter(provisioner workspace.Provisioner, id string) string {
+	return "aileron.workspace." + string(provisioner) + "." + id + ".*"
 }
 
 // ParseWorkspaceSubject splits a workspace event subject.
-func ParseWorkspaceSubject(subject string) (provisioner, id, typ string, ok bool) {
+func ParseWorkspaceSubject(subject string) (provisioner workspace.Provisioner, id, typ string, ok bool) {
 	p := strings.Split(subject, ".")
 	if len(p) != 5 || p[0] != "aileron" || p[1] != "workspace" {
 		return "", "", "", false
 	}
-	return p[2], p[3], p[4], true
+	return workspace.Provisioner(p[2]), p[3], p[4], true
 }
 
 // StatusSubject is aileron.status.<workspace_id>.provisioner, where provisioners
@@ -52,13 +63,13 @@ const StatusFilter = "aileron.status.>"
 
 // FirewallPolicySubject is aileron.firewall.<provisioner>.<workspace_id>.policy, where
 // the firewall service announces a new effective policy.
-func FirewallPolicySubject(provisioner, id string) string {
+func FirewallPolicySubject(provisioner workspace.Provisioner, id string) string {
 	return fmt.Sprintf("aileron.firewall.%s.%s.policy", provisioner, id)
 }
 
 // FirewallPolicyFilter matches every policy announcement of one provisioner.
-func FirewallPolicyFilter(provisioner string) string {
-	return "aileron.firewall." + provisioner + ".>"
+func FirewallPolicyFilter(provisioner workspace.Provisioner) string {
+	return "aileron.firewall." + string(provisioner) + ".>"
 }
 
 // WorkspaceIDFromSubject returns the workspace id of any aileron.workspace,
@@ -73,3 +84,10 @@ func WorkspaceIDFromSubject(subject string) (string, bool) {
 	}
 	return "", false
 }
+
+// AuditSubject is aileron.audit.<result>.<method>, where the API records
+// every mutating call and every refused one (result: allowed, refused or failed).
+func AuditSubject(result, method string) string { return "aileron.audit." + result + "." + method }
+
+// AuditFilter matches every audit event.
+const AuditFilter = "aileron.audit.>"

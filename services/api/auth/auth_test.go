@@ -18,6 +18,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/event"
 	"aileron.dev/services/api/apitest"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
@@ -125,23 +127,26 @@ func TestBadCredentialsAnswer401WithCode(t *testing.T) {
 	payload, _ := json.Marshal(is.claims("mallory", nil))
 	none := b64(header) + "." + b64(string(payload)) + "."
 
-	cases := []struct{ name, token, code string }{
-		{"missing", "", auth.CodeTokenMissing},
-		{"garbage", "not-a-token", auth.CodeTokenInvalid},
-		{"expired", is.sign(t, is.key, is.claims("a", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() })), auth.CodeTokenExpired},
-		{"wrong audience", is.sign(t, is.key, is.claims("a", func(c map[string]any) { c["aud"] = "someone-else" })), auth.CodeAudienceInvalid},
-		{"wrong issuer", is.sign(t, is.key, is.claims("a", func(c map[string]any) { c["iss"] = "https://evil.example" })), auth.CodeIssuerInvalid},
-		{"bad signature", is.sign(t, other, is.claims("a", nil)), auth.CodeTokenInvalid},
-		{"alg none", none, auth.CodeTokenInvalid},
-		{"not yet valid", is.sign(t, is.key, is.claims("a", func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() })), auth.CodeTokenInvalid},
-		{"no subject", is.sign(t, is.key, is.claims("", nil)), auth.CodeTokenInvalid},
+	cases := []struct {
+		name, token string
+		code        errcode.Code
+	}{
+		{"missing", "", errcode.AuthTokenMissing},
+		{"garbage", "not-a-token", errcode.AuthTokenInvalid},
+		{"expired", is.sign(t, is.key, is.claims("a", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() })), errcode.AuthTokenExpired},
+		{"wrong audience", is.sign(t, is.key, is.claims("a", func(c map[string]any) { c["aud"] = "someone-else" })), errcode.AuthAudienceInvalid},
+		{"wrong issuer", is.sign(t, is.key, is.claims("a", func(c map[string]any) { c["iss"] = "https://evil.example" })), errcode.AuthIssuerInvalid},
+		{"bad signature", is.sign(t, other, is.claims("a", nil)), errcode.AuthTokenInvalid},
+		{"alg none", none, errcode.AuthTokenInvalid},
+		{"not yet valid", is.sign(t, is.key, is.claims("a", func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() })), errcode.AuthTokenInvalid},
+		{"no subject", is.sign(t, is.key, is.claims("", nil)), errcode.AuthTokenInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, req := range [][2]string{{"GET", "/api/v1/workspaces"}, {"POST", "/api/v1/workspaces"}} {
 				resp, body := do(t, env, c.token, req[0], req[1], map[string]any{"name": "x"})
 				require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%v", body)
-				require.Equal(t, c.code, body["code"])
+				require.Equal(t, string(c.code), body["code"])
 				require.NotEmpty(t, resp.Header.Get("WWW-Authenticate"))
 			}
 		})
@@ -205,7 +210,7 @@ func TestQuotaAndRateLimit(t *testing.T) {
 	do(t, env, carol, "POST", "/api/v1/workspaces", map[string]any{"name": "c4"})
 	resp, body = do(t, env, carol, "POST", "/api/v1/workspaces", map[string]any{"name": "c5"})
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-	require.Equal(t, auth.CodeRateLimited, body["code"])
+	require.Equal(t, string(errcode.RateLimited), body["code"])
 	require.NotEmpty(t, resp.Header.Get("Retry-After"))
 	// Reads are not rate-limited; other users are not affected.
 	resp, _ = do(t, env, carol, "GET", "/api/v1/workspaces", nil)
@@ -237,7 +242,7 @@ func TestFirewallAdminOnly(t *testing.T) {
 func TestAuditEvents(t *testing.T) {
 	is := newIssuer(t)
 	env := start(t, is, nil)
-	sub, err := env.NC.SubscribeSync("aileron.audit.>")
+	sub, err := env.NC.SubscribeSync(event.AuditFilter)
 	require.NoError(t, err)
 	frank := is.sign(t, is.key, is.claims("frank", nil))
 
@@ -253,7 +258,7 @@ func TestAuditEvents(t *testing.T) {
 
 	want := []struct{ subject, result, method, code string }{
 		{"frank", "allowed", "CreateWorkspace", ""},
-		{"anonymous", "refused", "CreateWorkspace", auth.CodeTokenMissing},
+		{"anonymous", "refused", "CreateWorkspace", string(errcode.AuthTokenMissing)},
 		{"frank", "refused", "StopWorkspace", "WORKSPACE_NOT_FOUND"},
 	}
 	for i, w := range want {
@@ -261,7 +266,7 @@ func TestAuditEvents(t *testing.T) {
 		require.NoError(t, err)
 		ev := &eventsv1.AuditEvent{}
 		require.NoError(t, proto.Unmarshal(msg.Data, ev))
-		require.Equal(t, auth.AuditSubject(w.result, w.method), msg.Subject)
+		require.Equal(t, event.AuditSubject(w.result, w.method), msg.Subject)
 		require.Equal(t, []string{w.subject, w.result, w.method, w.code}, []string{ev.Subject, ev.Result, ev.Method, ev.Code})
 		if i == 0 {
 			require.Equal(t, "req-123", ev.RequestId)

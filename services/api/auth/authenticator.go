@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+
+	"aileron.dev/pkg/errcode"
 )
 
 // Config selects the authentication methods. With neither OIDC nor tokens
@@ -55,7 +57,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 	}
 	scheme, token, ok := strings.Cut(header, " ")
 	if header == "" || !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
-		return Principal{}, &Error{Code: CodeTokenMissing, Message: "an Authorization: Bearer <token> header is required"}
+		return Principal{}, &Error{Code: errcode.AuthTokenMissing, Message: "an Authorization: Bearer <token> header is required"}
 	}
 	if t, ok := a.cfg.Tokens[HashToken(token)]; ok {
 		return Principal{Subject: t.Name, Admin: t.Admin, Method: "token"}, nil
@@ -63,5 +65,5 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 	if a.oidc != nil && strings.Count(token, ".") == 2 {
 		return a.oidc.verify(ctx, token)
 	}
-	return Principal{}, &Error{Code: CodeTokenInvalid, Message: "the bearer token is not valid"}
+	return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token is not valid"}
 }

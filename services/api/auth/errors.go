@@ -3,22 +3,13 @@ package auth
 import (
 	"encoding/json"
 	"strconv"
-)
 
-// Stable codes of authentication and rate-limit errors.
-const (
-	CodeTokenMissing      = "AUTH_TOKEN_MISSING"
-	CodeTokenInvalid      = "AUTH_TOKEN_INVALID"
-	CodeTokenExpired      = "AUTH_TOKEN_EXPIRED"
-	CodeAudienceInvalid   = "AUTH_AUDIENCE_INVALID"
-	CodeIssuerInvalid     = "AUTH_ISSUER_INVALID"
-	CodeIssuerUnavailable = "AUTH_ISSUER_UNAVAILABLE"
-	CodeRateLimited       = "RATE_LIMITED"
+	"aileron.dev/pkg/errcode"
 )
 
 // Error is an authentication failure with a stable code.
 type Error struct {
-	Code    string
+	Code    errcode.Code
 	Message string
 	// Unavailable marks failures of the identity provider rather than the token.
 	Unavailable bool

@@ -21,6 +21,7 @@ import (
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
 )
 
@@ -93,14 +94,14 @@ func (g *Guard) admit(ctx context.Context, method string) (context.Context, Prin
 	if g.limiter != nil && mutating[method] {
 		if wait := g.limiter.Allow(p.Subject); wait > 0 {
 			msg := fmt.Sprintf("too many requests from %s; retry in %s", p.Subject, wait.Round(time.Millisecond))
-			return ctx, p, withInfo(status.New(codes.ResourceExhausted, msg), CodeRateLimited, &errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
+			return ctx, p, withInfo(status.New(codes.ResourceExhausted, msg), errcode.RateLimited, &errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
 		}
 	}
 	return WithPrincipal(ctx, p), p, nil
 }
 
-func withInfo(st *status.Status, code string, retry *errdetails.RetryInfo) error {
-	info := &errdetails.ErrorInfo{Reason: code, Domain: "aileron.dev"}
+func withInfo(st *status.Status, code errcode.Code, retry *errdetails.RetryInfo) error {
+	info := &errdetails.ErrorInfo{Reason: string(code), Domain: "aileron.dev"}
 	next, err := st.WithDetails(info)
 	if retry != nil {
 		next, err = st.WithDetails(info, retry)
@@ -179,10 +180,7 @@ func (g *Guard) audit(ctx context.Context, p Principal, method, wsID string, err
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := event.Publish(pctx, g.js, AuditSubject(ev.Result, method), ev.Id, ev); err != nil {
+	if err := event.Publish(pctx, g.js, event.AuditSubject(ev.Result, method), ev.Id, ev); err != nil {
 		g.log.Error("audit publish failed", "method", method, "request_id", ev.RequestId, "err", err)
 	}
 }
-
-// AuditSubject is aileron.audit.<result>.<method>.
-func AuditSubject(result, method string) string { return "aileron.audit." + result + "." + method }

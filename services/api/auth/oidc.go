@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"aileron.dev/pkg/errcode"
 )
 
 // OIDCConfig configures bearer-token validation against an OIDC issuer
@@ -113,36 +115,36 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 func (v *oidcVerifier) verify(ctx context.Context, raw string) (Principal, error) {
 	ver, err := v.get(ctx)
 	if err != nil {
-		return Principal{}, &Error{Code: CodeIssuerUnavailable, Message: "the identity provider is unreachable; retry", Unavailable: true}
+		return Principal{}, &Error{Code: errcode.AuthIssuerUnavailable, Message: "the identity provider is unreachable; retry", Unavailable: true}
 	}
 	tok, err := ver.Verify(ctx, raw)
 	if err != nil {
-		return Principal{}, &Error{Code: CodeTokenInvalid, Message: "the bearer token is not a valid signed token from the configured issuer"}
+		return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token is not a valid signed token from the configured issuer"}
 	}
 	var c claims
 	if err := tok.Claims(&c); err != nil {
-		return Principal{}, &Error{Code: CodeTokenInvalid, Message: "the bearer token's claims cannot be read"}
+		return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token's claims cannot be read"}
 	}
 	now, skew := v.now(), v.cfg.ClockSkew
 	switch {
 	case c.Issuer != v.cfg.Issuer:
-		return Principal{}, &Error{Code: CodeIssuerInvalid, Message: "the bearer token was issued by " + quote(c.Issuer) + ", not the configured issuer"}
+		return Principal{}, &Error{Code: errcode.AuthIssuerInvalid, Message: "the bearer token was issued by " + quote(c.Issuer) + ", not the configured issuer"}
 	case !slices.Contains(c.Audience, v.cfg.Audience):
-		return Principal{}, &Error{Code: CodeAudienceInvalid, Message: "the bearer token is not meant for audience " + quote(v.cfg.Audience)}
+		return Principal{}, &Error{Code: errcode.AuthAudienceInvalid, Message: "the bearer token is not meant for audience " + quote(v.cfg.Audience)}
 	case c.Expiry == nil || now.After(unix(*c.Expiry).Add(skew)):
-		return Principal{}, &Error{Code: CodeTokenExpired, Message: "the bearer token has expired"}
+		return Principal{}, &Error{Code: errcode.AuthTokenExpired, Message: "the bearer token has expired"}
 	case c.NotBefore != nil && now.Add(skew).Before(unix(*c.NotBefore)):
-		return Principal{}, &Error{Code: CodeTokenInvalid, Message: "the bearer token is not valid yet"}
+		return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token is not valid yet"}
 	case c.IssuedAt != nil && now.Add(skew).Before(unix(*c.IssuedAt)):
-		return Principal{}, &Error{Code: CodeTokenInvalid, Message: "the bearer token was issued in the future"}
+		return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token was issued in the future"}
 	}
 	var all map[string]any
 	if err := tok.Claims(&all); err != nil {
-		return Principal{}, &Error{Code: CodeTokenInvalid, Message: "the bearer token's claims cannot be read"}
+		return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token's claims cannot be read"}
 	}
 	sub, _ := all[v.cfg.SubjectClaim].(string)
 	if sub == "" {
-		return Principal{}, &Error{Code: CodeTokenInvalid, Message: "the bearer token has no " + quote(v.cfg.SubjectClaim) + " claim"}
+		return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token has no " + quote(v.cfg.SubjectClaim) + " claim"}
 	}
 	return Principal{Subject: sub, Admin: v.isAdmin(all), Method: "oidc"}, nil
 }

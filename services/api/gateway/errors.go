@@ -11,12 +11,14 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"aileron.dev/pkg/errcode"
 )
 
 // ErrorBody is the JSON body of every error response.
 type ErrorBody struct {
 	// Code is stable and machine-readable, e.g. WORKSPACE_NOT_FOUND.
-	Code string `json:"code"`
+	Code errcode.Code `json:"code"`
 	// Message is for humans and names the field.
 	Message string `json:"message"`
 	// Field is the request field the error is about, when there is one.
@@ -58,35 +60,35 @@ func httpStatus(c codes.Code) int {
 // fallbackCode names errors that carry no ErrorInfo: those the gateway itself
 // raises before reaching the server (malformed JSON, unknown fields, bad
 // path or query values).
-func fallbackCode(c codes.Code) string {
+func fallbackCode(c codes.Code) errcode.Code {
 	switch c {
 	case codes.InvalidArgument:
-		return "REQUEST_INVALID"
+		return errcode.RequestInvalid
 	case codes.NotFound:
-		return "NOT_FOUND"
+		return errcode.NotFound
 	case codes.Unavailable:
-		return "UNAVAILABLE"
+		return errcode.Unavailable
 	case codes.Unimplemented:
-		return "NOT_IMPLEMENTED"
+		return errcode.NotImplemented
 	case codes.Unauthenticated:
-		return "UNAUTHENTICATED"
+		return errcode.Unauthenticated
 	case codes.ResourceExhausted:
-		return "RATE_LIMITED"
+		return errcode.RateLimited
 	case codes.PermissionDenied:
-		return "PERMISSION_DENIED"
+		return errcode.PermissionDenied
 	}
-	return "INTERNAL"
+	return errcode.Internal
 }
 
 // BodyFromStatus converts a gRPC status into the REST error body.
 func BodyFromStatus(st *status.Status) ErrorBody {
 	b := ErrorBody{Code: fallbackCode(st.Code()), Message: st.Message(), Status: httpStatus(st.Code())}
-	if st.Code() == codes.InvalidArgument && b.Code == "REQUEST_INVALID" {
+	if st.Code() == codes.InvalidArgument && b.Code == errcode.RequestInvalid {
 		b.Field = "body"
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			b.Code = info.GetReason()
+			b.Code = errcode.Code(info.GetReason())
 			b.Field = info.GetMetadata()["field"]
 		}
 	}
@@ -120,12 +122,12 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 }
 
 func routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, code int) {
-	b := ErrorBody{Code: "ROUTE_NOT_FOUND", Message: "no API route " + r.Method + " " + r.URL.Path, Status: code}
+	b := ErrorBody{Code: errcode.RouteNotFound, Message: "no API route " + r.Method + " " + r.URL.Path, Status: code}
 	switch code {
 	case http.StatusMethodNotAllowed:
-		b.Code = "METHOD_NOT_ALLOWED"
+		b.Code = errcode.MethodNotAllowed
 	case http.StatusBadRequest:
-		b.Code = "REQUEST_INVALID"
+		b.Code = errcode.RequestInvalid
 	}
 	WriteError(w, r, b)
 }

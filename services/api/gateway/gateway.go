@@ -23,6 +23,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/gen/openapi"
+	"aileron.dev/pkg/errcode"
 )
 
 const requestIDHeader = "X-Request-Id"
@@ -119,11 +120,11 @@ func limitBody(next http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 			if err != nil {
-				WriteError(w, r, ErrorBody{Code: "REQUEST_INVALID", Field: "body", Message: "body could not be read", Status: http.StatusBadRequest})
+				WriteError(w, r, ErrorBody{Code: errcode.RequestInvalid, Field: "body", Message: "body could not be read", Status: http.StatusBadRequest})
 				return
 			}
 			if len(data) > MaxBodyBytes {
-				WriteError(w, r, ErrorBody{Code: "REQUEST_TOO_LARGE", Field: "body",
+				WriteError(w, r, ErrorBody{Code: errcode.RequestTooLarge, Field: "body",
 					Message: fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes), Status: http.StatusRequestEntityTooLarge})
 				return
 			}

@@ -11,21 +11,10 @@ import (
 
 	storev1 "aileron.dev/gen/aileron/store/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/store"
-)
-
-// Service states the orchestrator sets before a provisioner reports.
-const (
-	ServicePending    = "pending"
-	ServiceRestarting = "restarting"
-	ServiceDisabled   = "disabled"
-)
-
-// Firewall phases.
-const (
-	FirewallApplying = "applying"
-	FirewallApplied  = "applied"
+	"aileron.dev/pkg/workspace"
 )
 
 // Create validates req and records a new workspace in state creating.
@@ -33,9 +22,9 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	if err := validateName(req.GetName()); err != nil {
 		return nil, err
 	}
-	prov := req.GetProvisioner()
+	prov := workspace.Provisioner(req.GetProvisioner())
 	if prov == "" {
-		prov = ProvisionerDocker
+		prov = workspace.ProvisionerDocker
 	}
 	if err := validateProvisioner(prov, o.cfg.Provisioners); err != nil {
 		return nil, err
@@ -43,19 +32,19 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	max := o.cfg.MaxWorkspacesPerOwner
 	now := timestamppb.New(o.now())
 	w := &workspacev1.Workspace{
-		Id: newID(), Name: req.GetName(), Owner: owner, Provisioner: prov,
-		DesiredState: DesiredRunning, Generation: 1, CreateTime: now, UpdateTime: now,
+		Id: newID(), Name: req.GetName(), Owner: owner, Provisioner: string(prov),
+		DesiredState: string(workspace.DesiredRunning), Generation: 1, CreateTime: now, UpdateTime: now,
 		Services: &workspacev1.Services{
-			Runtime:  &workspacev1.ServiceStatus{Enabled: true, State: ServicePending},
-			Terminal: &workspacev1.ServiceStatus{Enabled: true, State: ServicePending},
-			Browser:  &workspacev1.ServiceStatus{Enabled: true, State: ServicePending},
-			Canvas:   &workspacev1.ServiceStatus{Enabled: req.GetCanvasEnabled(), State: ServicePending},
+			Runtime:  &workspacev1.ServiceStatus{Enabled: true, State: string(workspace.ServicePending)},
+			Terminal: &workspacev1.ServiceStatus{Enabled: true, State: string(workspace.ServicePending)},
+			Browser:  &workspacev1.ServiceStatus{Enabled: true, State: string(workspace.ServicePending)},
+			Canvas:   &workspacev1.ServiceStatus{Enabled: req.GetCanvasEnabled(), State: string(workspace.ServicePending)},
 		},
 		Operations:     &workspacev1.Operations{},
-		FirewallStatus: &workspacev1.FirewallStatus{Revision: 1, Phase: FirewallApplying, UpdateTime: now},
+		FirewallStatus: &workspacev1.FirewallStatus{Revision: 1, Phase: string(workspace.FirewallApplying), UpdateTime: now},
 	}
 	if !w.Services.Canvas.Enabled {
-		w.Services.Canvas.State = ServiceDisabled
+		w.Services.Canvas.State = string(workspace.ServiceDisabled)
 	}
 	err := applyFirewall(w,
 		enabledOr(req.WorkspaceFirewallNetworkAccessEnabled), req.GetWorkspaceFirewallDomainAccessMode(), req.GetWorkspaceFirewallAllowedDomains(),
@@ -63,7 +52,7 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	if err != nil {
 		return nil, err
 	}
-	o.setState(w, StateCreating, "workspace requested")
+	o.setState(w, workspace.StateCreating, "workspace requested")
 
 	if max > 0 {
 		if err := o.store.ClaimQuota(ctx, owner, w.Id, max, o.now()); err != nil {
@@ -82,7 +71,7 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	if err := o.store.ClaimName(ctx, owner, w.Name, w.Id, o.now()); err != nil {
 		release()
 		if errors.Is(err, store.ErrConflict) {
-			return nil, &Error{Kind: ErrAlreadyExists, Code: "WORKSPACE_NAME_CONFLICT", Field: "name", Message: "name " + quote(w.Name) + " is already used by another of your workspaces"}
+			return nil, &Error{Kind: ErrAlreadyExists, Code: errcode.WorkspaceNameConflict, Field: "name", Message: "name " + quote(w.Name) + " is already used by another of your workspaces"}
 		}
 		return nil, storeUnavailable(err)
 	}
@@ -102,7 +91,7 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 func enabledOr(b *bool) bool { return b == nil || *b }
 
 func quotaExceeded(owner string, max int) *Error {
-	return &Error{Kind: ErrQuota, Code: "QUOTA_EXCEEDED", Field: "name",
+	return &Error{Kind: ErrQuota, Code: errcode.QuotaExceeded, Field: "name",
 		Message: fmt.Sprintf("owner %s already has %d workspaces, the most allowed; delete one first", quote(owner), max)}
 }
 
@@ -123,83 +112,86 @@ func (o *Orchestrator) Get(ctx context.Context, id string) (*workspacev1.Workspa
 
 // Stop, Start, Restart and Delete apply the lifecycle commands.
 func (o *Orchestrator) Stop(ctx context.Context, id string) (*workspacev1.Workspace, error) {
-	return o.lifecycle(ctx, id, CmdStop, event.TypeStopRequested, "stop requested")
+	return o.lifecycle(ctx, id, CmdStop)
 }
 
 // Start starts a stopped or failed workspace.
 func (o *Orchestrator) Start(ctx context.Context, id string) (*workspacev1.Workspace, error) {
-	return o.lifecycle(ctx, id, CmdStart, event.TypeStartRequested, "start requested")
+	return o.lifecycle(ctx, id, CmdStart)
 }
 
 // Restart restarts every service of a running workspace.
 func (o *Orchestrator) Restart(ctx context.Context, id string) (*workspacev1.Workspace, error) {
-	return o.lifecycle(ctx, id, CmdRestart, event.TypeRestartRequested, "restart requested")
+	return o.lifecycle(ctx, id, CmdRestart)
 }
 
 // Delete deletes a workspace from any state.
 func (o *Orchestrator) Delete(ctx context.Context, id string) (*workspacev1.Workspace, error) {
-	return o.lifecycle(ctx, id, CmdDelete, event.TypeDeleteRequested, "delete requested")
+	return o.lifecycle(ctx, id, CmdDelete)
 }
 
-func (o *Orchestrator) lifecycle(ctx context.Context, id string, cmd Command, typ, reason string) (*workspacev1.Workspace, error) {
+// lifecycle applies a command that moves the whole workspace: its row of the
+// command table gives the next state, the desired state, the event and the reason.
+func (o *Orchestrator) lifecycle(ctx context.Context, id string, cmd Command) (*workspacev1.Workspace, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	t := transitions[cmd]
 	return o.mutate(ctx, id, "", func(w *workspacev1.Workspace) (change, error) {
-		next, repeat, err := Decide(cmd, w.State)
+		next, repeat, err := Decide(cmd, workspace.State(w.State))
 		if err != nil || repeat {
 			return noChange, err
 		}
 		w.Generation++
-		w.DesiredState = transitions[cmd].desired
-		o.setState(w, next, reason)
+		w.DesiredState = string(t.desired)
+		o.setState(w, next, t.reason)
 		if cmd == CmdRestart {
 			w.Operations.RestartWorkspaceTime = timestamppb.New(o.now())
 			for _, s := range serviceList(w.Services) {
 				if s.Enabled {
-					s.State = ServiceRestarting
+					s.State = string(workspace.ServiceRestarting)
 				}
 			}
 		}
-		return emit(typ), nil
+		return emit(t.event), nil
 	})
 }
 
 // RestartService restarts one service of a running workspace.
-func (o *Orchestrator) RestartService(ctx context.Context, id, service string) (*workspacev1.Workspace, error) {
+func (o *Orchestrator) RestartService(ctx context.Context, id string, service workspace.Service) (*workspacev1.Workspace, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
 	if err := validateService(service); err != nil {
 		return nil, err
 	}
-	return o.mutate(ctx, id, service, func(w *workspacev1.Workspace) (change, error) {
-		if _, _, err := Decide(CmdRestartService, w.State); err != nil {
+	return o.mutate(ctx, id, string(service), func(w *workspacev1.Workspace) (change, error) {
+		if _, _, err := Decide(CmdRestartService, workspace.State(w.State)); err != nil {
 			return noChange, err
 		}
 		s := serviceByName(w.Services, service)
 		if !s.Enabled {
-			return noChange, &Error{Kind: ErrInvalidTransition, Code: "WORKSPACE_SERVICE_NOT_ENABLED", Field: "service", Message: "service " + service + " is not enabled in this workspace"}
+			return noChange, &Error{Kind: ErrInvalidTransition, Code: errcode.WorkspaceServiceNotEnabled, Field: "service", Message: "service " + string(service) + " is not enabled in this workspace"}
 		}
 		// A repeat while the previous request is unobserved by the
 		// provisioner is the same request; after that it is a new restart.
-		if s.State == ServiceRestarting && w.ObservedGeneration < w.Generation {
+		if s.State == string(workspace.ServiceRestarting) && w.ObservedGeneration < w.Generation {
 			return noChange, nil
 		}
 		w.Generation++
 		now := timestamppb.New(o.now())
 		switch service {
-		case ServiceRuntime:
+		case workspace.ServiceRuntime:
 			w.Operations.RestartRuntimeTime = now
-		case ServiceTerminal:
+		case workspace.ServiceTerminal:
 			w.Operations.RestartTerminalTime = now
-		case ServiceBrowser:
+		case workspace.ServiceBrowser:
 			w.Operations.RestartBrowserTime = now
-		case ServiceCanvas:
+		case workspace.ServiceCanvas:
 			w.Operations.RestartCanvasTime = now
 		}
-		s.State = ServiceRestarting
-		return emit(event.TypeServiceRestartRequested), nil
+		s.State = string(workspace.ServiceRestarting)
+		return emit(transitions[CmdRestartService].event), nil
 	})
 }
 
@@ -230,11 +222,11 @@ func (o *Orchestrator) UpdateFirewall(ctx context.Context, req *workspacev1.Upda
 		return nil, err
 	}
 	return o.mutate(ctx, req.GetId(), "", func(w *workspacev1.Workspace) (change, error) {
-		if _, _, err := Decide(CmdUpdateFirewall, w.State); err != nil {
+		if _, _, err := Decide(CmdUpdateFirewall, workspace.State(w.State)); err != nil {
 			return noChange, err
 		}
 		if cur := w.GetFirewallStatus().GetRevision(); req.GetRevision() != cur {
-			return noChange, &Error{Kind: ErrConflict, Code: "FIREWALL_REVISION_CONFLICT", Field: "revision",
+			return noChange, &Error{Kind: ErrConflict, Code: errcode.FirewallRevisionConflict, Field: "revision",
 				Message: "revision " + itoa(req.GetRevision()) + " is stale: the firewall is at revision " + itoa(cur) + "; read it again and retry"}
 		}
 		if sameFirewall(w, want) {
@@ -249,10 +241,10 @@ func (o *Orchestrator) UpdateFirewall(ctx context.Context, req *workspacev1.Upda
 		w.Generation++
 		fs := w.FirewallStatus
 		fs.Revision++
-		fs.Phase = FirewallApplying
+		fs.Phase = string(workspace.FirewallApplying)
 		fs.Message, fs.ErrorCode = "", ""
 		fs.UpdateTime = timestamppb.New(o.now())
-		return emit(event.TypeFirewallUpdated), nil
+		return emit(transitions[CmdUpdateFirewall].event), nil
 	})
 }
 
@@ -266,15 +258,15 @@ func sameFirewall(a, b *workspacev1.Workspace) bool {
 }
 
 // serviceByName returns the status of one service of s.
-func serviceByName(s *workspacev1.Services, name string) *workspacev1.ServiceStatus {
+func serviceByName(s *workspacev1.Services, name workspace.Service) *workspacev1.ServiceStatus {
 	switch name {
-	case ServiceRuntime:
+	case workspace.ServiceRuntime:
 		return s.Runtime
-	case ServiceTerminal:
+	case workspace.ServiceTerminal:
 		return s.Terminal
-	case ServiceBrowser:
+	case workspace.ServiceBrowser:
 		return s.Browser
-	case ServiceCanvas:
+	case workspace.ServiceCanvas:
 		return s.Canvas
 	}
 	return nil

@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"errors"
 	"strconv"
+
+	"aileron.dev/pkg/errcode"
 )
 
 // Sentinel error kinds; the gRPC handler maps each to a status code.
@@ -25,10 +27,10 @@ var (
 
 // Error is a domain error with a stable code and the field it is about.
 type Error struct {
-	Kind    error  // one of the sentinels above or ErrInvalidTransition
-	Code    string // stable machine-readable code, e.g. WORKSPACE_NOT_FOUND
-	Field   string // request field the error is about, if any
-	Message string // human-readable, names the field
+	Kind    error        // one of the sentinels above or ErrInvalidTransition
+	Code    errcode.Code // stable machine-readable code, e.g. WORKSPACE_NOT_FOUND
+	Field   string       // request field the error is about, if any
+	Message string       // human-readable, names the field
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -36,14 +38,14 @@ func (e *Error) Error() string { return e.Message }
 // Unwrap returns the kind so errors.Is works against the sentinels.
 func (e *Error) Unwrap() error { return e.Kind }
 
-func invalid(code, field, msg string) *Error {
+func invalid(code errcode.Code, field, msg string) *Error {
 	return &Error{Kind: ErrInvalidArgument, Code: code, Field: field, Message: msg}
 }
 
 func notFound(id string) *Error {
-	return &Error{Kind: ErrNotFound, Code: "WORKSPACE_NOT_FOUND", Field: "id", Message: "workspace id " + strconv.Quote(id) + " not found"}
+	return &Error{Kind: ErrNotFound, Code: errcode.WorkspaceNotFound, Field: "id", Message: "workspace id " + strconv.Quote(id) + " not found"}
 }
 
 func storeUnavailable(err error) *Error {
-	return &Error{Kind: ErrUnavailable, Code: "STORE_UNAVAILABLE", Message: err.Error()}
+	return &Error{Kind: ErrUnavailable, Code: errcode.StoreUnavailable, Message: err.Error()}
 }

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/workspace"
 )
 
 // ErrorDomain is the ErrorInfo domain of every Aileron API error.
@@ -48,7 +50,7 @@ func NewHandler(o *Orchestrator, id Identity, p AccessPolicy) *Handler {
 // firewallAllowed enforces FirewallAdminOnly.
 func (h *Handler) firewallAllowed(ctx context.Context) error {
 	if _, admin := h.identity(ctx); h.policy.FirewallAdminOnly && !admin {
-		return &Error{Kind: ErrPermission, Code: "FIREWALL_ADMIN_ONLY", Field: "firewall", Message: "only admins may change firewall settings on this server"}
+		return &Error{Kind: ErrPermission, Code: errcode.FirewallAdminOnly, Field: "firewall", Message: "only admins may change firewall settings on this server"}
 	}
 	return nil
 }
@@ -94,9 +96,9 @@ func (h *Handler) ListWorkspaces(ctx context.Context, req *workspacev1.ListWorks
 		size = 50
 	}
 	if size < 1 || size > 100 {
-		return nil, toStatus(invalid("PAGE_SIZE_INVALID", "page_size", "page_size must be between 1 and 100"))
+		return nil, toStatus(invalid(errcode.PageSizeInvalid, "page_size", "page_size must be between 1 and 100"))
 	}
-	f, err := h.filter(ctx, "", req.GetState(), req.GetProvisioner(), req.GetSearch())
+	f, err := h.filter(ctx, "", workspace.State(req.GetState()), workspace.Provisioner(req.GetProvisioner()), req.GetSearch())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -107,17 +109,19 @@ func (h *Handler) ListWorkspaces(ctx context.Context, req *workspacev1.ListWorks
 	return &workspacev1.ListWorkspacesResponse{Workspaces: ws, NextPageToken: next}, nil
 }
 
-func (h *Handler) filter(ctx context.Context, id, state, prov, search string) (Filter, error) {
+func (h *Handler) filter(ctx context.Context, id string, state workspace.State, prov workspace.Provisioner, search string) (Filter, error) {
 	if state != "" {
 		if err := validateState(state); err != nil {
 			return Filter{}, err
 		}
 	}
-	if prov != "" && prov != ProvisionerDocker && prov != ProvisionerKubernetes {
-		return Filter{}, invalid("WORKSPACE_PROVISIONER_INVALID", "provisioner", "provisioner "+quote(prov)+" must be docker or kubernetes")
+	if prov != "" {
+		if err := validateKnownProvisioner(prov); err != nil {
+			return Filter{}, err
+		}
 	}
 	if len(search) > 63 {
-		return Filter{}, invalid("SEARCH_INVALID", "search", "search must be at most 63 characters")
+		return Filter{}, invalid(errcode.SearchInvalid, "search", "search must be at most 63 characters")
 	}
 	f := Filter{ID: id, State: state, Provisioner: prov, Search: search}
 	if owner, admin := h.identity(ctx); !admin {
@@ -186,7 +190,7 @@ func (h *Handler) RestartWorkspace(ctx context.Context, req *workspacev1.Restart
 // RestartService implements WorkspaceService.
 func (h *Handler) RestartService(ctx context.Context, req *workspacev1.RestartServiceRequest) (*workspacev1.RestartServiceResponse, error) {
 	w, err := h.command(ctx, req.GetId(), func(ctx context.Context, id string) (*workspacev1.Workspace, error) {
-		return h.o.RestartService(ctx, id, req.GetService())
+		return h.o.RestartService(ctx, id, workspace.Service(req.GetService()))
 	})
 	return &workspacev1.RestartServiceResponse{Workspace: w}, err
 }
@@ -249,7 +253,7 @@ func (h *Handler) WatchWorkspaces(req *workspacev1.WatchWorkspacesRequest, strea
 			return nil
 		case c, ok := <-sub.C:
 			if !ok {
-				return toStatus(&Error{Kind: ErrUnavailable, Code: "WATCH_FELL_BEHIND", Message: "the watch fell behind; reconnect"})
+				return toStatus(&Error{Kind: ErrUnavailable, Code: errcode.WatchFellBehind, Message: "the watch fell behind; reconnect"})
 			}
 			if err := stream.Send(&workspacev1.WatchWorkspacesResponse{Type: c.Type, Workspace: c.Workspace}); err != nil {
 				return err
@@ -285,7 +289,7 @@ func toStatus(err error) error {
 		c = codes.PermissionDenied
 	}
 	st := status.New(c, de.Message)
-	info := &errdetails.ErrorInfo{Reason: de.Code, Domain: ErrorDomain}
+	info := &errdetails.ErrorInfo{Reason: string(de.Code), Domain: ErrorDomain}
 	if de.Field != "" {
 		info.Metadata = map[string]string{"field": de.Field}
 	}

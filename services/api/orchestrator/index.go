@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/workspace"
 )
 
 // Change types of a watch stream.
@@ -81,14 +83,17 @@ func (x *Index) Owner(id string) (string, bool) {
 
 // Filter selects workspaces for List and Watch.
 type Filter struct {
-	ID, Owner, State, Provisioner, Search string
+	ID, Owner   string
+	State       workspace.State
+	Provisioner workspace.Provisioner
+	Search      string
 }
 
 func (f Filter) match(w *workspacev1.Workspace) bool {
 	return (f.ID == "" || w.Id == f.ID) &&
 		(f.Owner == "" || w.Owner == f.Owner) &&
-		(f.State == "" || w.State == f.State) &&
-		(f.Provisioner == "" || w.Provisioner == f.Provisioner) &&
+		(f.State == "" || w.State == string(f.State)) &&
+		(f.Provisioner == "" || w.Provisioner == string(f.Provisioner)) &&
 		(f.Search == "" || strings.Contains(w.Name, strings.ToLower(f.Search)))
 }
 
@@ -104,7 +109,7 @@ func (x *Index) List(f Filter, size int, token string) ([]*workspacev1.Workspace
 	if token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(token)
 		if err != nil || !strings.Contains(string(b), "/") {
-			return nil, "", invalid("PAGE_TOKEN_INVALID", "page_token", "page_token is not a token from a previous response")
+			return nil, "", invalid(errcode.PageTokenInvalid, "page_token", "page_token is not a token from a previous response")
 		}
 		after = string(b)
 	}

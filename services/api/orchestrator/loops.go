@@ -15,8 +15,10 @@ import (
 	storev1 "aileron.dev/gen/aileron/store/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/workspace"
 )
 
 // StatusConsumer is the durable consumer of provisioner and firewall reports.
@@ -143,22 +145,27 @@ func (o *Orchestrator) sweep(ctx context.Context) {
 func (o *Orchestrator) expireDeadlines(ctx context.Context) {
 	now := o.now()
 	for _, w := range o.index.Snapshot() {
-		if !transitional(w.State) || w.StateDeadlineTime == nil || now.Before(w.StateDeadlineTime.AsTime()) {
+		if !pastDeadline(w, now) {
 			continue
 		}
 		_, err := o.mutate(ctx, w.Id, "", func(w *workspacev1.Workspace) (change, error) {
-			if !transitional(w.State) || w.StateDeadlineTime == nil || now.Before(w.StateDeadlineTime.AsTime()) {
+			if !pastDeadline(w, now) {
 				return noChange, nil
 			}
-			reason := fmt.Sprintf("%s did not finish within %s", w.State, o.cfg.Deadlines[w.State])
-			o.setState(w, StateFailed, reason)
-			w.ErrorCode = "DEADLINE_EXCEEDED"
+			reason := fmt.Sprintf("%s did not finish within %s", w.State, o.cfg.Deadlines[workspace.State(w.State)])
+			o.setState(w, workspace.StateFailed, reason)
+			w.ErrorCode = string(errcode.DeadlineExceeded)
 			return emit(event.TypeStateChanged), nil
 		})
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			o.log.Warn("deadline sweep failed", "workspace_id", w.Id, "err", err)
 		}
 	}
+}
+
+// pastDeadline reports whether w is in a transitional state past its deadline.
+func pastDeadline(w *workspacev1.Workspace, now time.Time) bool {
+	return workspace.State(w.State).Transitional() && w.StateDeadlineTime != nil && !now.Before(w.StateDeadlineTime.AsTime())
 }
 
 // recoverOutbox republishes the last event of every workspace whose event the
@@ -188,7 +195,7 @@ func (o *Orchestrator) published(ctx context.Context, st jetstream.Stream, rec *
 		return true
 	}
 	w := rec.Workspace
-	m, err := st.GetLastMsgForSubject(ctx, "aileron.workspace."+w.Provisioner+"."+w.Id+".*")
+	m, err := st.GetLastMsgForSubject(ctx, event.WorkspaceIDFilter(workspace.Provisioner(w.Provisioner), w.Id))
 	if err != nil {
 		return false
 	}

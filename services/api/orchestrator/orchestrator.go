@@ -19,17 +19,19 @@ import (
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	storev1 "aileron.dev/gen/aileron/store/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/workspace"
 )
 
 // Config holds the orchestrator's tunables.
 type Config struct {
 	// Provisioners accepted on create; the first is the default.
-	Provisioners []string
+	Provisioners []workspace.Provisioner
 	// Deadlines per transitional state; a workspace still in the state after it
 	// becomes failed with DEADLINE_EXCEEDED.
-	Deadlines map[string]time.Duration
+	Deadlines map[workspace.State]time.Duration
 	// SweepInterval is how often deadlines and unpublished events are checked.
 	SweepInterval time.Duration
 	// MaxWorkspacesPerOwner caps how many workspaces one owner may have (0: no
@@ -41,13 +43,13 @@ type Config struct {
 // DefaultConfig returns production defaults.
 func DefaultConfig() Config {
 	return Config{
-		Provisioners: []string{ProvisionerDocker, ProvisionerKubernetes},
-		Deadlines: map[string]time.Duration{
-			StateCreating:   10 * time.Minute,
-			StateStarting:   5 * time.Minute,
-			StateStopping:   5 * time.Minute,
-			StateRestarting: 5 * time.Minute,
-			StateDeleting:   5 * time.Minute,
+		Provisioners: []workspace.Provisioner{workspace.ProvisionerDocker, workspace.ProvisionerKubernetes},
+		Deadlines: map[workspace.State]time.Duration{
+			workspace.StateCreating:   10 * time.Minute,
+			workspace.StateStarting:   5 * time.Minute,
+			workspace.StateStopping:   5 * time.Minute,
+			workspace.StateRestarting: 5 * time.Minute,
+			workspace.StateDeleting:   5 * time.Minute,
 		},
 		SweepInterval: 5 * time.Second,
 	}
@@ -59,12 +61,12 @@ func (c Config) Validate() error {
 		return errors.New("orchestrator: at least one provisioner must be enabled")
 	}
 	for _, p := range c.Provisioners {
-		if p != ProvisionerDocker && p != ProvisionerKubernetes {
+		if !p.Valid() {
 			return fmt.Errorf("orchestrator: unknown provisioner %q", p)
 		}
 	}
-	for _, s := range States {
-		if transitional(s) && c.Deadlines[s] <= 0 {
+	for _, s := range workspace.States {
+		if s.Transitional() && c.Deadlines[s] <= 0 {
 			return fmt.Errorf("orchestrator: deadline for %s must be positive", s)
 		}
 	}
@@ -159,7 +161,7 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 		}
 		return w, nil
 	}
-	return nil, &Error{Kind: ErrConflict, Code: "WORKSPACE_CONFLICT", Message: "workspace " + id + " is changing too fast, retry"}
+	return nil, &Error{Kind: ErrConflict, Code: errcode.WorkspaceConflict, Message: "workspace " + id + " is changing too fast, retry"}
 }
 
 // attachEvent records the next event of the workspace in the record.
@@ -192,18 +194,18 @@ func (o *Orchestrator) send(ctx context.Context, rec *storev1.WorkspaceRecord) e
 	ev := proto.Clone(rec.LastEvent).(*eventsv1.WorkspaceEvent)
 	ev.Workspace = rec.Workspace
 	w := rec.Workspace
-	return event.Publish(ctx, o.js, event.WorkspaceSubject(w.Provisioner, w.Id, ev.Type), ev.Id, ev)
+	return event.Publish(ctx, o.js, event.WorkspaceSubject(workspace.Provisioner(w.Provisioner), w.Id, ev.Type), ev.Id, ev)
 }
 
 // setState moves w to state, with its reason and deadline.
-func (o *Orchestrator) setState(w *workspacev1.Workspace, state, reason string) {
-	w.State = state
+func (o *Orchestrator) setState(w *workspacev1.Workspace, state workspace.State, reason string) {
+	w.State = string(state)
 	w.StateReason = reason
-	if state != StateFailed {
+	if state != workspace.StateFailed {
 		w.ErrorCode = ""
 	}
 	w.StateDeadlineTime = nil
-	if transitional(state) {
+	if state.Transitional() {
 		w.StateDeadlineTime = timestamppb.New(o.now().Add(o.cfg.Deadlines[state]))
 	}
 }

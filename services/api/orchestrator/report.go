@@ -4,35 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/workspace"
 )
-
-// Phases a provisioner reports.
-const (
-	PhaseRunning     = "running"
-	PhaseStopped     = "stopped"
-	PhaseDeleted     = "deleted"
-	PhaseFailed      = "failed"
-	PhaseProgressing = "progressing"
-)
-
-// reportTransitions maps a reported phase to the states it completes.
-var reportTransitions = map[string]struct {
-	from []string
-	to   string
-}{
-	PhaseRunning: {from: []string{StateCreating, StateStarting, StateRestarting, StateFailed}, to: StateRunning},
-	PhaseStopped: {from: []string{StateStopping, StateFailed}, to: StateStopped},
-	PhaseFailed:  {from: []string{StateCreating, StateStarting, StateRestarting, StateStopping, StateDeleting, StateRunning}, to: StateFailed},
-}
 
 // ApplyStatus applies a provisioner's report through the state machine. A
 // report about an older generation than the record's is stale and ignored.
@@ -40,7 +22,8 @@ func (o *Orchestrator) ApplyStatus(ctx context.Context, r *eventsv1.StatusReport
 	if err := ValidateID(r.GetWorkspaceId()); err != nil {
 		return event.Permanent(err)
 	}
-	if r.GetPhase() == PhaseDeleted {
+	phase := workspace.Phase(r.GetPhase())
+	if phase == workspace.PhaseDeleted {
 		return o.finishDelete(ctx, r)
 	}
 	_, err := o.mutate(ctx, r.GetWorkspaceId(), "", func(w *workspacev1.Workspace) (change, error) {
@@ -56,28 +39,26 @@ func (o *Orchestrator) ApplyStatus(ctx context.Context, r *eventsv1.StatusReport
 			w.ObservedGeneration = r.GetObservedGeneration()
 			c = writeOnly
 		}
-		if r.GetPhase() == PhaseRunning && r.GetServices() == nil {
+		if phase == workspace.PhaseRunning && r.GetServices() == nil {
 			// The provisioner converged the generation that asked for the
 			// restarts without detailing services: those restarts are done.
 			for _, s := range serviceList(w.Services) {
-				if s.State == ServiceRestarting {
-					s.State = StateRunning
+				if s.State == string(workspace.ServiceRestarting) {
+					s.State = string(workspace.ServiceRunning)
 					c = writeOnly
 				}
 			}
 		}
-		t, ok := reportTransitions[r.GetPhase()]
-		if !ok || !slices.Contains(t.from, w.State) || (w.State == t.to && w.StateReason == r.GetReason()) {
+		state := workspace.State(w.State)
+		next, _ := Observe(phase, state, workspace.Desired(w.DesiredState))
+		if next == "" || (state == next && w.StateReason == r.GetReason()) {
 			return c, nil
 		}
-		if w.State == StateFailed && r.GetPhase() != PhaseFailed && !matchesDesired(w.DesiredState, t.to) {
-			return c, nil
-		}
-		o.setState(w, t.to, r.GetReason())
-		if t.to == StateFailed {
+		o.setState(w, next, r.GetReason())
+		if next == workspace.StateFailed {
 			w.ErrorCode = r.GetErrorCode()
 			if w.ErrorCode == "" {
-				w.ErrorCode = "PROVISIONER_FAILED"
+				w.ErrorCode = string(errcode.ProvisionerFailed)
 			}
 		}
 		return emit(event.TypeStateChanged), nil
@@ -89,15 +70,11 @@ func (o *Orchestrator) ApplyStatus(ctx context.Context, r *eventsv1.StatusReport
 	return err
 }
 
-func matchesDesired(desired, state string) bool {
-	return (desired == DesiredRunning && state == StateRunning) || (desired == DesiredStopped && state == StateStopped)
-}
-
 // mergeServices keeps the orchestrator's enabled flags and fills in what the
 // provisioner observed.
 func mergeServices(cur, obs *workspacev1.Services) *workspacev1.Services {
 	out := proto.Clone(cur).(*workspacev1.Services)
-	for _, name := range []string{ServiceRuntime, ServiceTerminal, ServiceBrowser, ServiceCanvas} {
+	for _, name := range workspace.Services {
 		o := serviceByName(obs, name)
 		if o == nil {
 			continue
@@ -123,7 +100,8 @@ func (o *Orchestrator) finishDelete(ctx context.Context, r *eventsv1.StatusRepor
 			return err
 		}
 		w := rec.Workspace
-		if w.DesiredState != DesiredDeleted || r.GetObservedGeneration() != w.Generation {
+		_, remove := Observe(workspace.PhaseDeleted, workspace.State(w.State), workspace.Desired(w.DesiredState))
+		if !remove || r.GetObservedGeneration() != w.Generation {
 			return nil
 		}
 		// The name and the quota place are given back first, so once GET
@@ -147,7 +125,7 @@ func (o *Orchestrator) finishDelete(ctx context.Context, r *eventsv1.StatusRepor
 			Id: fmt.Sprintf("%s-%d", id, rec.EventSequence+1), Type: event.TypeDeleted,
 			Sequence: rec.EventSequence + 1, Workspace: w, Time: timestamppb.New(o.now()),
 		}
-		if err := event.Publish(ctx, o.js, event.WorkspaceSubject(w.Provisioner, id, ev.Type), ev.Id, ev); err != nil {
+		if err := event.Publish(ctx, o.js, event.WorkspaceSubject(workspace.Provisioner(w.Provisioner), id, ev.Type), ev.Id, ev); err != nil {
 			o.log.Warn("deleted event publish failed", "workspace_id", id, "err", err)
 		}
 		o.log.Info("workspace deleted", "workspace_id", id)
@@ -169,15 +147,16 @@ func (o *Orchestrator) ApplyFirewall(ctx context.Context, r *eventsv1.FirewallRe
 		}
 		next := proto.Clone(fs).(*workspacev1.FirewallStatus)
 		// "applying" from the policy service must not undo an "applied" from the enforcer.
-		if !(r.GetPhase() == FirewallApplying && fs.ObservedRevision == r.GetRevision()) {
+		phase := workspace.FirewallPhase(r.GetPhase())
+		if !(phase == workspace.FirewallApplying && fs.ObservedRevision == r.GetRevision()) {
 			next.Phase = r.GetPhase()
 			next.Message = r.GetMessage()
 			next.ErrorCode = r.GetErrorCode()
 		}
-		if r.GetPhase() == FirewallApplied {
+		if phase == workspace.FirewallApplied {
 			next.ObservedRevision = r.GetRevision()
 		}
-		if r.GetPhase() == FirewallApplying || len(r.GetWorkspaceEffectiveAllowedDomains())+len(r.GetBrowserEffectiveAllowedDomains()) > 0 {
+		if phase == workspace.FirewallApplying || len(r.GetWorkspaceEffectiveAllowedDomains())+len(r.GetBrowserEffectiveAllowedDomains()) > 0 {
 			next.WorkspaceEffectiveAllowedDomains = r.GetWorkspaceEffectiveAllowedDomains()
 			next.BrowserEffectiveAllowedDomains = r.GetBrowserEffectiveAllowedDomains()
 		}

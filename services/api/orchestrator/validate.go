@@ -5,25 +5,14 @@ import (
 	"encoding/base32"
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
-)
-
-// Provisioners.
-const (
-	ProvisionerDocker     = "docker"
-	ProvisionerKubernetes = "kubernetes"
-)
-
-// Service names.
-const (
-	ServiceRuntime  = "runtime"
-	ServiceTerminal = "terminal"
-	ServiceBrowser  = "browser"
-	ServiceCanvas   = "canvas"
 )
 
 var (
@@ -43,47 +32,59 @@ func newID() string {
 // ValidateID checks the shape of a workspace id.
 func ValidateID(id string) error {
 	if !idRE.MatchString(id) {
-		return invalid("WORKSPACE_ID_INVALID", "id", "id "+quote(id)+" is not a workspace id (20 characters a-z, 2-7)")
+		return invalid(errcode.WorkspaceIDInvalid, "id", "id "+quote(id)+" is not a workspace id (20 characters a-z, 2-7)")
 	}
 	return nil
 }
 
 func validateName(name string) error {
 	if !nameRE.MatchString(name) {
-		return invalid("WORKSPACE_NAME_INVALID", "name",
+		return invalid(errcode.WorkspaceNameInvalid, "name",
 			"name "+quote(name)+" must be 1-63 lowercase letters, digits or hyphens, starting and ending with a letter or digit")
 	}
 	return nil
 }
 
-func validateService(s string) error {
-	switch s {
-	case ServiceRuntime, ServiceTerminal, ServiceBrowser, ServiceCanvas:
+func validateService(s workspace.Service) error {
+	if s.Valid() {
 		return nil
 	}
-	return invalid("WORKSPACE_SERVICE_INVALID", "service", "service "+quote(s)+" must be one of runtime, terminal, browser, canvas")
+	return invalid(errcode.WorkspaceServiceInvalid, "service", "service "+quote(string(s))+" must be one of "+join(workspace.Services))
 }
 
-func validateState(s string) error {
-	for _, st := range States {
-		if s == st {
-			return nil
-		}
+func validateState(s workspace.State) error {
+	if s.Valid() {
+		return nil
 	}
-	return invalid("WORKSPACE_STATE_INVALID", "state", "state "+quote(s)+" must be one of "+strings.Join(States, ", "))
+	return invalid(errcode.WorkspaceStateInvalid, "state", "state "+quote(string(s))+" must be one of "+join(workspace.States))
 }
 
-func validateProvisioner(p string, enabled []string) error {
-	if p != ProvisionerDocker && p != ProvisionerKubernetes {
-		return invalid("WORKSPACE_PROVISIONER_INVALID", "provisioner", "provisioner "+quote(p)+" must be docker or kubernetes")
+// validateKnownProvisioner checks that p names a provisioner.
+func validateKnownProvisioner(p workspace.Provisioner) error {
+	if p.Valid() {
+		return nil
 	}
-	for _, e := range enabled {
-		if e == p {
-			return nil
-		}
+	return invalid(errcode.WorkspaceProvisionerInvalid, "provisioner", "provisioner "+quote(string(p))+" must be docker or kubernetes")
+}
+
+func validateProvisioner(p workspace.Provisioner, enabled []workspace.Provisioner) error {
+	if err := validateKnownProvisioner(p); err != nil {
+		return err
 	}
-	return invalid("WORKSPACE_PROVISIONER_NOT_ENABLED", "provisioner",
-		"provisioner "+quote(p)+" is not enabled on this server (enabled: "+strings.Join(enabled, ", ")+")")
+	if slices.Contains(enabled, p) {
+		return nil
+	}
+	return invalid(errcode.WorkspaceProvisionerNotEnabled, "provisioner",
+		"provisioner "+quote(string(p))+" is not enabled on this server (enabled: "+join(enabled)+")")
+}
+
+// join lists words separated by ", ".
+func join[T ~string](words []T) string {
+	s := make([]string, len(words))
+	for i, w := range words {
+		s[i] = string(w)
+	}
+	return strings.Join(s, ", ")
 }
 
 // groupSettings validates one firewall group; mode "" defaults to allowlist.

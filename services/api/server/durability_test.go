@@ -16,7 +16,9 @@ import (
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/apitest"
 	"aileron.dev/services/api/orchestrator"
 )
@@ -90,7 +92,7 @@ func TestRestartsKeepWorkspacesAndEvents(t *testing.T) {
 	}
 	ctx := context.Background()
 	// A provisioner's durable consumer that has not processed anything yet.
-	_, err := env.JS.CreateOrUpdateConsumer(ctx, "AILERON", jetstream.ConsumerConfig{
+	_, err := env.JS.CreateOrUpdateConsumer(ctx, bus.StreamName, jetstream.ConsumerConfig{
 		Durable: "test-provisioner", FilterSubjects: []string{event.WorkspaceFilter("docker")}, AckPolicy: jetstream.AckExplicitPolicy,
 	})
 	require.NoError(t, err)
@@ -109,7 +111,7 @@ func TestRestartsKeepWorkspacesAndEvents(t *testing.T) {
 	}
 	require.Equal(t, ids, got)
 
-	cons, err := env2.JS.Consumer(ctx, "AILERON", "test-provisioner")
+	cons, err := env2.JS.Consumer(ctx, bus.StreamName, "test-provisioner")
 	require.NoError(t, err)
 	batch, err := cons.Fetch(10, jetstream.FetchMaxWait(2*time.Second))
 	require.NoError(t, err)
@@ -135,7 +137,7 @@ func TestOutboxRecovery(t *testing.T) {
 	ctx := context.Background()
 	rec, err := env.Store.Get(ctx, id)
 	require.NoError(t, err)
-	rec.Workspace.State = orchestrator.StateStopping
+	rec.Workspace.State = string(workspace.StateStopping)
 	rec.Workspace.Generation++
 	rec.EventSequence++
 	rec.LastEvent = &eventsv1.WorkspaceEvent{Id: fmt.Sprintf("%s-%d", id, rec.EventSequence), Type: event.TypeStopRequested, Sequence: rec.EventSequence}
@@ -157,7 +159,7 @@ func TestOutboxRecovery(t *testing.T) {
 func TestDeadlineFailsWorkspace(t *testing.T) {
 	cfg := orchestrator.DefaultConfig()
 	cfg.SweepInterval = 20 * time.Millisecond
-	cfg.Deadlines[orchestrator.StateCreating] = 100 * time.Millisecond
+	cfg.Deadlines[workspace.StateCreating] = 100 * time.Millisecond
 	env := apitest.Start(t, apitest.Options{Orchestrator: &cfg})
 	id := create(t, env, "slow")["id"].(string)
 	w := waitState(t, env, id, "failed")

@@ -17,6 +17,7 @@ import (
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/apitest"
 )
 
@@ -95,7 +96,7 @@ func generation(t testing.TB, w map[string]any) int64 {
 // events reads every workspace event published from now on, in order.
 func events(t testing.TB, env *apitest.Env) func() *eventsv1.WorkspaceEvent {
 	t.Helper()
-	sub, err := env.NC.SubscribeSync(event.WorkspaceFilter("*"))
+	sub, err := env.NC.SubscribeSync(event.AllWorkspacesFilter)
 	require.NoError(t, err)
 	require.NoError(t, env.NC.Flush())
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
@@ -106,7 +107,7 @@ func events(t testing.TB, env *apitest.Env) func() *eventsv1.WorkspaceEvent {
 		ev := &eventsv1.WorkspaceEvent{}
 		require.NoError(t, proto.Unmarshal(msg.Data, ev))
 		require.Equal(t, ev.Id, msg.Header.Get("Nats-Msg-Id"))
-		require.Equal(t, event.WorkspaceSubject(ev.Workspace.Provisioner, ev.Workspace.Id, ev.Type), msg.Subject)
+		require.Equal(t, event.WorkspaceSubject(workspace.Provisioner(ev.Workspace.Provisioner), ev.Workspace.Id, ev.Type), msg.Subject)
 		return ev
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/workspace"
 )
 
 // consume turns every docker workspace event and firewall policy announcement
@@ -18,7 +19,7 @@ func (p *Provisioner) consume(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := event.Consume(ctx, p.js, event.ConsumerConfig{
 			Durable:        p.cfg.Consumer,
-			FilterSubjects: []string{event.WorkspaceFilter(ProvisionerName), event.FirewallPolicyFilter(ProvisionerName)},
+			FilterSubjects: []string{event.WorkspaceFilter(workspace.ProvisionerDocker), event.FirewallPolicyFilter(workspace.ProvisionerDocker)},
 			// The start-up resync covers the past; replaying the stream would only repeat it.
 			DeliverNew: true,
 		}, p.log, func(_ context.Context, msg jetstream.Msg) error {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/docker-provisioner/provisioner"
 )
 
@@ -45,7 +46,7 @@ func TestExitedServiceIsRestartedThenCrashLoopFails(t *testing.T) {
 
 	require.NoError(t, docker.ContainerKill(ctx, runtime, "KILL"))
 	w = h.waitState(w.Id, "failed")
-	require.Equal(t, provisioner.CodeCrashLoop, w.ErrorCode)
+	require.Equal(t, string(errcode.ContainerCrashLoop), w.ErrorCode)
 	require.Contains(t, w.StateReason, "runtime exited with code 137 3 times within 10m0s")
 	require.False(t, containersOf(t, w.Id)[runtime].State.Running, "a crash-looping service is left exited")
 

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/docker-provisioner/provisioner"
 )
@@ -26,7 +28,7 @@ func TestFailingHealthCheckFailsWorkspace(t *testing.T) {
 		h.startProvisioner()
 		w := h.create("unhealthy", false)
 		w = h.waitState(w.Id, "failed")
-		require.Equal(t, provisioner.CodeHealthCheckFailed, w.ErrorCode)
+		require.Equal(t, string(errcode.HealthCheckFailed), w.ErrorCode)
 		require.Contains(t, w.StateReason, "health check of runtime failed")
 		require.Contains(t, w.StateReason, "503")
 		require.Equal(t, "failed", w.Services.Runtime.State)
@@ -41,7 +43,7 @@ func TestFailingHealthCheckFailsWorkspace(t *testing.T) {
 	t.Run("orchestrator deadline", func(t *testing.T) {
 		oc := orchestrator.DefaultConfig()
 		oc.SweepInterval = 100 * time.Millisecond
-		oc.Deadlines[orchestrator.StateCreating] = 4 * time.Second
+		oc.Deadlines[workspace.StateCreating] = 4 * time.Second
 		h := newHarness(t, failRuntime, &oc)
 		h.startProvisioner()
 		w := h.create("unhealthy", false)
@@ -85,7 +87,7 @@ func TestMissingImageFailsWithImagePullFailed(t *testing.T) {
 	require.Contains(t, states, "pulling")
 	cancel()
 	w = h.waitState(w.Id, "failed")
-	require.Equal(t, provisioner.CodeImagePullFailed, w.ErrorCode)
+	require.Equal(t, string(errcode.ImagePullFailed), w.ErrorCode)
 	require.Contains(t, w.StateReason, missing)
 	require.Equal(t, "failed", w.Services.Runtime.State)
 	require.Contains(t, w.Services.Runtime.Message, missing)

@@ -19,6 +19,7 @@ import (
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/policy"
 )
@@ -194,12 +195,12 @@ func (p *Provisioner) reportFirewall(ctx context.Context, id string, fp *eventsv
 	if fp == nil {
 		return nil // the firewall service reports "applying" until it has a policy
 	}
-	phase, msg := "applied", "enforced by egress gateway "+GatewayName(id)
+	phase, msg := workspace.FirewallApplied, "enforced by egress gateway "+GatewayName(id)
 	if !p.dnsMitigation && !p.dnsLeakFixed {
-		phase, msg = "degraded", msg+"; the engine's embedded DNS can leak queries from internal networks (CVE-2024-29018) and dns_mitigation is off"
+		phase, msg = workspace.FirewallDegraded, msg+"; the engine's embedded DNS can leak queries from internal networks (CVE-2024-29018) and dns_mitigation is off"
 	}
 	r := &eventsv1.FirewallReport{
-		WorkspaceId: id, Revision: fp.Revision, Phase: phase, Message: msg, Reporter: Reporter,
+		WorkspaceId: id, Revision: fp.Revision, Phase: string(phase), Message: msg, Reporter: Reporter,
 		WorkspaceEffectiveAllowedDomains: fp.GetWorkspace().GetAllowedDomains(),
 		BrowserEffectiveAllowedDomains:   fp.GetBrowser().GetAllowedDomains(),
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 )
 
 // stop stops every container of w gracefully, services first, then the
@@ -17,7 +18,7 @@ func (p *Provisioner) stop(ctx context.Context, w *workspacev1.Workspace) error 
 	}
 	var services, gateways []string
 	for _, c := range cs {
-		if c.Labels[LabelService] == roleGateway {
+		if roleOf(c.Labels) == roleGateway {
 			gateways = append(gateways, c.ID)
 		} else {
 			services = append(services, c.ID)
@@ -40,8 +41,8 @@ func (p *Provisioner) stop(ctx context.Context, w *workspacev1.Workspace) error 
 			p.log.Warn("firewall report failed", "workspace_id", w.Id, "err", err)
 		}
 	}
-	st := p.newStatus(enabledServices(w), StateStopped)
-	return p.report(ctx, w, PhaseStopped, "all containers stopped; data kept", "", st)
+	st := p.newStatus(enabledServices(w), workspace.ServiceStopped)
+	return p.report(ctx, w, workspace.PhaseStopped, "all containers stopped; data kept", "", st)
 }
 
 // teardown removes every container, network and volume of workspace id,

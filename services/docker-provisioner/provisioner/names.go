@@ -1,15 +1,24 @@
 package provisioner
 
 import (
+	"slices"
+
 	"github.com/docker/docker/api/types/filters"
+
+	"aileron.dev/services/firewall/policy"
 )
 
 // Labels on every object the provisioner creates.
 const (
 	LabelWorkspaceID = "aileron.dev/workspace-id"
-	LabelService     = "aileron.dev/service"
-	LabelManagedBy   = "aileron.dev/managed-by"
-	LabelInstance    = "aileron.dev/instance"
+	// LabelService names the workspace service a container runs (runtime,
+	// terminal, browser, canvas); only service containers carry it.
+	LabelService = "aileron.dev/service"
+	// LabelRole names what an object that is not a service container is
+	// (the role* values: the egress gateway, a volume, a network).
+	LabelRole      = "aileron.dev/role"
+	LabelManagedBy = "aileron.dev/managed-by"
+	LabelInstance  = "aileron.dev/instance"
 	// LabelSpecHash is the hash of a container's desired spec: a container
 	// whose hash differs from the desired one is replaced.
 	LabelSpecHash = "aileron.dev/spec-hash"
@@ -20,7 +29,8 @@ const (
 	ManagedBy = "aileron-docker-provisioner"
 )
 
-// Values of LabelService for objects that are not a workspace service.
+// Values of LabelRole. Versions before LabelRole wrote these values under
+// LabelService; roleOf still reads them there.
 const (
 	roleGateway   = "egress-gateway"
 	roleData      = "data"
@@ -28,13 +38,6 @@ const (
 	roleNetWS     = "network-workspace"
 	roleNetBR     = "network-browser"
 	roleOutside   = "network-outside"
-)
-
-// Network groups: the workspace group (runtime, terminal, canvas) and the
-// browser group (chrome), each on its own internal network.
-const (
-	groupWorkspace = "workspace"
-	groupBrowser   = "browser"
 )
 
 // ContainerName returns the container name of a service of workspace id.
@@ -55,19 +58,20 @@ func VolumeName(id string) string { return "workspace-data-" + id }
 func gatewayVolumeName(id string) string { return "workspace-egress-" + id }
 
 // NetworkName returns the internal network of a group of workspace id.
-func NetworkName(group, id string) string {
-	if group == groupBrowser {
+func NetworkName(group policy.Group, id string) string {
+	if group == policy.GroupBrowser {
 		return "aileron-br-" + id
 	}
 	return "aileron-ws-" + id
 }
 
-// groupOf returns the network group of a service.
-func groupOf(service string) string {
+// groupOf returns the network group of a service: the browser has its own,
+// the others share the workspace group.
+func groupOf(service string) policy.Group {
 	if service == ServiceBrowser {
-		return groupBrowser
+		return policy.GroupBrowser
 	}
-	return groupWorkspace
+	return policy.GroupWorkspace
 }
 
 // hostOffset is the last octet offset of each container on its internal
@@ -88,12 +92,17 @@ func hostName(service string) string {
 	return service
 }
 
-// labels returns the ownership labels of an object.
-func (p *Provisioner) labels(id, role string) map[string]string {
+// labels returns the ownership labels of an object: a service container
+// (what is a service name) gets LabelService, every other object LabelRole.
+func (p *Provisioner) labels(id, what string) map[string]string {
 	l := map[string]string{
 		LabelManagedBy: ManagedBy,
 		LabelInstance:  p.cfg.Instance,
-		LabelService:   role,
+	}
+	if isService(what) {
+		l[LabelService] = what
+	} else {
+		l[LabelRole] = what
 	}
 	if id != "" {
 		l[LabelWorkspaceID] = id
@@ -116,4 +125,19 @@ func (p *Provisioner) ownedFilter(id string) filters.Args {
 // owned reports whether labels mark an object of this instance and workspace.
 func (p *Provisioner) owned(l map[string]string, id string) bool {
 	return l[LabelManagedBy] == ManagedBy && l[LabelInstance] == p.cfg.Instance && l[LabelWorkspaceID] == id
+}
+
+// legacyRoles are the role values older versions wrote under LabelService.
+var legacyRoles = []string{roleGateway, roleData, roleGatewayFS, roleNetWS, roleNetBR, roleOutside}
+
+// roleOf returns the role of an object from its labels ("" for a service
+// container), reading LabelService too for objects an older version created.
+func roleOf(l map[string]string) string {
+	if r := l[LabelRole]; r != "" {
+		return r
+	}
+	if r := l[LabelService]; slices.Contains(legacyRoles, r) {
+		return r
+	}
+	return ""
 }

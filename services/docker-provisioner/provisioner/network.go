@@ -12,6 +12,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+
+	"aileron.dev/services/firewall/policy"
 )
 
 // netInfo is one internal network of a workspace.
@@ -35,8 +37,8 @@ type networks struct {
 	ws, br netInfo
 }
 
-func (ns networks) of(group string) netInfo {
-	if group == groupBrowser {
+func (ns networks) of(group policy.Group) netInfo {
+	if group == policy.GroupBrowser {
 		return ns.br
 	}
 	return ns.ws
@@ -56,7 +58,7 @@ func (p *Provisioner) ensureOutsideNetwork(ctx context.Context) error {
 	_, err := p.docker.NetworkCreate(cctx, p.cfg.OutsideNetwork, network.CreateOptions{
 		Driver:  "bridge",
 		Options: map[string]string{"com.docker.network.bridge.enable_icc": "false"},
-		Labels:  map[string]string{LabelManagedBy: ManagedBy, LabelService: roleOutside},
+		Labels:  map[string]string{LabelManagedBy: ManagedBy, LabelRole: roleOutside},
 	})
 	if err != nil && !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
 		return fmt.Errorf("create network %s: %w", p.cfg.OutsideNetwork, err)
@@ -75,9 +77,9 @@ func (p *Provisioner) ensureNetworks(ctx context.Context, id string) (networks, 
 	var ns networks
 	var wsErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { ns.ws, wsErr = p.ensureNetwork(ctx, id, groupWorkspace, found) })
+	wg.Go(func() { ns.ws, wsErr = p.ensureNetwork(ctx, id, policy.GroupWorkspace, found) })
 	var brErr error
-	ns.br, brErr = p.ensureNetwork(ctx, id, groupBrowser, found)
+	ns.br, brErr = p.ensureNetwork(ctx, id, policy.GroupBrowser, found)
 	wg.Wait()
 	return ns, errors.Join(wsErr, brErr)
 }
@@ -85,7 +87,7 @@ func (p *Provisioner) ensureNetworks(ctx context.Context, id string) (networks, 
 // ensureNetwork returns the internal network of a group, creating it with a
 // free subnet of the pool when missing. Duplicates (a create that raced a
 // crashed predecessor) are removed, keeping the first listed.
-func (p *Provisioner) ensureNetwork(ctx context.Context, id, group string, found []network.Summary) (netInfo, error) {
+func (p *Provisioner) ensureNetwork(ctx context.Context, id string, group policy.Group, found []network.Summary) (netInfo, error) {
 	name := NetworkName(group, id)
 	var mine []network.Summary
 	for _, n := range found {
@@ -123,7 +125,7 @@ func toNetInfo(n network.Summary) (netInfo, error) {
 // reserved by a concurrent create of this process, and moving on when the
 // engine reports an overlap (another process took it). Creates of different
 // workspaces run in parallel; only the pick is serialised.
-func (p *Provisioner) createNetwork(ctx context.Context, id, group string) (netInfo, error) {
+func (p *Provisioner) createNetwork(ctx context.Context, id string, group policy.Group) (netInfo, error) {
 	name := NetworkName(group, id)
 	used, err := p.usedSubnets(ctx)
 	if err != nil {
@@ -169,10 +171,10 @@ func (p *Provisioner) release(sub netip.Prefix) {
 	delete(p.reserved, sub)
 }
 
-func (p *Provisioner) createNetworkWith(ctx context.Context, id, group string, sub netip.Prefix) (netInfo, error) {
+func (p *Provisioner) createNetworkWith(ctx context.Context, id string, group policy.Group, sub netip.Prefix) (netInfo, error) {
 	name := NetworkName(group, id)
 	role := roleNetWS
-	if group == groupBrowser {
+	if group == policy.GroupBrowser {
 		role = roleNetBR
 	}
 	cctx, cancel := p.timeout(ctx)

@@ -23,14 +23,12 @@ import (
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 )
 
 // Reporter names this provisioner in status reports.
 const Reporter = "docker-provisioner"
-
-// ProvisionerName is the workspace provisioner value this service handles.
-const ProvisionerName = "docker"
 
 // Provisioner converges Docker to the desired state of docker workspaces.
 type Provisioner struct {
@@ -245,7 +243,7 @@ func (p *Provisioner) resync(ctx context.Context) {
 	}
 	n := 0
 	for _, rec := range recs {
-		if rec.GetWorkspace().GetProvisioner() == ProvisionerName {
+		if workspace.Provisioner(rec.GetWorkspace().GetProvisioner()) == workspace.ProvisionerDocker {
 			p.queue.Add(rec.Workspace.Id)
 			n++
 		}

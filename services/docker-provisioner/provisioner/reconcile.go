@@ -12,16 +12,9 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/store"
-)
-
-// Desired states written by the orchestrator.
-const (
-	desiredRunning = "running"
-	desiredStopped = "stopped"
-	desiredDeleted = "deleted"
-	// stateRunning is the lifecycle state of a workspace that reached running.
-	stateRunning = "running"
+	"aileron.dev/pkg/workspace"
 )
 
 // reconcile converges one workspace to its desired state in KV and reports.
@@ -38,28 +31,28 @@ func (p *Provisioner) reconcile(ctx context.Context, id string) (time.Duration, 
 		return 0, err
 	}
 	w := rec.Workspace
-	if w.Provisioner != ProvisionerName {
+	if workspace.Provisioner(w.Provisioner) != workspace.ProvisionerDocker {
 		return 0, nil
 	}
 	var after time.Duration
-	switch w.DesiredState {
-	case desiredDeleted:
+	switch workspace.Desired(w.DesiredState) {
+	case workspace.DesiredDeleted:
 		err = p.teardown(ctx, id)
 		if err == nil {
-			err = p.report(ctx, w, PhaseDeleted, "every container, network and volume removed", "", nil)
+			err = p.report(ctx, w, workspace.PhaseDeleted, "every container, network and volume removed", "", nil)
 		}
-	case desiredStopped:
+	case workspace.DesiredStopped:
 		err = p.stop(ctx, w)
 	default:
 		after, err = p.converge(ctx, w)
 	}
 	if errors.Is(err, errNotOwned) {
 		p.markFailed(w)
-		return 0, p.report(ctx, w, PhaseFailed, err.Error(), CodeResourceConflict, nil)
+		return 0, p.report(ctx, w, workspace.PhaseFailed, err.Error(), errcode.ResourceConflict, nil)
 	}
 	if cl := (*crashLoopError)(nil); errors.As(err, &cl) {
 		p.markFailed(w)
-		return 0, p.report(ctx, w, PhaseFailed, cl.Error(), CodeCrashLoop, nil)
+		return 0, p.report(ctx, w, workspace.PhaseFailed, cl.Error(), errcode.ContainerCrashLoop, nil)
 	}
 	return after, err
 }
@@ -94,7 +87,7 @@ func (p *Provisioner) converge(ctx context.Context, w *workspacev1.Workspace) (t
 		return 0, nil
 	}
 	enabled := enabledServices(w)
-	st := p.newStatus(enabled, StatePending)
+	st := p.newStatus(enabled, workspace.ServicePending)
 	if err := p.ensureVolumes(ctx, w.Id); err != nil {
 		return 0, err
 	}
@@ -151,16 +144,16 @@ func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace
 		}
 		users := p.imageUsers(ref, enabled)
 		for _, s := range users {
-			st.set(s, StatePulling, "pulling image "+ref)
+			st.set(s, workspace.ServicePulling, "pulling image "+ref)
 		}
-		if err := p.report(ctx, w, PhaseProgressing, "pulling image "+ref, "", st); err != nil {
+		if err := p.report(ctx, w, workspace.PhaseProgressing, "pulling image "+ref, "", st); err != nil {
 			return false, err
 		}
 		p.log.Info("pulling image", "workspace_id", w.Id, "image", ref)
 		err = p.pull(ctx, ref, nil)
 		if err == nil {
 			for _, s := range users {
-				st.set(s, StatePending, "")
+				st.set(s, workspace.ServicePending, "")
 			}
 			continue
 		}
@@ -168,11 +161,11 @@ func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace
 			return false, err
 		}
 		for _, s := range users {
-			st.set(s, StateFailed, err.Error())
+			st.set(s, workspace.ServiceFailed, err.Error())
 		}
 		p.markFailed(w)
 		p.log.Warn("image pull failed", "workspace_id", w.Id, "image", ref, "err", err)
-		return true, p.report(ctx, w, PhaseFailed, "image "+ref+" could not be pulled: "+err.Error(), CodeImagePullFailed, st)
+		return true, p.report(ctx, w, workspace.PhaseFailed, "image "+ref+" could not be pulled: "+err.Error(), errcode.ImagePullFailed, st)
 	}
 	return false, nil
 }
@@ -226,7 +219,7 @@ func (p *Provisioner) ensureServices(ctx context.Context, w *workspacev1.Workspa
 		if !c.State.Running {
 			// Exited on its own: the workspace was running and this
 			// container has run (a start or restart gets a new generation).
-			if w.State == stateRunning && !startedAt(c).IsZero() {
+			if workspace.State(w.State) == workspace.StateRunning && !startedAt(c).IsZero() {
 				if err := p.noteExit(w, s, c); err != nil {
 					return err
 				}
@@ -301,7 +294,7 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 	errs := p.awaitHealthy(probeCtx, port, names, time.Duration(p.cfg.HealthWait), func(errs map[string]error) {
 		expired := p.judgeHealth(st, names, cs, errs)
 		if len(expired) == 0 {
-			_ = p.report(ctx, w, PhaseProgressing, "waiting for health checks", "", st)
+			_ = p.report(ctx, w, workspace.PhaseProgressing, "waiting for health checks", "", st)
 		}
 	})
 	if ctx.Err() != nil {
@@ -315,12 +308,12 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 		p.markFailed(w)
 		reason := fmt.Sprintf("health check of %s failed for more than %s: %v",
 			strings.Join(expired, ", "), time.Duration(p.cfg.HealthTimeout), errs[expired[0]])
-		return 0, p.report(ctx, w, PhaseFailed, reason, CodeHealthCheckFailed, st)
+		return 0, p.report(ctx, w, workspace.PhaseFailed, reason, errcode.HealthCheckFailed, st)
 	}
 	if len(errs) > 0 {
-		return time.Second, p.report(ctx, w, PhaseProgressing, "waiting for health checks", "", st)
+		return time.Second, p.report(ctx, w, workspace.PhaseProgressing, "waiting for health checks", "", st)
 	}
-	return 0, p.report(ctx, w, PhaseRunning, "all services running and healthy", "", st)
+	return 0, p.report(ctx, w, workspace.PhaseRunning, "all services running and healthy", "", st)
 }
 
 // judgeHealth sets each service's state from its probe result and returns
@@ -332,12 +325,12 @@ func (p *Provisioner) judgeHealth(st status, names []string, cs map[string]conta
 		err, bad := errs[s]
 		switch {
 		case !bad:
-			st.set(s, StateRunning, "")
+			st.set(s, workspace.ServiceRunning, "")
 		case p.now().Sub(startedAt(cs[s])) > timeout:
-			st.set(s, StateFailed, fmt.Sprintf("health check failing for more than %s: %v", timeout, err))
+			st.set(s, workspace.ServiceFailed, fmt.Sprintf("health check failing for more than %s: %v", timeout, err))
 			expired = append(expired, s)
 		default:
-			st.set(s, StateStarting, "waiting for health check: "+err.Error())
+			st.set(s, workspace.ServiceStarting, "waiting for health check: "+err.Error())
 		}
 	}
 	return expired

@@ -13,58 +13,30 @@ import (
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
-)
-
-// Phases reported to the orchestrator.
-const (
-	PhaseRunning     = "running"
-	PhaseStopped     = "stopped"
-	PhaseDeleted     = "deleted"
-	PhaseFailed      = "failed"
-	PhaseProgressing = "progressing"
-)
-
-// Service states reported per service.
-const (
-	StatePending    = "pending"
-	StatePulling    = "pulling"
-	StateStarting   = "starting"
-	StateRunning    = "running"
-	StateRestarting = "restarting"
-	StateStopped    = "stopped"
-	StateFailed     = "failed"
-	StateDisabled   = "disabled"
-)
-
-// Error codes of failed reports.
-const (
-	CodeImagePullFailed   = "IMAGE_PULL_FAILED"
-	CodeHealthCheckFailed = "HEALTH_CHECK_FAILED"
-	CodeResourceConflict  = "RESOURCE_CONFLICT"
-	// CodeCrashLoop: a service of a running workspace kept exiting.
-	CodeCrashLoop = "CONTAINER_CRASH_LOOP"
+	"aileron.dev/pkg/workspace"
 )
 
 // status is the per-service status observed during one reconcile pass.
 type status map[string]*workspacev1.ServiceStatus
 
 // newStatus starts every enabled service as state and every other as disabled.
-func (p *Provisioner) newStatus(enabled map[string]bool, state string) status {
+func (p *Provisioner) newStatus(enabled map[string]bool, state workspace.ServiceState) status {
 	st := status{}
 	for _, s := range ServiceNames {
-		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(s).Image, State: state}
+		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(s).Image, State: string(state)}
 		if !enabled[s] {
-			ss.State = StateDisabled
+			ss.State = string(workspace.ServiceDisabled)
 		}
 		st[s] = ss
 	}
 	return st
 }
 
-func (st status) set(service, state, msg string) {
+func (st status) set(service string, state workspace.ServiceState, msg string) {
 	if s := st[service]; s != nil && s.Enabled {
-		s.State, s.Message = state, msg
+		s.State, s.Message = string(state), msg
 	}
 }
 
@@ -106,10 +78,10 @@ func startedAt(c container.InspectResponse) time.Time {
 
 // report publishes what was observed about w's current generation, once
 // per distinct report (publishChanged).
-func (p *Provisioner) report(ctx context.Context, w *workspacev1.Workspace, phase, reason, code string, st status) error {
+func (p *Provisioner) report(ctx context.Context, w *workspacev1.Workspace, phase workspace.Phase, reason string, code errcode.Code, st status) error {
 	r := &eventsv1.StatusReport{
-		WorkspaceId: w.Id, ObservedGeneration: w.Generation, Phase: phase, Reason: reason,
-		ErrorCode: code, Services: st.proto(), Reporter: Reporter,
+		WorkspaceId: w.Id, ObservedGeneration: w.Generation, Phase: string(phase), Reason: reason,
+		ErrorCode: string(code), Services: st.proto(), Reporter: Reporter,
 	}
 	sent, err := p.publishChanged(ctx, w.Id, event.StatusSubject(w.Id), r, func(t *timestamppb.Timestamp) { r.Time = t })
 	if sent {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/services/firewall/policy"
 )
 
 // dataMount is where the workspace volume is mounted in runtime and terminal.
@@ -105,7 +106,7 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets
 	net := nets.of(groupOf(service))
 	gw := net.ip(roleGateway)
 	proxyPort := p.cfg.Gateway.WorkspacePort
-	if groupOf(service) == groupBrowser {
+	if groupOf(service) == policy.GroupBrowser {
 		proxyPort = p.cfg.Gateway.BrowserPort
 	}
 	proxy := fmt.Sprintf("http://%s:%d", gw, proxyPort)
@@ -153,7 +154,7 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets
 
 // extraHosts names the gateway and the enabled siblings of a group by their
 // static addresses, so nothing needs a resolver.
-func (p *Provisioner) extraHosts(id, group string, net netInfo, enabled map[string]bool) []string {
+func (p *Provisioner) extraHosts(id string, group policy.Group, net netInfo, enabled map[string]bool) []string {
 	hosts := []string{"gateway:" + net.ip(roleGateway).String(), GatewayName(id) + ":" + net.ip(roleGateway).String()}
 	for _, s := range ServiceNames {
 		if groupOf(s) == group && enabled[s] {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/volume"
+
+	"aileron.dev/pkg/workspace"
 )
 
 // orphan is an object labelled as ours whose workspace has no record.
@@ -30,7 +32,7 @@ func (p *Provisioner) sweepOnce(ctx context.Context) {
 	}
 	live := map[string]bool{}
 	for _, r := range recs {
-		if r.GetWorkspace().GetProvisioner() == ProvisionerName {
+		if workspace.Provisioner(r.GetWorkspace().GetProvisioner()) == workspace.ProvisionerDocker {
 			live[r.Workspace.Id] = true
 		}
 	}

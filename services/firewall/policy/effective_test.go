@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -37,7 +38,7 @@ func TestValidate(t *testing.T) {
 	_, err = policy.Validate("browser_firewall", policy.Settings{Mode: ""})
 	var pe *policy.Error
 	require.ErrorAs(t, err, &pe)
-	require.Equal(t, policy.CodeModeInvalid, pe.Code)
+	require.Equal(t, errcode.FirewallModeInvalid, pe.Code)
 	require.Equal(t, "browser_firewall_domain_access_mode", pe.Field)
 	require.Equal(t, `browser_firewall_domain_access_mode "": unknown mode, want one of "allowlist", "deny", "unrestricted"`, err.Error())
 

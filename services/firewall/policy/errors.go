@@ -3,28 +3,20 @@ package policy
 import (
 	"errors"
 	"fmt"
+
+	"aileron.dev/pkg/errcode"
 )
 
 // ErrInvalid is the sentinel wrapped by every validation error of this package.
 var ErrInvalid = errors.New("invalid firewall setting")
-
-// Stable error codes carried by *Error; the API reports them to clients.
-const (
-	// CodeDomainInvalid marks an allowed-domain entry that is not a valid host name or pattern.
-	CodeDomainInvalid = "FIREWALL_DOMAIN_INVALID"
-	// CodeDomainsTooMany marks a domain list over MaxDomains entries or MaxDomainsBytes bytes.
-	CodeDomainsTooMany = "FIREWALL_DOMAINS_TOO_MANY"
-	// CodeModeInvalid marks an unknown domain access mode.
-	CodeModeInvalid = "FIREWALL_MODE_INVALID"
-)
 
 // maxQuoted bounds how much of a bad entry an error message repeats.
 const maxQuoted = 80
 
 // Error describes one rejected setting. It wraps ErrInvalid.
 type Error struct {
-	// Code is one of the stable Code* constants.
-	Code string
+	// Code is errcode.FirewallDomainInvalid, FirewallDomainsTooMany or FirewallModeInvalid.
+	Code errcode.Code
 	// Field names the setting, with an index for list entries, e.g.
 	// "workspace_firewall_allowed_domains[2]". Empty when the caller gave none.
 	Field string
@@ -45,7 +37,7 @@ func (e *Error) Error() string {
 	if len(entry) > maxQuoted {
 		entry = entry[:maxQuoted] + "..."
 	}
-	if e.Code == CodeDomainsTooMany {
+	if e.Code == errcode.FirewallDomainsTooMany {
 		return fmt.Sprintf("%s: %s", field, e.Reason)
 	}
 	return fmt.Sprintf("%s %q: %s", field, entry, e.Reason)
@@ -55,5 +47,5 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return ErrInvalid }
 
 func domainError(entry, reason string) *Error {
-	return &Error{Code: CodeDomainInvalid, Entry: entry, Reason: reason}
+	return &Error{Code: errcode.FirewallDomainInvalid, Entry: entry, Reason: reason}
 }

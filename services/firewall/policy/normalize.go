@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
+
+	"aileron.dev/pkg/errcode"
 )
 
 // Limits on one allowed-domains list, enforced by NormalizeDomains.
@@ -182,13 +184,13 @@ func truncate(s string) string {
 // NormalizeDomains validates and normalises every entry of a list and returns
 // the entries deduplicated and sorted (never nil). field names the list in
 // errors: a bad entry is reported as field[i] with its value; a list over
-// MaxDomains entries or MaxDomainsBytes bytes gets CodeDomainsTooMany.
+// MaxDomains entries or MaxDomainsBytes bytes gets errcode.FirewallDomainsTooMany.
 func NormalizeDomains(field string, entries []string) ([]string, error) {
 	if field == "" {
 		field = SettingAllowedDomains
 	}
 	if len(entries) > MaxDomains {
-		return nil, &Error{Code: CodeDomainsTooMany, Field: field,
+		return nil, &Error{Code: errcode.FirewallDomainsTooMany, Field: field,
 			Reason: fmt.Sprintf("%d entries, at most %d are allowed", len(entries), MaxDomains)}
 	}
 	total := 0
@@ -196,7 +198,7 @@ func NormalizeDomains(field string, entries []string) ([]string, error) {
 		total += len(e)
 	}
 	if total > MaxDomainsBytes {
-		return nil, &Error{Code: CodeDomainsTooMany, Field: field,
+		return nil, &Error{Code: errcode.FirewallDomainsTooMany, Field: field,
 			Reason: fmt.Sprintf("%d bytes in total, at most %d are allowed", total, MaxDomainsBytes)}
 	}
 	return normalizeList(field, entries)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -124,7 +125,7 @@ func TestNormalizeRejects(t *testing.T) {
 			require.ErrorIs(t, err, policy.ErrInvalid)
 			var pe *policy.Error
 			require.ErrorAs(t, err, &pe)
-			require.Equal(t, policy.CodeDomainInvalid, pe.Code)
+			require.Equal(t, errcode.FirewallDomainInvalid, pe.Code)
 			require.Equal(t, tt.in, pe.Entry)
 			require.Contains(t, pe.Reason, tt.reason)
 			require.Contains(t, err.Error(), fmt.Sprintf("%q", truncated(tt.in)))
@@ -167,7 +168,7 @@ func TestNormalizeDomains(t *testing.T) {
 		_, err := policy.NormalizeDomains("f", names(129, 10))
 		var pe *policy.Error
 		require.ErrorAs(t, err, &pe)
-		require.Equal(t, policy.CodeDomainsTooMany, pe.Code)
+		require.Equal(t, errcode.FirewallDomainsTooMany, pe.Code)
 		require.Equal(t, "f", pe.Field)
 		require.ErrorIs(t, err, policy.ErrInvalid)
 		require.Contains(t, err.Error(), "129 entries")
@@ -176,7 +177,7 @@ func TestNormalizeDomains(t *testing.T) {
 		_, err := policy.NormalizeDomains("f", names(100, 200))
 		var pe *policy.Error
 		require.ErrorAs(t, err, &pe)
-		require.Equal(t, policy.CodeDomainsTooMany, pe.Code)
+		require.Equal(t, errcode.FirewallDomainsTooMany, pe.Code)
 		require.Contains(t, err.Error(), "bytes")
 	})
 }
@@ -201,7 +202,7 @@ func TestParseMode(t *testing.T) {
 		_, err := policy.ParseMode(s)
 		var pe *policy.Error
 		require.True(t, errors.As(err, &pe), s)
-		require.Equal(t, policy.CodeModeInvalid, pe.Code)
+		require.Equal(t, errcode.FirewallModeInvalid, pe.Code)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"aileron.dev/pkg/errcode"
 )
 
 // Mode is a group's domain access mode.
@@ -28,7 +30,7 @@ func ParseMode(s string) (Mode, error) {
 		return m, nil
 	}
 	return "", &Error{
-		Code:   CodeModeInvalid,
+		Code:   errcode.FirewallModeInvalid,
 		Entry:  s,
 		Reason: fmt.Sprintf("unknown mode, want one of %q, %q, %q", ModeAllowlist, ModeDeny, ModeUnrestricted),
 	}

@@ -21,9 +21,11 @@ import (
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -105,7 +107,7 @@ func (s *Service) Run(ctx context.Context) error {
 		go periodic.Run(ctx, s.cfg.ResyncInterval, s.Resync)
 	}
 	return event.ConsumeWorkspaces(ctx, s.js, event.ConsumerConfig{
-		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter("*")},
+		Durable: Consumer, FilterSubjects: []string{event.AllWorkspacesFilter},
 	}, s.log, s.Reconcile)
 }
 
@@ -162,11 +164,11 @@ func (s *Service) Reconcile(ctx context.Context, id string) error {
 	p, err := Effective(s.cfg.Defaults, w)
 	if err != nil {
 		var pe *policy.Error
-		code := "FIREWALL_POLICY_INVALID"
+		code := errcode.FirewallPolicyInvalid
 		if errors.As(err, &pe) {
 			code = pe.Code
 		}
-		return s.report(ctx, &eventsv1.FirewallReport{WorkspaceId: id, Revision: w.GetFirewallStatus().GetRevision(), Phase: "error", ErrorCode: code, Message: err.Error()}, 0)
+		return s.report(ctx, &eventsv1.FirewallReport{WorkspaceId: id, Revision: w.GetFirewallStatus().GetRevision(), Phase: string(workspace.FirewallError), ErrorCode: string(code), Message: err.Error()}, 0)
 	}
 	if cur, err := s.kv.Get(ctx, id); err == nil {
 		old := &eventsv1.FirewallPolicy{}
@@ -186,12 +188,12 @@ func (s *Service) Reconcile(ctx context.Context, id string) error {
 		return fmt.Errorf("store policy %s: %w", id, err)
 	}
 	msgID := fmt.Sprintf("%s-policy-%d-%d", id, p.Revision, kvRev)
-	if err := event.Publish(ctx, s.js, event.FirewallPolicySubject(w.Provisioner, id), msgID, p); err != nil {
+	if err := event.Publish(ctx, s.js, event.FirewallPolicySubject(workspace.Provisioner(w.Provisioner), id), msgID, p); err != nil {
 		return err
 	}
 	s.log.Info("firewall policy computed", "workspace_id", id, "revision", p.Revision)
 	return s.report(ctx, &eventsv1.FirewallReport{
-		WorkspaceId: id, Revision: p.Revision, Phase: "applying",
+		WorkspaceId: id, Revision: p.Revision, Phase: string(workspace.FirewallApplying),
 		WorkspaceEffectiveAllowedDomains: p.Workspace.AllowedDomains, BrowserEffectiveAllowedDomains: p.Browser.AllowedDomains,
 	}, kvRev)
 }

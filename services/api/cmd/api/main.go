@@ -15,6 +15,7 @@ import (
 
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
@@ -86,11 +87,14 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer nc.Close()
 	oc := orchestrator.DefaultConfig()
-	oc.Provisioners = strings.Split(c.Provisioners, ",")
+	oc.Provisioners = nil
+	for _, p := range strings.Split(c.Provisioners, ",") {
+		oc.Provisioners = append(oc.Provisioners, workspace.Provisioner(p))
+	}
 	for s := range oc.Deadlines {
 		oc.Deadlines[s] = c.Deadline
 	}
-	oc.Deadlines[orchestrator.StateCreating] = c.CreatingDeadline
+	oc.Deadlines[workspace.StateCreating] = c.CreatingDeadline
 	oc.MaxWorkspacesPerOwner = c.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, Orchestrator: oc,
 		Access: orchestrator.AccessPolicy{FirewallAdminOnly: c.Auth.FirewallAdminOnly}}

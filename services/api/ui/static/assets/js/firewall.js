@@ -178,7 +178,7 @@ export function firewallEditor(initial) {
     replace(notice, stale && dirty ? h('div', {class: 'banner banner-warn', role: 'status'},
       `The firewall changed elsewhere (now revision ${rev}); applying your edits will be refused. `,
       h('button', {type: 'button', class: 'btn btn-small', onclick: () => reload(null)}, 'Load the current settings')) : null);
-    const ok = allowed('firewall', current.state);
+    const ok = allowed('update_firewall', current.state);
     apply.disabled = busy || !ok;
     apply.title = ok ? '' : `The firewall cannot be changed while ${current.state}`;
     discard.disabled = busy || !dirty;

@@ -1,36 +1,30 @@
-// The lifecycle rules the UI mirrors from the orchestrator's transition table,
-// so buttons for actions the state does not allow are disabled.
+// The lifecycle rules of the orchestrator's command table, generated into
+// lifecycle.gen.js, so buttons for commands the state does not allow are
+// disabled.
 import {h} from './dom.js';
+import {STATES, SERVICE_NAMES, ALLOWED_FROM, BUSY} from './lifecycle.gen.js';
 
-/** STATES lists every workspace state, in lifecycle order. */
-export const STATES = ['creating', 'running', 'stopping', 'stopped', 'starting', 'restarting', 'deleting', 'failed'];
+export {STATES};
 
-/** SERVICES lists the services of a workspace, in display order. */
-export const SERVICES = [
-  {name: 'runtime', label: 'Runtime', hint: 'The agent runtime'},
-  {name: 'terminal', label: 'Terminal', hint: 'In-browser terminal'},
-  {name: 'browser', label: 'Browser', hint: 'Headless Chrome'},
-  {name: 'canvas', label: 'Canvas', hint: 'Optional canvas'},
-];
-
-const allowedFrom = {
-  stop: ['running', 'failed'],
-  start: ['stopped', 'failed'],
-  restart: ['running'],
-  restartService: ['running'],
-  delete: STATES,
-  firewall: ['creating', 'running', 'stopping', 'stopped', 'starting', 'restarting', 'failed'],
+const serviceText = {
+  runtime: {label: 'Runtime', hint: 'The agent runtime'},
+  terminal: {label: 'Terminal', hint: 'In-browser terminal'},
+  browser: {label: 'Browser', hint: 'Headless Chrome'},
+  canvas: {label: 'Canvas', hint: 'Optional canvas'},
 };
 
-/** allowed reports whether an action is allowed from a state. */
-export function allowed(action, state) {
-  return (allowedFrom[action] || []).includes(state);
+/** SERVICES lists the services of a workspace, in display order. */
+export const SERVICES = SERVICE_NAMES.map((name) => ({name, label: name, hint: '', ...serviceText[name]}));
+
+/** allowed reports whether a command (stop, start, restart, restart_service, delete, update_firewall) is allowed from a state. */
+export function allowed(command, state) {
+  return (ALLOWED_FROM[command] || []).includes(state);
 }
 
-/** why explains a disabled action, for its tooltip. */
-export function why(action, state) {
-  const from = allowedFrom[action];
-  return allowed(action, state) ? '' : `Not available while ${state}; allowed when ${from.join(' or ')}`;
+/** why explains a disabled command, for its tooltip. */
+export function why(command, state) {
+  const from = ALLOWED_FROM[command];
+  return allowed(command, state) ? '' : `Not available while ${state}; allowed when ${from.join(' or ')}`;
 }
 
 const tone = {
@@ -39,7 +33,7 @@ const tone = {
   stopped: 'off', disabled: 'off', unavailable: 'off', pending: 'off',
   degraded: 'warn',
 };
-const transitional = new Set(['creating', 'stopping', 'starting', 'restarting', 'deleting', 'applying', 'pulling', 'pending']);
+const transitional = new Set(BUSY);
 
 /** badge renders a state (of a workspace, a service or the firewall) as a pill. */
 export function badge(state, extra = {}) {

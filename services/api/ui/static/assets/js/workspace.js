@@ -137,8 +137,8 @@ export function workspaceView(main, {id, navigate, setConnection}) {
       replace(cells.endpoint, endpoint(st.endpoint), st.image ? h('div', {class: 'mono muted small'}, st.image) : null);
       replace(cells.restart, when(st.last_restart_time));
       const title = deleted ? 'The workspace is deleted'
-        : !st.enabled ? `${s.label} is not enabled in this workspace` : why('restartService', w.state);
-      setButton(`svc-${s.name}`, !deleted && st.enabled && allowed('restartService', w.state), title);
+        : !st.enabled ? `${s.label} is not enabled in this workspace` : why('restart_service', w.state);
+      setButton(`svc-${s.name}`, !deleted && st.enabled && allowed('restart_service', w.state), title);
     }
   }
 

@@ -1,0 +1,25 @@
+package provisioner
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestLabelsKeepServicesAndRolesApart(t *testing.T) {
+	p := &Provisioner{cfg: Config{Instance: "test"}}
+	svc := p.labels("abc", ServiceRuntime)
+	require.Equal(t, ServiceRuntime, svc[LabelService])
+	require.NotContains(t, svc, LabelRole)
+	require.Empty(t, roleOf(svc), "a service container has no role")
+
+	gw := p.labels("abc", roleGateway)
+	require.Equal(t, roleGateway, gw[LabelRole])
+	require.NotContains(t, gw, LabelService, "the service label names services only")
+	require.Equal(t, roleGateway, roleOf(gw))
+
+	// An object an older version created carries its role under LabelService.
+	require.Equal(t, roleGateway, roleOf(map[string]string{LabelService: roleGateway}))
+	require.Equal(t, roleNetWS, roleOf(map[string]string{LabelService: roleNetWS}))
+	require.Empty(t, roleOf(map[string]string{LabelService: ServiceBrowser}))
+}
