@@ -19,6 +19,7 @@ import (
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/policy"
 )
@@ -76,9 +77,10 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[string]b
 	for _, a := range p.hostAddrs {
 		args = append(args, "--deny-cidr", a.String())
 	}
-	for _, s := range ServiceNames {
+	for _, svc := range workspace.Services {
+		s := string(svc)
 		if enabled[s] {
-			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).ip(s), p.cfg.Services.Get(s).Port)
+			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).ip(s), p.cfg.Services.Get(workspace.Service(s)).Port)
 			args = append(args, "--route", route(s)+"="+target)
 		}
 	}

@@ -2,6 +2,8 @@ package provisioner
 
 import (
 	"github.com/docker/docker/api/types/filters"
+
+	"aileron.dev/pkg/workspace"
 )
 
 // Labels on every object the provisioner creates.
@@ -39,7 +41,7 @@ const (
 
 // ContainerName returns the container name of a service of workspace id.
 func ContainerName(service, id string) string {
-	if service == ServiceBrowser {
+	if service == string(workspace.ServiceBrowser) {
 		return "workspace-chrome-" + id
 	}
 	return "workspace-" + service + "-" + id
@@ -64,7 +66,7 @@ func NetworkName(group, id string) string {
 
 // groupOf returns the network group of a service.
 func groupOf(service string) string {
-	if service == ServiceBrowser {
+	if service == string(workspace.ServiceBrowser) {
 		return groupBrowser
 	}
 	return groupWorkspace
@@ -73,16 +75,16 @@ func groupOf(service string) string {
 // hostOffset is the last octet offset of each container on its internal
 // network: .1 is the bridge, .2 the gateway, then the services.
 var hostOffset = map[string]int{
-	roleGateway:     2,
-	ServiceRuntime:  3,
-	ServiceTerminal: 4,
-	ServiceCanvas:   5,
-	ServiceBrowser:  3,
+	roleGateway:                       2,
+	string(workspace.ServiceRuntime):  3,
+	string(workspace.ServiceTerminal): 4,
+	string(workspace.ServiceCanvas):   5,
+	string(workspace.ServiceBrowser):  3,
 }
 
 // hostName is the name a service is reachable by from its siblings.
 func hostName(service string) string {
-	if service == ServiceBrowser {
+	if service == string(workspace.ServiceBrowser) {
 		return "chrome"
 	}
 	return service

@@ -14,6 +14,7 @@ import (
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
+	"aileron.dev/pkg/workspace"
 )
 
 // Phases reported to the orchestrator.
@@ -52,8 +53,9 @@ type status map[string]*workspacev1.ServiceStatus
 // newStatus starts every enabled service as state and every other as disabled.
 func (p *Provisioner) newStatus(enabled map[string]bool, state string) status {
 	st := status{}
-	for _, s := range ServiceNames {
-		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(s).Image, State: state}
+	for _, svc := range workspace.Services {
+		s := string(svc)
+		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(workspace.Service(s)).Image, State: state}
 		if !enabled[s] {
 			ss.State = StateDisabled
 		}
@@ -88,7 +90,7 @@ func (st status) proto() *workspacev1.Services {
 		return nil
 	}
 	return &workspacev1.Services{
-		Runtime: st[ServiceRuntime], Terminal: st[ServiceTerminal], Browser: st[ServiceBrowser], Canvas: st[ServiceCanvas],
+		Runtime: st[string(workspace.ServiceRuntime)], Terminal: st[string(workspace.ServiceTerminal)], Browser: st[string(workspace.ServiceBrowser)], Canvas: st[string(workspace.ServiceCanvas)],
 	}
 }
 

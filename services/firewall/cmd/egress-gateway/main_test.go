@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/egress/egresstest"
 	"aileron.dev/services/firewall/ingress"
@@ -88,7 +89,7 @@ func TestRun(t *testing.T) {
 		PolicyFile:      policyFile,
 		PolicyInterval:  10 * time.Millisecond,
 		DNSServer:       dns.Addr,
-		LogFormat:       "json",
+		Log:             config.DefaultLog(),
 		ShutdownTimeout: time.Second,
 	}
 	r, err := ingress.ParseRoute("/runtime/=" + backend.URL)
