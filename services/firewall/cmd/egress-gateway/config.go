@@ -47,9 +47,9 @@ type Config struct {
 func parseConfig(args []string) (Config, error) {
 	fs := config.NewSet("egress-gateway", EnvPrefix)
 	var listen, routes, deny config.List
-	fs.Var(&deny, "deny-cidr", "an address range never dialed even when public, repeatable (env: comma-separated), e.g. the host's own address")
-	fs.Var(&listen, "listen", "proxy listener GROUP=ADDR, repeatable (env: comma-separated), e.g. workspace=:3128")
-	fs.Var(&routes, "route", "ingress route /PREFIX/=HOST:PORT, repeatable (env: comma-separated)")
+	fs.Var(&deny, "deny-cidr", "an address range never dialed even when public, repeatable, e.g. the host's own address; the variable is comma-separated")
+	fs.Var(&listen, "listen", "proxy listener GROUP=ADDR, repeatable, e.g. workspace=:3128; the variable is comma-separated")
+	fs.Var(&routes, "route", "ingress route /PREFIX/=HOST:PORT, repeatable; the variable is comma-separated")
 	cfg := Config{Log: config.DefaultLog()}
 	fs.StringVar(&cfg.Ingress, "ingress", "", "ingress listen address")
 	fs.StringVar(&cfg.PolicyFile, "policy-file", "", "policy JSON file")

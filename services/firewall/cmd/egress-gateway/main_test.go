@@ -159,3 +159,12 @@ func TestDenyCIDRs(t *testing.T) {
 		t.Error("a bad --deny-cidr must be refused")
 	}
 }
+
+func TestParseConfigRefusesMalformedEnv(t *testing.T) {
+	t.Setenv("EGRESS_INGRESS", ":0")
+	t.Setenv("EGRESS_POLICY_INTERVAL", "often")
+	_, err := parseConfig(nil)
+	require.ErrorContains(t, err, `EGRESS_POLICY_INTERVAL="often" (flag --policy-interval)`)
+	_, err = parseConfig([]string{"--policy-interval", "2s"})
+	require.NoError(t, err, "the command line wins over the environment")
+}
