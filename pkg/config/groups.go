@@ -27,7 +27,7 @@ func DefaultNATS() NATS { return NATS{URL: "nats://127.0.0.1:4222", Replicas: 1}
 func (n *NATS) Register(s *Set) {
 	s.StringVar(&n.URL, "nats-url", n.URL, "NATS URL(s), comma-separated")
 	s.StringVar(&n.Creds, "nats-creds", n.Creds, "NATS credentials file")
-	s.IntVar(&n.Replicas, "replicas", n.Replicas, "JetStream stream and bucket replicas (3 on a cluster); must match the api's")
+	s.IntVar(&n.Replicas, "replicas", n.Replicas, "JetStream stream and bucket replicas (3 on a cluster); the same in every service")
 }
 
 // Validate names the first flag with a bad value.
