@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"aileron.dev/pkg/bus"
-	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
@@ -33,9 +33,12 @@ type devConfig struct {
 	NATSHost string
 	NATSPort int
 	NATSSync string
-	LogLevel string
+	Log      config.Log
 	Docker   string
-	Auth     auth.Flags
+	// DockerConfig is the docker provisioner's config file; its
+	// AILERON_DOCKER_* variables override it as in the docker-provisioner.
+	DockerConfig string
+	Auth         auth.Flags
 	// ready, when set, is told the REST address once every service runs.
 	ready func(restAddr string)
 }
@@ -50,26 +53,27 @@ func (c devConfig) Validate() error {
 	if _, _, err := bus.ParseSync(c.NATSSync); err != nil {
 		return err
 	}
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
-	return nil
+	return c.Log.Validate()
 }
 
 func parseDev(args []string, stderr io.Writer) (devConfig, error) {
-	var c devConfig
-	fs := flag.NewFlagSet("aileron dev", flag.ContinueOnError)
+	// People read the log of `aileron dev`: text by default.
+	c := devConfig{Log: config.Log{Level: slog.LevelInfo, Format: config.FormatText}}
+	fs := config.NewSet("aileron dev", config.Prefix)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.DataDir, "data-dir", flagenv.String("AILERON_DATA_DIR", ".aileron"), "directory for JetStream data (env AILERON_DATA_DIR)")
-	fs.StringVar(&c.HTTPAddr, "http", flagenv.String("AILERON_HTTP_ADDR", "127.0.0.1:3001"), "REST listen address (env AILERON_HTTP_ADDR)")
-	fs.StringVar(&c.GRPCAddr, "grpc", flagenv.String("AILERON_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env AILERON_GRPC_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", ".aileron", "directory for JetStream data")
+	fs.StringVar(&c.HTTPAddr, "http", "127.0.0.1:3001", "REST listen address")
+	fs.StringVar(&c.GRPCAddr, "grpc", "127.0.0.1:9090", "gRPC listen address")
 	fs.StringVar(&c.NATSHost, "nats-host", "127.0.0.1", "embedded NATS listen host")
 	fs.IntVar(&c.NATSPort, "nats-port", 4222, "embedded NATS port (-1 picks a free one)")
-	fs.StringVar(&c.NATSSync, "nats-sync", flagenv.String("AILERON_NATS_SYNC", "always"), `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
-	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.Docker, "docker", flagenv.String("AILERON_DOCKER", "auto"), `run the docker provisioner: "auto" (when the Docker socket answers), "on" or "off"; its settings come from AILERON_DOCKER_CONFIG and AILERON_DOCKER_* (services/docker-provisioner/README.md)`)
-	c.Auth.Register(fs)
+	fs.StringVar(&c.NATSSync, "nats-sync", "always", `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
+	c.Log.Register(fs)
+	fs.StringVar(&c.Docker, "docker", "auto", `run the docker provisioner: "auto" (when the Docker socket answers), "on" or "off"; its settings come from --docker-config and AILERON_DOCKER_* (services/docker-provisioner/README.md)`)
+	fs.StringVar(&c.DockerConfig, "docker-config", "", "JSON config file of the docker provisioner")
+	c.Auth.Register(fs.FlagSet)
+	// Named before the rule that derives names from flags.
+	fs.SetEnv("http", "AILERON_HTTP_ADDR")
+	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
 	err := fs.Parse(args)
 	if err == nil {
 		err = c.Validate()
@@ -86,9 +90,7 @@ func runDev(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "aileron dev:", err)
 		return 2
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := cfg.Log.Logger(stderr)
 	if err := dev(ctx, cfg, log); err != nil {
 		log.Error("aileron dev failed", "err", err)
 		return 1
@@ -161,7 +163,7 @@ func startDocker(ctx context.Context, cfg devConfig, g *errgroup.Group, js jetst
 		log.Warn("the Docker engine does not answer: docker workspaces will fail at their creating deadline")
 		return nil
 	}
-	dc, err := dockerprov.LoadConfig(flagenv.String("AILERON_DOCKER_CONFIG", ""), os.Getenv)
+	dc, err := dockerprov.LoadConfig(cfg.DockerConfig, os.Getenv)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"aileron.dev/pkg/flagenv"
-
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,7 +44,7 @@ type cliEnv struct {
 
 // commonFlags registers --api, --token and -o on fs.
 func (e *cliEnv) commonFlags(fs *flag.FlagSet) {
-	fs.StringVar(&e.api, "api", flagenv.String("AILERON_API", defaultAPI), "API base URL (env AILERON_API)")
+	fs.StringVar(&e.api, "api", cmp.Or(os.Getenv("AILERON_API"), defaultAPI), "API base URL (env AILERON_API)")
 	fs.StringVar(&e.token, "token", os.Getenv("AILERON_TOKEN"), "bearer token: OIDC or API token (env AILERON_TOKEN)")
 	fs.StringVar(&e.output, "o", "table", `output: "table" or "json"`)
 	fs.StringVar(&e.output, "output", "table", `output: "table" or "json"`)

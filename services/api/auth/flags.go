@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"time"
-
-	"aileron.dev/pkg/flagenv"
 )
 
 // Flags are the command-line settings of authentication and abuse limits,
@@ -24,15 +22,16 @@ type Flags struct {
 	FirewallAdminOnly bool
 }
 
-// Register adds the flags to fs, each with an AILERON_* environment default.
+// Register adds the flags to fs; a config.Set reads each from its AILERON_*
+// environment variable too (--oidc-issuer: AILERON_OIDC_ISSUER).
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.issuer, "oidc-issuer", flagenv.String("AILERON_OIDC_ISSUER", ""), "OIDC issuer URL; bearer tokens from it are accepted")
-	fs.StringVar(&f.audience, "oidc-audience", flagenv.String("AILERON_OIDC_AUDIENCE", ""), "audience (client id) OIDC tokens must carry")
-	fs.StringVar(&f.subjectClaim, "oidc-subject-claim", flagenv.String("AILERON_OIDC_SUBJECT_CLAIM", "sub"), "claim naming the user")
-	fs.StringVar(&f.adminClaim, "oidc-admin-claim", flagenv.String("AILERON_OIDC_ADMIN_CLAIM", "groups"), "claim that marks admins")
-	fs.StringVar(&f.adminValue, "oidc-admin-value", flagenv.String("AILERON_OIDC_ADMIN_VALUE", "aileron-admins"), "value of the admin claim that marks admins")
+	fs.StringVar(&f.issuer, "oidc-issuer", "", "OIDC issuer URL; bearer tokens from it are accepted")
+	fs.StringVar(&f.audience, "oidc-audience", "", "audience (client id) OIDC tokens must carry")
+	fs.StringVar(&f.subjectClaim, "oidc-subject-claim", "sub", "claim naming the user")
+	fs.StringVar(&f.adminClaim, "oidc-admin-claim", "groups", "claim that marks admins")
+	fs.StringVar(&f.adminValue, "oidc-admin-value", "aileron-admins", "value of the admin claim that marks admins")
 	fs.DurationVar(&f.skew, "oidc-clock-skew", time.Minute, "tolerated clock skew on token times (at most 5m)")
-	fs.StringVar(&f.tokensFile, "tokens-file", flagenv.String("AILERON_TOKENS_FILE", ""), `JSON file of static API tokens: [{"name": "ci-bot", "sha256": "<hex sha256 of the token>", "admin": false}]`)
+	fs.StringVar(&f.tokensFile, "tokens-file", "", `JSON file of static API tokens: [{"name": "ci-bot", "sha256": "<hex sha256 of the token>", "admin": false}]`)
 	fs.Float64Var(&f.ratePerSecond, "rate-limit", 5, "mutating calls per second allowed per caller (0: unlimited)")
 	fs.IntVar(&f.rateBurst, "rate-burst", 20, "burst of mutating calls per caller")
 	fs.IntVar(&f.MaxWorkspaces, "max-workspaces-per-user", 50, "workspaces one user may own (0: unlimited)")

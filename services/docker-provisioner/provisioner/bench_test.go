@@ -24,6 +24,8 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 
 	"aileron.dev/services/docker-provisioner/provisioner"
+
+	"aileron.dev/pkg/workspace"
 )
 
 // BenchmarkCreateToRunning measures, per iteration, the time from POST
@@ -206,7 +208,7 @@ func createDirect(b *testing.B, cfg provisioner.Config, id string, slot int) tim
 	offsets := map[string]int{"runtime": 3, "terminal": 4, "browser": 3}
 	for s, g := range services {
 		wg.Go(func() {
-			hc := benchHardened(cfg.Services.Get(s).MemoryMB)
+			hc := benchHardened(cfg.Services.Get(workspace.Service(s)).MemoryMB)
 			hc.NetworkMode = container.NetworkMode("aileron-" + g + "-" + id)
 			hc.DNS = []string{"127.0.0.1"}
 			hc.ExtraHosts = []string{"gateway:" + ip(g, 2)}
@@ -214,7 +216,7 @@ func createDirect(b *testing.B, cfg provisioner.Config, id string, slot int) tim
 				hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: "workspace-data-" + id, Target: "/workspace"}}
 			}
 			proxy := "HTTP_PROXY=http://" + ip(g, 2) + ":3128"
-			c, err := docker.ContainerCreate(ctx, &container.Config{Image: cfg.Services.Get(s).Image, User: "65532:65532", Labels: labels, Env: []string{"PORT=8080", proxy}},
+			c, err := docker.ContainerCreate(ctx, &container.Config{Image: cfg.Services.Get(workspace.Service(s)).Image, User: "65532:65532", Labels: labels, Env: []string{"PORT=8080", proxy}},
 				hc, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 					"aileron-" + g + "-" + id: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip(g, offsets[s])}},
 				}}, nil, "workspace-"+s+"-"+id)

@@ -12,18 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Service names, as the API spells them.
-const (
-	ServiceRuntime  = "runtime"
-	ServiceTerminal = "terminal"
-	ServiceBrowser  = "browser"
-	ServiceCanvas   = "canvas"
+	"aileron.dev/pkg/workspace"
 )
-
-// ServiceNames lists every service in a stable order.
-var ServiceNames = []string{ServiceRuntime, ServiceTerminal, ServiceBrowser, ServiceCanvas}
 
 // DNS mitigation modes for engines affected by CVE-2024-29018.
 const (
@@ -52,25 +43,17 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ServiceConfig is how one workspace service runs.
+// ServiceConfig is how one workspace service runs: the settings every
+// provisioner shares (image, port, cpus, memory_mb, pids; swap is capped at
+// the memory limit) and those of Docker containers.
 type ServiceConfig struct {
-	// Image is the container image.
-	Image string `json:"image"`
-	// Port is the TCP port the service listens on inside its container; the
-	// container gets it as $PORT.
-	Port int `json:"port"`
+	workspace.ServiceConfig
 	// Command overrides the image's CMD when set.
 	Command []string `json:"command,omitempty"`
 	// Env is added to the container's environment.
 	Env map[string]string `json:"env,omitempty"`
 	// User runs the container as uid:gid; it must not be root.
 	User string `json:"user"`
-	// CPUs is the CPU limit in cores (e.g. 1.5).
-	CPUs float64 `json:"cpus"`
-	// MemoryMB is the memory limit in MiB (swap is capped at the same value).
-	MemoryMB int64 `json:"memory_mb"`
-	// Pids is the maximum number of processes and threads.
-	Pids int64 `json:"pids"`
 	// ReadOnlyRootfs mounts the image read-only; /tmp is a tmpfs either way.
 	ReadOnlyRootfs bool `json:"read_only_rootfs"`
 	// TmpfsMB sizes the /tmp tmpfs.
@@ -172,9 +155,8 @@ type Config struct {
 func DefaultConfig() Config {
 	svc := func(mem int64) ServiceConfig {
 		return ServiceConfig{
-			Image: "aileron/workspace-stub:dev", Port: 8080, User: "65532:65532",
-			CPUs: 1, MemoryMB: mem, Pids: 256, ReadOnlyRootfs: true, TmpfsMB: 64,
-			HealthPath: "/healthz",
+			ServiceConfig: workspace.ServiceConfig{Image: "aileron/workspace-stub:dev", Port: 8080, CPUs: 1, MemoryMB: mem, Pids: 256},
+			User:          "65532:65532", ReadOnlyRootfs: true, TmpfsMB: 64, HealthPath: "/healthz",
 		}
 	}
 	return Config{
@@ -214,8 +196,8 @@ func (c Config) Validate() error {
 	if !labelValue.MatchString(c.Instance) {
 		errs = append(errs, fmt.Errorf("instance %q: want 1-63 lowercase letters, digits, '.', '_' or '-'", c.Instance))
 	}
-	for _, name := range ServiceNames {
-		errs = append(errs, c.Services.Get(name).validate("services."+name))
+	for _, name := range workspace.Services {
+		errs = append(errs, c.Services.Get(name).validate("services."+string(name)))
 	}
 	errs = append(errs, c.Gateway.validate(), c.validateNetwork(), c.validateTimings())
 	if c.DNSMitigation != DNSMitigationAuto && c.DNSMitigation != DNSMitigationAlways && c.DNSMitigation != DNSMitigationNever {
@@ -234,27 +216,7 @@ func (c Config) Validate() error {
 }
 
 // Services holds the configuration of each service.
-type Services struct {
-	Runtime  ServiceConfig `json:"runtime"`
-	Terminal ServiceConfig `json:"terminal"`
-	Browser  ServiceConfig `json:"browser"`
-	Canvas   ServiceConfig `json:"canvas"`
-}
-
-// Get returns the configuration of the named service; nil for an unknown name.
-func (s *Services) Get(name string) *ServiceConfig {
-	switch name {
-	case ServiceRuntime:
-		return &s.Runtime
-	case ServiceTerminal:
-		return &s.Terminal
-	case ServiceBrowser:
-		return &s.Browser
-	case ServiceCanvas:
-		return &s.Canvas
-	}
-	return nil
-}
+type Services = workspace.PerService[ServiceConfig]
 
 func (s ServiceConfig) validate(field string) error {
 	var errs []error

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"aileron.dev/pkg/workspace"
 )
 
 func TestDefaultConfigIsValid(t *testing.T) {
@@ -78,8 +80,8 @@ func TestEnvNamesAreDocumented(t *testing.T) {
 	require.NoError(t, err)
 	for _, name := range EnvNames() {
 		generic := name
-		for _, s := range ServiceNames {
-			generic = strings.Replace(generic, "_"+strings.ToUpper(s)+"_", "_<SERVICE>_", 1)
+		for _, s := range workspace.Services {
+			generic = strings.Replace(generic, "_"+strings.ToUpper(string(s))+"_", "_<SERVICE>_", 1)
 		}
 		require.Contains(t, string(readme), generic, "README.md does not document %s", name)
 	}
@@ -101,8 +103,8 @@ func TestSubnetCarving(t *testing.T) {
 	require.Equal(t, "10.213.255.240/28", nthSubnet(pool, 28, 4095).String())
 	n := netInfo{Subnet: netip.MustParsePrefix("10.213.0.16/28")}
 	require.Equal(t, "10.213.0.18", n.ip(roleGateway).String())
-	require.Equal(t, "10.213.0.19", n.ip(ServiceRuntime).String())
-	require.Equal(t, "10.213.0.21", n.ip(ServiceCanvas).String())
+	require.Equal(t, "10.213.0.19", n.ip(string(workspace.ServiceRuntime)).String())
+	require.Equal(t, "10.213.0.21", n.ip(string(workspace.ServiceCanvas)).String())
 	require.True(t, isOverlap(errString("Error response from daemon: Pool overlaps with other one on this address space")))
 }
 

@@ -1,109 +1,72 @@
 package provisioner
 
 import (
-	"errors"
-	"fmt"
-	"strconv"
+	"flag"
 	"strings"
 	"time"
+
+	"aileron.dev/pkg/config"
+	"aileron.dev/pkg/workspace"
 )
 
 // EnvPrefix starts every environment override.
 const EnvPrefix = "AILERON_DOCKER_"
 
-// envSetter parses one environment value into the config.
-type envSetter func(c *Config, v string) error
-
-func setString(f func(*Config) *string) envSetter {
-	return func(c *Config, v string) error { *f(c) = v; return nil }
-}
-
-func setInt(f func(*Config) *int) envSetter {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		*f(c) = n
+// Set reads a Go duration string such as "30s", so a Duration is a flag.Value.
+func (d *Duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
 		return err
 	}
+	*d = Duration(v)
+	return nil
 }
 
-func setInt64(f func(*Config) *int64) envSetter {
-	return func(c *Config, v string) error {
-		n, err := strconv.ParseInt(v, 10, 64)
-		*f(c) = n
-		return err
-	}
-}
+// String writes the duration as a Go duration string.
+func (d Duration) String() string { return time.Duration(d).String() }
 
-func setFloat(f func(*Config) *float64) envSetter {
-	return func(c *Config, v string) error {
-		n, err := strconv.ParseFloat(v, 64)
-		*f(c) = n
-		return err
+// envSet binds one flag per overridable setting of c; config.Set names each
+// variable after its flag (--runtime-image is AILERON_DOCKER_RUNTIME_IMAGE),
+// the names README.md documents.
+func (c *Config) envSet() *config.Set {
+	s := config.NewSet("docker-provisioner", EnvPrefix)
+	s.StringVar(&c.Instance, "instance", c.Instance, "instance")
+	s.StringVar(&c.IngressHost, "ingress-host", c.IngressHost, "ingress_host")
+	s.StringVar(&c.EndpointHost, "endpoint-host", c.EndpointHost, "endpoint_host")
+	s.StringVar(&c.ProbeHost, "probe-host", c.ProbeHost, "probe_host")
+	s.StringVar(&c.SubnetPool, "subnet-pool", c.SubnetPool, "subnet_pool")
+	s.IntVar(&c.SubnetBits, "subnet-bits", c.SubnetBits, "subnet_bits")
+	s.StringVar(&c.OutsideNetwork, "outside-network", c.OutsideNetwork, "outside_network")
+	s.StringVar(&c.DNSMitigation, "dns-mitigation", c.DNSMitigation, "dns_mitigation")
+	s.IntVar(&c.Workers, "workers", c.Workers, "workers")
+	for name, d := range map[string]*Duration{
+		"resync-interval": &c.ResyncInterval, "sweep-interval": &c.SweepInterval, "sweep-grace": &c.SweepGrace,
+		"stop-timeout": &c.StopTimeout, "docker-timeout": &c.DockerTimeout, "pull-timeout": &c.PullTimeout,
+		"health-timeout": &c.HealthTimeout, "crash-window": &c.CrashWindow,
+	} {
+		s.Var(d, name, strings.ReplaceAll(name, "-", "_"))
 	}
-}
-
-func setBool(f func(*Config) *bool) envSetter {
-	return func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		*f(c) = b
-		return err
+	s.BoolVar(&c.SweepDryRun, "sweep-dry-run", c.SweepDryRun, "sweep_dry_run")
+	s.IntVar(&c.CrashLimit, "crash-limit", c.CrashLimit, "crash_limit")
+	s.StringVar(&c.Gateway.Image, "gateway-image", c.Gateway.Image, "gateway.image")
+	s.StringVar(&c.Gateway.UpstreamDNS, "gateway-dns", c.Gateway.UpstreamDNS, "gateway.upstream_dns")
+	for _, name := range workspace.Services {
+		svc, p := c.Services.Get(name), string(name)+"-"
+		s.StringVar(&svc.Image, p+"image", svc.Image, "image")
+		s.IntVar(&svc.Port, p+"port", svc.Port, "port")
+		s.Float64Var(&svc.CPUs, p+"cpus", svc.CPUs, "cpus")
+		s.Int64Var(&svc.MemoryMB, p+"memory-mb", svc.MemoryMB, "memory_mb")
+		s.Int64Var(&svc.Pids, p+"pids", svc.Pids, "pids")
+		s.BoolVar(&svc.ReadOnlyRootfs, p+"read-only-rootfs", svc.ReadOnlyRootfs, "read_only_rootfs")
+		s.StringVar(&svc.HealthPath, p+"health-path", svc.HealthPath, "health_path")
 	}
-}
-
-func setDuration(f func(*Config) *Duration) envSetter {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		*f(c) = Duration(d)
-		return err
-	}
-}
-
-// envSetters lists every override, keyed by the name after EnvPrefix.
-func envSetters() map[string]envSetter {
-	m := map[string]envSetter{
-		"INSTANCE":        setString(func(c *Config) *string { return &c.Instance }),
-		"INGRESS_HOST":    setString(func(c *Config) *string { return &c.IngressHost }),
-		"ENDPOINT_HOST":   setString(func(c *Config) *string { return &c.EndpointHost }),
-		"PROBE_HOST":      setString(func(c *Config) *string { return &c.ProbeHost }),
-		"SUBNET_POOL":     setString(func(c *Config) *string { return &c.SubnetPool }),
-		"SUBNET_BITS":     setInt(func(c *Config) *int { return &c.SubnetBits }),
-		"OUTSIDE_NETWORK": setString(func(c *Config) *string { return &c.OutsideNetwork }),
-		"DNS_MITIGATION":  setString(func(c *Config) *string { return &c.DNSMitigation }),
-		"WORKERS":         setInt(func(c *Config) *int { return &c.Workers }),
-		"RESYNC_INTERVAL": setDuration(func(c *Config) *Duration { return &c.ResyncInterval }),
-		"SWEEP_INTERVAL":  setDuration(func(c *Config) *Duration { return &c.SweepInterval }),
-		"SWEEP_GRACE":     setDuration(func(c *Config) *Duration { return &c.SweepGrace }),
-		"SWEEP_DRY_RUN":   setBool(func(c *Config) *bool { return &c.SweepDryRun }),
-		"STOP_TIMEOUT":    setDuration(func(c *Config) *Duration { return &c.StopTimeout }),
-		"DOCKER_TIMEOUT":  setDuration(func(c *Config) *Duration { return &c.DockerTimeout }),
-		"PULL_TIMEOUT":    setDuration(func(c *Config) *Duration { return &c.PullTimeout }),
-		"HEALTH_TIMEOUT":  setDuration(func(c *Config) *Duration { return &c.HealthTimeout }),
-		"CRASH_LIMIT":     setInt(func(c *Config) *int { return &c.CrashLimit }),
-		"CRASH_WINDOW":    setDuration(func(c *Config) *Duration { return &c.CrashWindow }),
-		"GATEWAY_IMAGE":   setString(func(c *Config) *string { return &c.Gateway.Image }),
-		"GATEWAY_DNS":     setString(func(c *Config) *string { return &c.Gateway.UpstreamDNS }),
-	}
-	for _, name := range ServiceNames {
-		svc := func(c *Config) *ServiceConfig { return c.Services.Get(name) }
-		p := strings.ToUpper(name) + "_"
-		m[p+"IMAGE"] = setString(func(c *Config) *string { return &svc(c).Image })
-		m[p+"PORT"] = setInt(func(c *Config) *int { return &svc(c).Port })
-		m[p+"CPUS"] = setFloat(func(c *Config) *float64 { return &svc(c).CPUs })
-		m[p+"MEMORY_MB"] = setInt64(func(c *Config) *int64 { return &svc(c).MemoryMB })
-		m[p+"PIDS"] = setInt64(func(c *Config) *int64 { return &svc(c).Pids })
-		m[p+"READ_ONLY_ROOTFS"] = setBool(func(c *Config) *bool { return &svc(c).ReadOnlyRootfs })
-		m[p+"HEALTH_PATH"] = setString(func(c *Config) *string { return &svc(c).HealthPath })
-	}
-	return m
+	return s
 }
 
 // EnvNames lists every recognised environment variable, for documentation.
 func EnvNames() []string {
-	var out []string
-	for k := range envSetters() {
-		out = append(out, EnvPrefix+k)
-	}
-	return out
+	c := DefaultConfig()
+	return c.envSet().EnvNames()
 }
 
 // ApplyEnv overrides fields from AILERON_DOCKER_* variables read with getenv
@@ -112,15 +75,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	if getenv == nil {
 		return nil
 	}
-	var errs []error
-	for k, set := range envSetters() {
-		v := getenv(EnvPrefix + k)
-		if v == "" {
-			continue
-		}
-		if err := set(c, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s%s=%q: %w", EnvPrefix, k, v, err))
-		}
-	}
-	return errors.Join(errs...)
+	return c.envSet().ApplyEnv(getenv)
 }
+
+var _ flag.Value = (*Duration)(nil)

@@ -77,9 +77,10 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[string]b
 	for _, a := range p.hostAddrs {
 		args = append(args, "--deny-cidr", a.String())
 	}
-	for _, s := range ServiceNames {
+	for _, svc := range workspace.Services {
+		s := string(svc)
 		if enabled[s] {
-			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).ip(s), p.cfg.Services.Get(s).Port)
+			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).ip(s), p.cfg.Services.Get(workspace.Service(s)).Port)
 			args = append(args, "--route", route(s)+"="+target)
 		}
 	}

@@ -31,6 +31,8 @@ import (
 	"aileron.dev/services/api/apitest"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/docker-provisioner/provisioner"
+
+	"aileron.dev/pkg/workspace"
 )
 
 // runID marks every object of this test process (instance t-<runID>-<n>), so
@@ -202,7 +204,7 @@ func testConfig() provisioner.Config {
 	cfg.HealthWait = provisioner.Duration(2 * time.Second)
 	cfg.ResyncInterval = provisioner.Duration(time.Hour)
 	cfg.SweepInterval = provisioner.Duration(time.Hour)
-	for _, s := range provisioner.ServiceNames {
+	for _, s := range workspace.Services {
 		sc := cfg.Services.Get(s)
 		sc.MemoryMB, sc.CPUs = 64, 0.5
 	}

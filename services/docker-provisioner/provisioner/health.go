@@ -13,6 +13,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-connections/nat"
+
+	"aileron.dev/pkg/workspace"
 )
 
 // Health checks are HTTP probes from the provisioner through the workspace's
@@ -57,7 +59,7 @@ func (p *Provisioner) endpoint(port, service string) string {
 
 // probe GETs a service's health path through the ingress; nil means healthy (2xx or 3xx).
 func (p *Provisioner) probeOnce(ctx context.Context, port, service string) error {
-	path := route(service) + strings.TrimLeft(p.cfg.Services.Get(service).HealthPath, "/")
+	path := route(service) + strings.TrimLeft(p.cfg.Services.Get(workspace.Service(service)).HealthPath, "/")
 	u := "http://" + net.JoinHostPort(p.probeHost(), port) + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/services/docker-provisioner/provisioner"
+
+	"aileron.dev/pkg/workspace"
 )
 
 func TestLifecycleKeepsDataAcrossStopStart(t *testing.T) {
@@ -73,8 +75,8 @@ func restartAll(t *testing.T, h *harness, w *workspacev1.Workspace) *workspacev1
 	require.NoError(t, err)
 	w = h.waitState(w.Id, "running")
 	after := containersOf(t, w.Id)
-	for _, s := range provisioner.ServiceNames {
-		name := provisioner.ContainerName(s, w.Id)
+	for _, s := range workspace.Services {
+		name := provisioner.ContainerName(string(s), w.Id)
 		require.NotEqual(t, before[name].State.StartedAt, after[name].State.StartedAt, "%s not restarted", name)
 		require.NotEmpty(t, after[name].Config.Labels[provisioner.LabelRestartedAt])
 	}

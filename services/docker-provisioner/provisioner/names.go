@@ -5,6 +5,7 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -42,7 +43,7 @@ const (
 
 // ContainerName returns the container name of a service of workspace id.
 func ContainerName(service, id string) string {
-	if service == ServiceBrowser {
+	if service == string(workspace.ServiceBrowser) {
 		return "workspace-chrome-" + id
 	}
 	return "workspace-" + service + "-" + id
@@ -68,7 +69,7 @@ func NetworkName(group policy.Group, id string) string {
 // groupOf returns the network group of a service: the browser has its own,
 // the others share the workspace group.
 func groupOf(service string) policy.Group {
-	if service == ServiceBrowser {
+	if service == string(workspace.ServiceBrowser) {
 		return policy.GroupBrowser
 	}
 	return policy.GroupWorkspace
@@ -77,16 +78,16 @@ func groupOf(service string) policy.Group {
 // hostOffset is the last octet offset of each container on its internal
 // network: .1 is the bridge, .2 the gateway, then the services.
 var hostOffset = map[string]int{
-	roleGateway:     2,
-	ServiceRuntime:  3,
-	ServiceTerminal: 4,
-	ServiceCanvas:   5,
-	ServiceBrowser:  3,
+	roleGateway:                       2,
+	string(workspace.ServiceRuntime):  3,
+	string(workspace.ServiceTerminal): 4,
+	string(workspace.ServiceCanvas):   5,
+	string(workspace.ServiceBrowser):  3,
 }
 
 // hostName is the name a service is reachable by from its siblings.
 func hostName(service string) string {
-	if service == ServiceBrowser {
+	if service == string(workspace.ServiceBrowser) {
 		return "chrome"
 	}
 	return service

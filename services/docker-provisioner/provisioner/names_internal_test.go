@@ -4,12 +4,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"aileron.dev/pkg/workspace"
 )
 
 func TestLabelsKeepServicesAndRolesApart(t *testing.T) {
 	p := &Provisioner{cfg: Config{Instance: "test"}}
-	svc := p.labels("abc", ServiceRuntime)
-	require.Equal(t, ServiceRuntime, svc[LabelService])
+	svc := p.labels("abc", string(workspace.ServiceRuntime))
+	require.Equal(t, string(workspace.ServiceRuntime), svc[LabelService])
 	require.NotContains(t, svc, LabelRole)
 	require.Empty(t, roleOf(svc), "a service container has no role")
 
@@ -21,5 +23,5 @@ func TestLabelsKeepServicesAndRolesApart(t *testing.T) {
 	// An object an older version created carries its role under LabelService.
 	require.Equal(t, roleGateway, roleOf(map[string]string{LabelService: roleGateway}))
 	require.Equal(t, roleNetWS, roleOf(map[string]string{LabelService: roleNetWS}))
-	require.Empty(t, roleOf(map[string]string{LabelService: ServiceBrowser}))
+	require.Empty(t, roleOf(map[string]string{LabelService: string(workspace.ServiceBrowser)}))
 }

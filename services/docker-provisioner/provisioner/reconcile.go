@@ -61,16 +61,17 @@ func (p *Provisioner) reconcile(ctx context.Context, id string) (time.Duration, 
 func enabledServices(w *workspacev1.Workspace) map[string]bool {
 	s := w.GetServices()
 	return map[string]bool{
-		ServiceRuntime:  s.GetRuntime().GetEnabled(),
-		ServiceTerminal: s.GetTerminal().GetEnabled(),
-		ServiceBrowser:  s.GetBrowser().GetEnabled(),
-		ServiceCanvas:   s.GetCanvas().GetEnabled(),
+		string(workspace.ServiceRuntime):  s.GetRuntime().GetEnabled(),
+		string(workspace.ServiceTerminal): s.GetTerminal().GetEnabled(),
+		string(workspace.ServiceBrowser):  s.GetBrowser().GetEnabled(),
+		string(workspace.ServiceCanvas):   s.GetCanvas().GetEnabled(),
 	}
 }
 
 func enabledList(enabled map[string]bool) []string {
 	var out []string
-	for _, s := range ServiceNames {
+	for _, svc := range workspace.Services {
+		s := string(svc)
 		if enabled[s] {
 			out = append(out, s)
 		}
@@ -130,7 +131,7 @@ func (p *Provisioner) converge(ctx context.Context, w *workspacev1.Workspace) (t
 func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace, st status, enabled map[string]bool) (failed bool, err error) {
 	refs := []string{p.cfg.Gateway.Image}
 	for _, s := range enabledList(enabled) {
-		if img := p.cfg.Services.Get(s).Image; !slices.Contains(refs, img) {
+		if img := p.cfg.Services.Get(workspace.Service(s)).Image; !slices.Contains(refs, img) {
 			refs = append(refs, img)
 		}
 	}
@@ -174,7 +175,7 @@ func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace
 func (p *Provisioner) imageUsers(ref string, enabled map[string]bool) []string {
 	var out []string
 	for _, s := range enabledList(enabled) {
-		if p.cfg.Services.Get(s).Image == ref {
+		if p.cfg.Services.Get(workspace.Service(s)).Image == ref {
 			out = append(out, s)
 		}
 	}
@@ -259,7 +260,8 @@ func (p *Provisioner) existing(ctx context.Context, id string) (map[string]bool,
 // that match, and forgets them in existing.
 func (p *Provisioner) removeServices(ctx context.Context, id string, existing map[string]bool, match func(service string) bool) error {
 	var victims []string
-	for _, s := range ServiceNames {
+	for _, svc := range workspace.Services {
+		s := string(svc)
 		if name := ContainerName(s, id); existing[name] && match(s) {
 			victims = append(victims, name)
 			delete(existing, name)
@@ -268,7 +270,7 @@ func (p *Provisioner) removeServices(ctx context.Context, id string, existing ma
 	return parallel(victims, func(name string) error { return p.removeContainer(ctx, name) })
 }
 
-func isService(name string) bool { return slices.Contains(ServiceNames, name) }
+func isService(name string) bool { return workspace.Service(name).Valid() }
 
 // checkHealth probes the services and reports running when all are healthy,
 // failed with HEALTH_CHECK_FAILED when one has been unhealthy for longer

@@ -24,8 +24,9 @@ type status map[string]*workspacev1.ServiceStatus
 // newStatus starts every enabled service as state and every other as disabled.
 func (p *Provisioner) newStatus(enabled map[string]bool, state workspace.ServiceState) status {
 	st := status{}
-	for _, s := range ServiceNames {
-		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(s).Image, State: string(state)}
+	for _, svc := range workspace.Services {
+		s := string(svc)
+		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(svc).Image, State: string(state)}
 		if !enabled[s] {
 			ss.State = string(workspace.ServiceDisabled)
 		}
@@ -60,7 +61,7 @@ func (st status) proto() *workspacev1.Services {
 		return nil
 	}
 	return &workspacev1.Services{
-		Runtime: st[ServiceRuntime], Terminal: st[ServiceTerminal], Browser: st[ServiceBrowser], Canvas: st[ServiceCanvas],
+		Runtime: st[string(workspace.ServiceRuntime)], Terminal: st[string(workspace.ServiceTerminal)], Browser: st[string(workspace.ServiceBrowser)], Canvas: st[string(workspace.ServiceCanvas)],
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
 	"aileron.dev/services/docker-provisioner/provisioner"
+
+	"aileron.dev/pkg/workspace"
 )
 
 func TestRestartOneServiceRestartsOnlyIt(t *testing.T) {
@@ -20,7 +22,7 @@ func TestRestartOneServiceRestartsOnlyIt(t *testing.T) {
 	h.waitState(w.Id, "running")
 	before := containersOf(t, w.Id)
 
-	for _, svc := range []string{provisioner.ServiceRuntime, provisioner.ServiceBrowser} {
+	for _, svc := range []string{string(workspace.ServiceRuntime), string(workspace.ServiceBrowser)} {
 		_, err := h.api.Client.RestartService(ctx, &workspacev1.RestartServiceRequest{Id: w.Id, Service: svc})
 		require.NoError(t, err)
 		w = h.waitState(w.Id, "running")
@@ -54,11 +56,11 @@ func TestRestartOneServiceRestartsOnlyIt(t *testing.T) {
 
 func serviceStatus(w *workspacev1.Workspace, svc string) *workspacev1.ServiceStatus {
 	switch svc {
-	case provisioner.ServiceRuntime:
+	case string(workspace.ServiceRuntime):
 		return w.Services.Runtime
-	case provisioner.ServiceTerminal:
+	case string(workspace.ServiceTerminal):
 		return w.Services.Terminal
-	case provisioner.ServiceBrowser:
+	case string(workspace.ServiceBrowser):
 		return w.Services.Browser
 	}
 	return w.Services.Canvas

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -87,13 +88,13 @@ func restartMarker(ops *workspacev1.Operations, service string) time.Time {
 	}
 	pick(ops.GetRestartWorkspaceTime())
 	switch service {
-	case ServiceRuntime:
+	case string(workspace.ServiceRuntime):
 		pick(ops.GetRestartRuntimeTime())
-	case ServiceTerminal:
+	case string(workspace.ServiceTerminal):
 		pick(ops.GetRestartTerminalTime())
-	case ServiceBrowser:
+	case string(workspace.ServiceBrowser):
 		pick(ops.GetRestartBrowserTime())
-	case ServiceCanvas:
+	case string(workspace.ServiceCanvas):
 		pick(ops.GetRestartCanvasTime())
 	}
 	return t
@@ -101,7 +102,7 @@ func restartMarker(ops *workspacev1.Operations, service string) time.Time {
 
 // serviceSpec is the desired container of one service of workspace w.
 func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets networks, enabled map[string]bool) *containerSpec {
-	sc := p.cfg.Services.Get(service)
+	sc := p.cfg.Services.Get(workspace.Service(service))
 	id := w.Id
 	net := nets.of(groupOf(service))
 	gw := net.ip(roleGateway)
@@ -134,7 +135,7 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets
 		// the container's own namespace, where nothing listens.
 		host.DNS = []string{"127.0.0.1"}
 	}
-	if service == ServiceRuntime || service == ServiceTerminal {
+	if service == string(workspace.ServiceRuntime) || service == string(workspace.ServiceTerminal) {
 		host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: VolumeName(id), Target: dataMount}}
 	}
 	spec := &containerSpec{
@@ -156,7 +157,8 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets
 // static addresses, so nothing needs a resolver.
 func (p *Provisioner) extraHosts(id string, group policy.Group, net netInfo, enabled map[string]bool) []string {
 	hosts := []string{"gateway:" + net.ip(roleGateway).String(), GatewayName(id) + ":" + net.ip(roleGateway).String()}
-	for _, s := range ServiceNames {
+	for _, svc := range workspace.Services {
+		s := string(svc)
 		if groupOf(s) == group && enabled[s] {
 			hosts = append(hosts, hostName(s)+":"+net.ip(s).String(), ContainerName(s, id)+":"+net.ip(s).String())
 		}

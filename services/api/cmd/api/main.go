@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,7 +13,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/bus"
-	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
@@ -24,25 +23,17 @@ import (
 // Config is the api service configuration (flags, each with an env override).
 type Config struct {
 	HTTPAddr, GRPCAddr string
-	NATSURL            string
-	NATSCredsFile      string
-	Replicas           int
+	NATS               config.NATS
 	Provisioners       string
 	CreatingDeadline   time.Duration
 	Deadline           time.Duration
-	LogLevel           string
+	Log                config.Log
 	Auth               auth.Flags
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if c.NATSURL == "" {
-		return errors.New("--nats-url is required")
-	}
-	if c.Replicas < 1 || c.Replicas > 5 {
-		return errors.New("--replicas must be between 1 and 5")
-	}
-	return nil
+	return errors.Join(c.NATS.Validate(), c.Log.Validate())
 }
 
 func main() {
@@ -55,33 +46,31 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
-	var c Config
-	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	fs.StringVar(&c.HTTPAddr, "http", flagenv.String("AILERON_HTTP_ADDR", ":3001"), "REST listen address")
-	fs.StringVar(&c.GRPCAddr, "grpc", flagenv.String("AILERON_GRPC_ADDR", ":9090"), "gRPC listen address")
-	fs.StringVar(&c.NATSURL, "nats-url", flagenv.String("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated")
-	fs.StringVar(&c.NATSCredsFile, "nats-creds", flagenv.String("AILERON_NATS_CREDS", ""), "NATS credentials file")
-	fs.IntVar(&c.Replicas, "replicas", 1, "JetStream stream and bucket replicas (3 on a cluster)")
-	fs.StringVar(&c.Provisioners, "provisioners", flagenv.String("AILERON_PROVISIONERS", "docker,kubernetes"), "enabled provisioners, comma-separated")
+	c := Config{NATS: config.DefaultNATS(), Log: config.DefaultLog()}
+	fs := config.NewSet("api", config.Prefix)
+	fs.StringVar(&c.HTTPAddr, "http", ":3001", "REST listen address")
+	fs.StringVar(&c.GRPCAddr, "grpc", ":9090", "gRPC listen address")
+	c.NATS.Register(fs)
+	fs.StringVar(&c.Provisioners, "provisioners", "docker,kubernetes", "enabled provisioners, comma-separated")
 	fs.DurationVar(&c.CreatingDeadline, "creating-deadline", 10*time.Minute, "deadline of the creating state")
 	fs.DurationVar(&c.Deadline, "deadline", 5*time.Minute, "deadline of the other transitional states")
-	fs.StringVar(&c.LogLevel, "log-level", flagenv.String("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
-	c.Auth.Register(fs)
+	c.Log.Register(fs)
+	c.Auth.Register(fs.FlagSet)
+	// Named before the rule that derives names from flags.
+	fs.SetEnv("http", "AILERON_HTTP_ADDR")
+	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	log, err := bus.Logger(c.LogLevel, true)
-	if err != nil {
-		return err
-	}
+	log := c.Log.Logger(os.Stderr)
 	authn, limiter, err := c.Auth.Build(c.HTTPAddr, c.GRPCAddr)
 	if err != nil {
 		return err
 	}
-	nc, js, err := bus.Open(ctx, c.NATSURL, "aileron-api", c.NATSCredsFile, c.Replicas)
+	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-api", c.NATS.Creds, c.NATS.Replicas)
 	if err != nil {
 		return err
 	}

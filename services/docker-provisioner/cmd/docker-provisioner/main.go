@@ -15,21 +15,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"aileron.dev/pkg/bus"
-	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/health"
 	"aileron.dev/services/docker-provisioner/provisioner"
 )
 
-// options are the command-line flags; everything else is in the config file.
+// options are the command-line flags; everything else is in the config file
+// and AILERON_DOCKER_* variables (provisioner.LoadConfig).
 type options struct {
 	configPath  string
-	natsURL     string
-	logFormat   string
-	logLevel    string
+	nats        config.NATS
+	log         config.Log
+	health      config.Health
 	sweepDryRun bool
 	setup       bool
-	healthAddr  string
 }
 
 func main() {
@@ -39,23 +42,28 @@ func main() {
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
-	var o options
-	fs := flag.NewFlagSet("docker-provisioner", flag.ContinueOnError)
+	o := options{nats: config.DefaultNATS(), log: config.DefaultLog()}
+	fs := config.NewSet("docker-provisioner", config.Prefix)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.configPath, "config", flagenv.String("AILERON_DOCKER_CONFIG", ""), "JSON config file (env AILERON_DOCKER_CONFIG); AILERON_DOCKER_* variables override it")
-	fs.StringVar(&o.natsURL, "nats", flagenv.String("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (env AILERON_NATS_URL)")
-	fs.StringVar(&o.logFormat, "log-format", "json", "json or text")
-	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.configPath, "config", "", "JSON config file; AILERON_DOCKER_* variables override it")
+	o.nats.Register(fs)
+	// --nats was this binary's spelling before every service shared --nats-url.
+	fs.Alias("nats", "nats-url")
+	fs.Lookup("nats").Usage = "deprecated alias of --nats-url"
+	o.log.Register(fs)
+	o.health.Register(fs)
+	fs.Lookup("health-addr").Usage = "address of /healthz and /readyz (ready while NATS is connected and the engine answers); empty: off"
 	fs.BoolVar(&o.sweepDryRun, "sweep-dry-run", false, "log orphans instead of removing them")
 	fs.BoolVar(&o.setup, "setup", true, "create the JetStream stream and buckets if missing")
-	fs.StringVar(&o.healthAddr, "health-addr", flagenv.String("AILERON_HEALTH_ADDR", ""), "address of /healthz and /readyz (ready while NATS is connected and the engine answers); empty: off")
+	// This binary's own settings share the AILERON_DOCKER_ prefix of the
+	// config file's overrides.
+	for _, name := range []string{"config", "sweep-dry-run", "setup"} {
+		fs.SetEnv(name, config.EnvName(provisioner.EnvPrefix, name))
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.logFormat != "json" && o.logFormat != "text" {
-		return o, fmt.Errorf("--log-format %q: want json or text", o.logFormat)
-	}
-	return o, nil
+	return o, errors.Join(o.nats.Validate(), o.log.Validate(), o.health.Validate())
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) int {
@@ -67,16 +75,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "docker-provisioner:", err)
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		fmt.Fprintln(stderr, "docker-provisioner: --log-level:", err)
-		return 2
-	}
-	hopts := &slog.HandlerOptions{Level: level}
-	log := slog.New(slog.NewJSONHandler(stderr, hopts))
-	if o.logFormat == "text" {
-		log = slog.New(slog.NewTextHandler(stderr, hopts))
-	}
+	log := o.log.Logger(stderr)
 	cfg, err := provisioner.LoadConfig(o.configPath, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "docker-provisioner:", err)
@@ -91,16 +90,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Logger) error {
-	nc, js, err := bus.Connect(o.natsURL, "docker-provisioner")
+	nc, js, err := connect(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if o.setup {
-		if err := bus.Setup(ctx, js, bus.SetupConfig{}); err != nil {
-			return err
-		}
-	}
 	dc, err := provisioner.NewDockerClient()
 	if err != nil {
 		return fmt.Errorf("docker client: %w", err)
@@ -122,5 +116,15 @@ func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Log
 		}
 		return nil
 	}
-	return health.Run(ctx, o.healthAddr, ready, p.Run)
+	return health.Run(ctx, o.health.Addr, ready, p.Run)
+}
+
+// connect dials NATS and, with --setup, creates the stream and buckets with
+// the api's replica count.
+func connect(ctx context.Context, o options) (*nats.Conn, jetstream.JetStream, error) {
+	const name = "docker-provisioner"
+	if o.setup {
+		return bus.Open(ctx, o.nats.URL, name, o.nats.Creds, o.nats.Replicas)
+	}
+	return bus.Connect(o.nats.URL, name, bus.CredsOption(o.nats.Creds)...)
 }

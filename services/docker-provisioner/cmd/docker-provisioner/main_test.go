@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/config"
 )
 
 // TestReadyOnTheRealEngine runs the command against a real embedded NATS
@@ -61,4 +65,44 @@ func TestReadyOnTheRealEngine(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		nats  config.NATS
+		check func(*testing.T, options)
+	}{
+		{"defaults", nil, nil, config.NATS{URL: "nats://127.0.0.1:4222", Replicas: 1}, nil},
+		{"the shared flags", []string{"--nats-url", "nats://a:4222", "--nats-creds", "/c", "--replicas", "3"}, nil,
+			config.NATS{URL: "nats://a:4222", Creds: "/c", Replicas: 3}, nil},
+		{"the deprecated --nats", []string{"--nats", "nats://old:4222"}, map[string]string{"AILERON_NATS_URL": "nats://env:4222"},
+			config.NATS{URL: "nats://old:4222", Replicas: 1}, nil},
+		{"the environment", nil, map[string]string{
+			"AILERON_NATS_URL": "nats://env:4222", "AILERON_NATS_CREDS": "/env", "AILERON_REPLICAS": "3",
+			"AILERON_DOCKER_CONFIG": "/etc/docker.json", "AILERON_LOG_FORMAT": "text", "AILERON_HEALTH_ADDR": ":8081",
+		}, config.NATS{URL: "nats://env:4222", Creds: "/env", Replicas: 3}, func(t *testing.T, o options) {
+			require.Equal(t, "/etc/docker.json", o.configPath)
+			require.Equal(t, "text", o.log.Format)
+			require.Equal(t, ":8081", o.health.Addr)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			o, err := parse(tt.args, io.Discard)
+			require.NoError(t, err)
+			require.Equal(t, tt.nats, o.nats)
+			if tt.check != nil {
+				tt.check(t, o)
+			}
+		})
+	}
+	t.Setenv("AILERON_REPLICAS", "three")
+	_, err := parse(nil, io.Discard)
+	require.ErrorContains(t, err, `AILERON_REPLICAS="three" (flag --replicas)`)
 }

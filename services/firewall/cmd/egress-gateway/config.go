@@ -2,18 +2,22 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/firewall/ingress"
 	"aileron.dev/services/firewall/policy"
 )
+
+// EnvPrefix starts the gateway's environment variables: the provisioner
+// configures the gateway container through them, so they keep their own
+// names (--policy-file is EGRESS_POLICY_FILE).
+const EnvPrefix = "EGRESS_"
 
 // Config is the gateway's whole configuration, from flags or EGRESS_* env.
 type Config struct {
@@ -29,8 +33,8 @@ type Config struct {
 	PolicyInterval time.Duration
 	// DNSServer is the host:port every egress name is resolved with.
 	DNSServer string
-	// LogFormat is "json" or "text".
-	LogFormat string
+	// Log is the log level and format.
+	Log config.Log
 	// ShutdownTimeout bounds draining on SIGTERM.
 	ShutdownTimeout time.Duration
 	// DenyCIDRs are refused on top of every non-public range, e.g. the
@@ -38,61 +42,24 @@ type Config struct {
 	DenyCIDRs []netip.Prefix
 }
 
-// listFlag collects a repeatable flag; the first use replaces env defaults.
-type listFlag struct {
-	values []string
-	set    bool
-}
-
-// String joins the values for flag defaults.
-func (l *listFlag) String() string { return strings.Join(l.values, ",") }
-
-// Set adds one value.
-func (l *listFlag) Set(v string) error {
-	if !l.set {
-		l.values, l.set = nil, true
-	}
-	l.values = append(l.values, v)
-	return nil
-}
-
-func envList(name string) []string {
-	var out []string
-	for _, v := range strings.Split(os.Getenv(name), ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-// parseConfig reads env defaults, then flags from args.
+// parseConfig reads flags from args, then EGRESS_* variables for the flags
+// args leaves out.
 func parseConfig(args []string) (Config, error) {
-	fs := flag.NewFlagSet("egress-gateway", flag.ContinueOnError)
-	listen := &listFlag{values: envList("EGRESS_LISTEN")}
-	routes := &listFlag{values: envList("EGRESS_ROUTES")}
-	deny := &listFlag{values: envList("EGRESS_DENY_CIDRS")}
-	fs.Var(deny, "deny-cidr", "an address range never dialed even when public, repeatable (env EGRESS_DENY_CIDRS, comma-separated), e.g. the host's own address")
-	fs.Var(listen, "listen", "proxy listener GROUP=ADDR, repeatable (env EGRESS_LISTEN, comma-separated), e.g. workspace=:3128")
-	fs.Var(routes, "route", "ingress route /PREFIX/=HOST:PORT, repeatable (env EGRESS_ROUTES, comma-separated)")
-	var cfg Config
-	fs.StringVar(&cfg.Ingress, "ingress", envOr("EGRESS_INGRESS", ""), "ingress listen address (env EGRESS_INGRESS)")
-	fs.StringVar(&cfg.PolicyFile, "policy-file", envOr("EGRESS_POLICY_FILE", ""), "policy JSON file (env EGRESS_POLICY_FILE)")
-	fs.StringVar(&cfg.DNSServer, "dns", envOr("EGRESS_DNS", ""), "DNS server HOST[:PORT] for egress names (env EGRESS_DNS)")
-	fs.StringVar(&cfg.LogFormat, "log-format", envOr("EGRESS_LOG_FORMAT", "json"), "json or text (env EGRESS_LOG_FORMAT)")
-	interval, err := time.ParseDuration(envOr("EGRESS_POLICY_INTERVAL", "1s"))
-	if err != nil {
-		return Config{}, fmt.Errorf("EGRESS_POLICY_INTERVAL: %w", err)
-	}
-	fs.DurationVar(&cfg.PolicyInterval, "policy-interval", interval, "policy file check interval (env EGRESS_POLICY_INTERVAL)")
+	fs := config.NewSet("egress-gateway", EnvPrefix)
+	var listen, routes, deny config.List
+	fs.Var(&deny, "deny-cidr", "an address range never dialed even when public, repeatable, e.g. the host's own address; the variable is comma-separated")
+	fs.Var(&listen, "listen", "proxy listener GROUP=ADDR, repeatable, e.g. workspace=:3128; the variable is comma-separated")
+	fs.Var(&routes, "route", "ingress route /PREFIX/=HOST:PORT, repeatable; the variable is comma-separated")
+	cfg := Config{Log: config.DefaultLog()}
+	fs.StringVar(&cfg.Ingress, "ingress", "", "ingress listen address")
+	fs.StringVar(&cfg.PolicyFile, "policy-file", "", "policy JSON file")
+	fs.StringVar(&cfg.DNSServer, "dns", "", "DNS server HOST[:PORT] for egress names")
+	cfg.Log.Register(fs)
+	fs.DurationVar(&cfg.PolicyInterval, "policy-interval", time.Second, "policy file check interval")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain connections on shutdown")
+	// The lists' documented variables are plural.
+	fs.SetEnv("route", EnvPrefix+"ROUTES")
+	fs.SetEnv("deny-cidr", EnvPrefix+"DENY_CIDRS")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -100,7 +67,7 @@ func parseConfig(args []string) (Config, error) {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg.Listen = map[policy.Group]string{}
-	for _, l := range listen.values {
+	for _, l := range listen {
 		g, addr, ok := strings.Cut(l, "=")
 		if !ok {
 			return Config{}, fmt.Errorf("listen %q: want GROUP=ADDR", l)
@@ -110,7 +77,7 @@ func parseConfig(args []string) (Config, error) {
 		}
 		cfg.Listen[policy.Group(g)] = addr
 	}
-	for _, d := range deny.values {
+	for _, d := range deny {
 		p, err := netip.ParsePrefix(d)
 		if err != nil {
 			if a, aerr := netip.ParseAddr(d); aerr == nil {
@@ -122,7 +89,7 @@ func parseConfig(args []string) (Config, error) {
 		}
 		cfg.DenyCIDRs = append(cfg.DenyCIDRs, p.Masked())
 	}
-	for _, r := range routes.values {
+	for _, r := range routes {
 		route, err := ingress.ParseRoute(r)
 		if err != nil {
 			return Config{}, err
@@ -167,9 +134,7 @@ func (c Config) Validate() error {
 	if len(c.Routes) > 0 && c.Ingress == "" {
 		errs = append(errs, errors.New("route: given without --ingress"))
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		errs = append(errs, fmt.Errorf("log-format: %q, want json or text", c.LogFormat))
-	}
+	errs = append(errs, c.Log.Validate())
 	return errors.Join(errs...)
 }
 

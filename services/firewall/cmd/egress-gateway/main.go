@@ -26,20 +26,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "egress-gateway:", err)
 		os.Exit(2)
 	}
-	log := newLogger(cfg.LogFormat)
+	log := cfg.Log.Logger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {
 		log.Error("egress gateway failed", slog.Any("error", err))
 		os.Exit(1)
 	}
-}
-
-func newLogger(format string) *slog.Logger {
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
 }
 
 // run serves until ctx is done or a listener fails, then drains.

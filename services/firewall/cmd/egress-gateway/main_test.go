@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/egress/egresstest"
 	"aileron.dev/services/firewall/ingress"
@@ -88,7 +89,7 @@ func TestRun(t *testing.T) {
 		PolicyFile:      policyFile,
 		PolicyInterval:  10 * time.Millisecond,
 		DNSServer:       dns.Addr,
-		LogFormat:       "json",
+		Log:             config.DefaultLog(),
 		ShutdownTimeout: time.Second,
 	}
 	r, err := ingress.ParseRoute("/runtime/=" + backend.URL)
@@ -157,4 +158,13 @@ func TestDenyCIDRs(t *testing.T) {
 	if _, err := parseConfig([]string{"--ingress", ":0", "--deny-cidr", "not-an-ip"}); err == nil {
 		t.Error("a bad --deny-cidr must be refused")
 	}
+}
+
+func TestParseConfigRefusesMalformedEnv(t *testing.T) {
+	t.Setenv("EGRESS_INGRESS", ":0")
+	t.Setenv("EGRESS_POLICY_INTERVAL", "often")
+	_, err := parseConfig(nil)
+	require.ErrorContains(t, err, `EGRESS_POLICY_INTERVAL="often" (flag --policy-interval)`)
+	_, err = parseConfig([]string{"--policy-interval", "2s"})
+	require.NoError(t, err, "the command line wins over the environment")
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,10 +12,32 @@ import (
 	"time"
 
 	"aileron.dev/pkg/bus"
-	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/health"
 	"aileron.dev/services/firewall/service"
 )
+
+// Config is the firewall service configuration (flags, each with an env
+// override).
+type Config struct {
+	NATS   config.NATS
+	Log    config.Log
+	Health config.Health
+	// DefaultsFile holds the system default allowed domains; empty uses the
+	// built-in ones.
+	DefaultsFile string
+	// Resync is how often every policy is recomputed; 0 turns it off.
+	Resync time.Duration
+}
+
+// Validate names the first flag with a bad value of each group.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Resync < 0 {
+		errs = append(errs, fmt.Errorf("--resync %s must not be negative", c.Resync))
+	}
+	return errors.Join(append(errs, c.NATS.Validate(), c.Log.Validate(), c.Health.Validate())...)
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -27,32 +48,35 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("firewall", flag.ContinueOnError)
-	natsURL := fs.String("nats-url", flagenv.String("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s)")
-	creds := fs.String("nats-creds", flagenv.String("AILERON_NATS_CREDS", ""), "NATS credentials file")
-	defaults := fs.String("defaults-file", flagenv.String("AILERON_FIREWALL_DEFAULTS_FILE", ""), `JSON file {"workspace": [...], "browser": [...]} of system default allowed domains; built-in defaults when empty`)
-	resync := fs.Duration("resync", time.Minute, "recompute every policy this often")
-	replicas := fs.Int("replicas", 1, "JetStream stream and bucket replicas (3 on a cluster); must match the api's")
-	healthAddr := fs.String("health-addr", flagenv.String("AILERON_HEALTH_ADDR", ":8081"), "address of /healthz and /readyz (ready while NATS is connected); empty turns them off")
-	level := fs.String("log-level", flagenv.String("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
+func parse(args []string) (Config, error) {
+	c := Config{NATS: config.DefaultNATS(), Log: config.DefaultLog(), Health: config.Health{Addr: ":8081"}}
+	fs := config.NewSet("firewall", config.Prefix)
+	c.NATS.Register(fs)
+	c.Log.Register(fs)
+	c.Health.Register(fs)
+	fs.StringVar(&c.DefaultsFile, "defaults-file", "", `JSON file {"workspace": [...], "browser": [...]} of system default allowed domains; built-in defaults when empty`)
+	fs.DurationVar(&c.Resync, "resync", time.Minute, "recompute every policy this often; 0 turns it off")
+	// Named before the rule that derives names from flags.
+	fs.SetEnv("defaults-file", "AILERON_FIREWALL_DEFAULTS_FILE")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return c, err
 	}
-	if *natsURL == "" {
-		return errors.New("--nats-url is required")
-	}
-	log, err := bus.Logger(*level, true)
+	return c, c.Validate()
+}
+
+func run(ctx context.Context, args []string) error {
+	c, err := parse(args)
 	if err != nil {
 		return err
 	}
-	cfg := service.Config{Defaults: service.DefaultDefaults(), ResyncInterval: *resync}
-	if *defaults != "" {
-		if cfg.Defaults, err = service.LoadDefaults(*defaults); err != nil {
+	log := c.Log.Logger(os.Stderr)
+	cfg := service.Config{Defaults: service.DefaultDefaults(), ResyncInterval: c.Resync}
+	if c.DefaultsFile != "" {
+		if cfg.Defaults, err = service.LoadDefaults(c.DefaultsFile); err != nil {
 			return err
 		}
 	}
-	nc, js, err := bus.Open(ctx, *natsURL, "aileron-firewall", *creds, *replicas)
+	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-firewall", c.NATS.Creds, c.NATS.Replicas)
 	if err != nil {
 		return err
 	}
@@ -61,5 +85,5 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return health.Run(ctx, *healthAddr, bus.Ready(nc), svc.Run)
+	return health.Run(ctx, c.Health.Addr, bus.Ready(nc), svc.Run)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -9,8 +10,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/require"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/config"
 )
 
 // TestReadinessFollowsNATS runs the command against a real embedded NATS
@@ -95,4 +98,38 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+func TestParse(t *testing.T) {
+	t.Setenv("AILERON_NATS_URL", "nats://env:4222")
+	t.Setenv("AILERON_FIREWALL_DEFAULTS_FILE", "/etc/defaults.json")
+	t.Setenv("AILERON_LOG_LEVEL", "debug")
+	t.Setenv("AILERON_REPLICAS", "3")
+	c, err := parse([]string{"--replicas", "5", "--resync", "0s"})
+	require.NoError(t, err)
+	require.Equal(t, Config{
+		NATS:         config.NATS{URL: "nats://env:4222", Replicas: 5},
+		Log:          config.Log{Level: slog.LevelDebug, Format: "json"},
+		Health:       config.Health{Addr: ":8081"},
+		DefaultsFile: "/etc/defaults.json",
+	}, c, "the command line wins over the environment")
+
+	for name, tc := range map[string]struct {
+		args     []string
+		env, err string
+	}{
+		"malformed replicas": {nil, "AILERON_REPLICAS=three", "AILERON_REPLICAS"},
+		"malformed resync":   {nil, "AILERON_RESYNC=soon", "--resync"},
+		"negative resync":    {[]string{"--resync=-1s"}, "", "--resync"},
+		"no nats url":        {[]string{"--nats-url="}, "", "--nats-url"},
+		"bad health address": {[]string{"--health-addr=8081"}, "", "--health-addr"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if k, v, ok := strings.Cut(tc.env, "="); ok {
+				t.Setenv(k, v)
+			}
+			_, err := parse(tc.args)
+			require.ErrorContains(t, err, tc.err)
+		})
+	}
 }

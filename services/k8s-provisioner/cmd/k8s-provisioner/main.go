@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,26 +18,22 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"aileron.dev/pkg/bus"
-	"aileron.dev/pkg/flagenv"
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 	"aileron.dev/services/k8s-provisioner/internal/provisioner"
 )
 
 // Config is the k8s-provisioner configuration.
 type Config struct {
-	NATSURL, NATSCreds string
-	Replicas           int
-	Provisioner        provisioner.Config
-	HealthAddr         string
-	LogLevel           string
+	NATS        config.NATS
+	Provisioner provisioner.Config
+	Health      config.Health
+	Log         config.Log
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if c.NATSURL == "" {
-		return errors.New("--nats-url is required")
-	}
-	return c.Provisioner.Validate()
+	return errors.Join(c.NATS.Validate(), c.Log.Validate(), c.Health.Validate(), c.Provisioner.Validate())
 }
 
 func main() {
@@ -51,22 +46,24 @@ func main() {
 }
 
 func parse(args []string) (Config, error) {
-	var c Config
-	fs := flag.NewFlagSet("k8s-provisioner", flag.ContinueOnError)
-	fs.StringVar(&c.NATSURL, "nats-url", flagenv.String("AILERON_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s)")
-	fs.StringVar(&c.NATSCreds, "nats-creds", flagenv.String("AILERON_NATS_CREDS", ""), "NATS credentials file")
-	fs.IntVar(&c.Replicas, "replicas", 1, "JetStream stream and bucket replicas; must match the api's")
-	fs.StringVar(&c.Provisioner.Namespace, "namespace", flagenv.String("AILERON_WORKSPACE_NAMESPACE", "aileron-workspaces"), "namespace of the Workspace resources")
+	c := Config{NATS: config.DefaultNATS(), Log: config.DefaultLog(), Health: config.Health{Addr: ":8081"}}
+	fs := config.NewSet("k8s-provisioner", config.Prefix)
+	c.NATS.Register(fs)
+	c.Log.Register(fs)
+	c.Health.Register(fs)
+	// controller-runtime's name for it, which the Helm chart passes.
+	fs.Alias("health-probe-bind-address", "health-addr")
+	fs.StringVar(&c.Provisioner.Namespace, "namespace", "aileron-workspaces", "namespace of the Workspace resources")
 	fs.DurationVar(&c.Provisioner.ResyncInterval, "resync", 5*time.Minute, "re-apply every workspace and sweep orphans this often")
-	fs.StringVar(&c.Provisioner.Images.Runtime, "image-runtime", flagenv.String("AILERON_IMAGE_RUNTIME", "aileron/workspace-stub:dev"), "runtime image")
-	fs.StringVar(&c.Provisioner.Images.Terminal, "image-terminal", flagenv.String("AILERON_IMAGE_TERMINAL", "aileron/workspace-stub:dev"), "terminal image")
-	fs.StringVar(&c.Provisioner.Images.Browser, "image-browser", flagenv.String("AILERON_IMAGE_BROWSER", "aileron/workspace-stub:dev"), "browser (chrome) image")
-	fs.StringVar(&c.Provisioner.Images.Canvas, "image-canvas", flagenv.String("AILERON_IMAGE_CANVAS", "aileron/workspace-stub:dev"), "canvas image")
-	fs.StringVar(&c.Provisioner.StorageSize, "storage-size", flagenv.String("AILERON_STORAGE_SIZE", ""), "workspace volume size (default: the CRD's 10Gi)")
-	fs.StringVar(&c.Provisioner.StorageClassName, "storage-class", flagenv.String("AILERON_STORAGE_CLASS", ""), "workspace volume storage class (default: the cluster's)")
-	defaults := fs.String("workspace-defaults-file", flagenv.String("AILERON_WORKSPACE_DEFAULTS_FILE", ""), "JSON file of workspace defaults (services' images and resources, storage) overriding the image and storage flags")
-	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", ":8081", "serves /healthz and /readyz")
-	fs.StringVar(&c.LogLevel, "log-level", flagenv.String("AILERON_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.Provisioner.Images.Runtime, "image-runtime", "aileron/workspace-stub:dev", "runtime image")
+	fs.StringVar(&c.Provisioner.Images.Terminal, "image-terminal", "aileron/workspace-stub:dev", "terminal image")
+	fs.StringVar(&c.Provisioner.Images.Browser, "image-browser", "aileron/workspace-stub:dev", "browser (chrome) image")
+	fs.StringVar(&c.Provisioner.Images.Canvas, "image-canvas", "aileron/workspace-stub:dev", "canvas image")
+	fs.StringVar(&c.Provisioner.StorageSize, "storage-size", "", "workspace volume size (default: the CRD's 10Gi)")
+	fs.StringVar(&c.Provisioner.StorageClassName, "storage-class", "", "workspace volume storage class (default: the cluster's)")
+	defaults := fs.String("workspace-defaults-file", "", "JSON file of workspace defaults (services' images and resources, storage) overriding the image and storage flags")
+	// Shared with the workspace-operator, which has the same flag.
+	fs.SetEnv("namespace", "AILERON_WORKSPACE_NAMESPACE")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -83,12 +80,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := bus.Logger(c.LogLevel, true)
-	if err != nil {
-		return err
-	}
+	log := c.Log.Logger(os.Stderr)
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
-	nc, js, err := bus.Open(ctx, c.NATSURL, "aileron-k8s-provisioner", c.NATSCreds, c.Replicas)
+	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-k8s-provisioner", c.NATS.Creds, c.NATS.Replicas)
 	if err != nil {
 		return err
 	}
@@ -104,7 +98,7 @@ func run(ctx context.Context, args []string) error {
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: c.HealthAddr,
+		HealthProbeBindAddress: c.Health.Addr,
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{c.Provisioner.Namespace: {}}},
 	})
 	if err != nil {

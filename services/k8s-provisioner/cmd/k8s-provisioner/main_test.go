@@ -31,3 +31,20 @@ func TestParse(t *testing.T) {
 	_, err = parse([]string{"--workspace-defaults-file", f})
 	require.ErrorContains(t, err, "gpu")
 }
+
+func TestParseEnvironment(t *testing.T) {
+	t.Setenv("AILERON_WORKSPACE_NAMESPACE", "env-ws")
+	t.Setenv("AILERON_IMAGE_RUNTIME", "reg/rt:env")
+	t.Setenv("AILERON_NATS_CREDS", "/creds")
+	t.Setenv("AILERON_HEALTH_ADDR", ":9091")
+	c, err := parse([]string{"--namespace", "flag-ws", "--health-probe-bind-address", ":9092"})
+	require.NoError(t, err)
+	require.Equal(t, "flag-ws", c.Provisioner.Namespace, "the command line wins")
+	require.Equal(t, "reg/rt:env", c.Provisioner.Images.Runtime)
+	require.Equal(t, "/creds", c.NATS.Creds)
+	require.Equal(t, ":9092", c.Health.Addr, "the chart's flag name counts as --health-addr")
+
+	t.Setenv("AILERON_RESYNC", "often")
+	_, err = parse(nil)
+	require.ErrorContains(t, err, `AILERON_RESYNC="often" (flag --resync)`)
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 )
 
@@ -47,69 +47,48 @@ type Config struct {
 	LeaderElectionNamespace string
 	// MetricsBindAddress serves Prometheus metrics; "0" turns them off.
 	MetricsBindAddress string
-	// HealthProbeBindAddress serves /healthz and /readyz; empty turns them off.
-	HealthProbeBindAddress string
+	// Health serves /healthz and /readyz; an empty address turns them off.
+	Health config.Health
 	// DefaultsConfigMap holds the system default allowed domains; an empty
 	// Name means none.
 	DefaultsConfigMap types.NamespacedName
 	// SyncPeriod is how often every Workspace is reconciled even when nothing
 	// changed.
 	SyncPeriod time.Duration
-	// LogLevel is the lowest level logged.
-	LogLevel slog.Level
-}
-
-// envPrefix and the flag name make the environment variable that sets a flag
-// the command line leaves out: --leader-election-namespace is
-// AILERON_LEADER_ELECTION_NAMESPACE.
-const envPrefix = "AILERON_"
-
-// envNames are the environment variables whose name does not follow from the
-// flag's: the namespace one is shared with k8s-provisioner, and the ConfigMap
-// one says what the ConfigMap holds among all AILERON_* settings.
-var envNames = map[string]string{
-	"namespace":          "AILERON_WORKSPACE_NAMESPACE",
-	"defaults-configmap": "AILERON_FIREWALL_DEFAULTS_CONFIGMAP",
-}
-
-func envName(flagName string) string {
-	if e, ok := envNames[flagName]; ok {
-		return e
-	}
-	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+	// Log is the log level and format.
+	Log config.Log
 }
 
 // parse reads the configuration from args, then from the AILERON_*
 // environment for flags args leaves out; a flag on the command line wins.
 func parse(args []string, getenv func(string) string) (Config, error) {
-	c := Config{}
+	c := Config{Log: config.DefaultLog(), Health: config.Health{Addr: ":8081"}}
 	var cm string
-	fs := flag.NewFlagSet("workspace-operator", flag.ContinueOnError)
+	fs := config.NewSet("workspace-operator", config.Prefix)
 	fs.StringVar(&c.Namespace, "namespace", "", "namespace of the Workspaces to reconcile; empty for every namespace")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", true, "run the controllers only in the replica that holds the Lease")
 	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the operator's own)")
 	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint; "0" turns it off`)
-	fs.StringVar(&c.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; empty turns them off")
+	c.Health.Register(fs)
 	fs.StringVar(&cm, "defaults-configmap", "", "[namespace/]name of the ConfigMap of system default allowed domains (keys workspace, browser); "+
 		"a bare name is looked up in $POD_NAMESPACE, else --leader-election-namespace")
-	// The Helm chart passes the longer name.
-	fs.StringVar(&cm, "firewall-defaults-configmap", "", "alias of --defaults-configmap")
 	fs.IntVar(&c.Workers, "workers", 4, "Workspaces reconciled concurrently")
 	fs.DurationVar(&c.SyncPeriod, "sync-period", 10*time.Minute, "reconcile every Workspace this often even when nothing changed")
-	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
-	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name != "firewall-defaults-configmap" {
-			f.Usage += " (env " + envName(f.Name) + ")"
-		}
-	})
-	if err := fs.Parse(args); err != nil {
+	c.Log.Register(fs)
+	// controller-runtime's name and the Helm chart's longer name.
+	fs.Alias("health-probe-bind-address", "health-addr")
+	fs.Alias("firewall-defaults-configmap", "defaults-configmap")
+	// The namespace one is shared with k8s-provisioner; the ConfigMap one
+	// says what the ConfigMap holds among all AILERON_* settings; the health
+	// one was named after the flag's earlier name.
+	fs.SetEnv("namespace", "AILERON_WORKSPACE_NAMESPACE")
+	fs.SetEnv("defaults-configmap", "AILERON_FIREWALL_DEFAULTS_CONFIGMAP")
+	fs.SetEnv("health-addr", "AILERON_HEALTH_ADDR", "AILERON_HEALTH_PROBE_BIND_ADDRESS")
+	if err := fs.ParseEnv(args, getenv); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := applyEnv(fs, getenv); err != nil {
-		return c, err
 	}
 	ref, err := parseObjectRef(cm, getenv("POD_NAMESPACE"), c.LeaderElectionNamespace)
 	if err != nil {
@@ -117,33 +96,6 @@ func parse(args []string, getenv func(string) string) (Config, error) {
 	}
 	c.DefaultsConfigMap = ref
 	return c, c.Validate()
-}
-
-// applyEnv sets every flag missing from the command line whose environment
-// variable is set, through the flag's own parser so a malformed value is an
-// error rather than a silent default.
-func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if given["firewall-defaults-configmap"] {
-		given["defaults-configmap"] = true
-	}
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || f.Name == "firewall-defaults-configmap" {
-			return
-		}
-		// An empty variable counts as unset, as in the other services.
-		e := envName(f.Name)
-		v := getenv(e)
-		if v == "" {
-			return
-		}
-		if err := fs.Set(f.Name, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", e, v, err))
-		}
-	})
-	return errors.Join(errs...)
 }
 
 // parseObjectRef reads "namespace/name" or a bare "name", which takes the
@@ -185,10 +137,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf(`--metrics-bind-address %q: want host:port or "0": %w`, c.MetricsBindAddress, err)
 		}
 	}
-	if c.HealthProbeBindAddress != "" {
-		if _, _, err := net.SplitHostPort(c.HealthProbeBindAddress); err != nil {
-			return fmt.Errorf("--health-probe-bind-address %q: want host:port or empty: %w", c.HealthProbeBindAddress, err)
-		}
+	if err := errors.Join(c.Health.Validate(), c.Log.Validate()); err != nil {
+		return err
 	}
 	if cm := c.DefaultsConfigMap; cm.Name != "" {
 		if cm.Namespace == "" {
@@ -217,21 +167,10 @@ func (c Config) managerOptions() controller.ManagerOptions {
 		DisableLeaderElection:   !c.LeaderElect,
 		LeaderElectionNamespace: c.LeaderElectionNamespace,
 		MetricsBindAddress:      c.MetricsBindAddress,
-		HealthProbeBindAddress:  c.HealthProbeBindAddress,
+		HealthProbeBindAddress:  c.Health.Addr,
 		SyncPeriod:              c.SyncPeriod,
 		Reconciler:              controller.Config{DefaultsConfigMap: c.DefaultsConfigMap, Workers: c.Workers},
 	}
-}
-
-// plainLevels names logr's verbosity levels (V(1) is slog level -1, shown
-// as "DEBUG+3") plain "DEBUG", the level log pipelines know.
-func plainLevels(_ []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.LevelKey {
-		if l, ok := a.Value.Any().(slog.Level); ok && l < slog.LevelInfo {
-			a.Value = slog.StringValue(slog.LevelDebug.String())
-		}
-	}
-	return a
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
@@ -242,7 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel, ReplaceAttr: plainLevels}))
+	log := c.Log.Logger(os.Stderr)
 	// controller-runtime logs through logr and client-go (leader election)
 	// through klog; both go to the same JSON handler.
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
@@ -258,7 +197,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	log.Info("workspace-operator starting",
 		"namespace", c.Namespace, "leader_elect", c.LeaderElect, "leader_election_namespace", c.LeaderElectionNamespace,
-		"metrics", c.MetricsBindAddress, "health", c.HealthProbeBindAddress,
+		"metrics", c.MetricsBindAddress, "health", c.Health.Addr,
 		"defaults_configmap", c.DefaultsConfigMap.Name, "defaults_configmap_namespace", c.DefaultsConfigMap.Namespace,
 		"sync_period", c.SyncPeriod)
 	if err := mgr.Start(ctx); err != nil {

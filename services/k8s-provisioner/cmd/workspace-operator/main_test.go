@@ -10,17 +10,18 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/types"
 
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 )
 
 func TestParse(t *testing.T) {
 	defaults := Config{
-		LeaderElect:            true,
-		Workers:                4,
-		MetricsBindAddress:     ":8080",
-		HealthProbeBindAddress: ":8081",
-		SyncPeriod:             10 * time.Minute,
-		LogLevel:               slog.LevelInfo,
+		LeaderElect:        true,
+		Workers:            4,
+		MetricsBindAddress: ":8080",
+		Health:             config.Health{Addr: ":8081"},
+		SyncPeriod:         10 * time.Minute,
+		Log:                config.Log{Level: slog.LevelInfo, Format: "json"},
 	}
 	with := func(change func(*Config)) Config {
 		c := defaults
@@ -45,7 +46,7 @@ func TestParse(t *testing.T) {
 			Config{
 				Workers: 8, Namespace: "aileron-workspaces", LeaderElectionNamespace: "aileron-system",
 				MetricsBindAddress: "0", DefaultsConfigMap: types.NamespacedName{Namespace: "aileron-system", Name: "fw-defaults"},
-				SyncPeriod: 30 * time.Second, LogLevel: slog.LevelDebug,
+				SyncPeriod: 30 * time.Second, Log: config.Log{Level: slog.LevelDebug, Format: "json"},
 			},
 		},
 		{
@@ -59,8 +60,8 @@ func TestParse(t *testing.T) {
 			},
 			Config{
 				Workers: 4, Namespace: "ws", LeaderElectionNamespace: "sys", MetricsBindAddress: "127.0.0.1:9090",
-				HealthProbeBindAddress: ":9091", DefaultsConfigMap: types.NamespacedName{Namespace: "sys", Name: "fw"},
-				SyncPeriod: time.Hour, LogLevel: slog.LevelWarn,
+				Health: config.Health{Addr: ":9091"}, DefaultsConfigMap: types.NamespacedName{Namespace: "sys", Name: "fw"},
+				SyncPeriod: time.Hour, Log: config.Log{Level: slog.LevelWarn, Format: "json"},
 			},
 		},
 		{
@@ -115,7 +116,7 @@ func TestParseRejects(t *testing.T) {
 		{"bad namespace", []string{"--namespace=Not_A_Namespace"}, nil, "--namespace"},
 		{"bad lease namespace", []string{"--leader-election-namespace=a.b"}, nil, "--leader-election-namespace"},
 		{"bad metrics address", []string{"--metrics-bind-address=8080"}, nil, "--metrics-bind-address"},
-		{"bad health address", []string{"--health-probe-bind-address=localhost"}, nil, "--health-probe-bind-address"},
+		{"bad health address", []string{"--health-probe-bind-address=localhost"}, nil, "--health-addr"},
 		{"configmap without namespace", []string{"--defaults-configmap=fw"}, nil, "has no namespace"},
 		{"configmap with two slashes", []string{"--defaults-configmap=a/b/c"}, nil, "want namespace/name"},
 		{"bad configmap name", []string{"--defaults-configmap=ns/FW"}, nil, "not a ConfigMap name"},
@@ -148,7 +149,7 @@ func TestManagerOptions(t *testing.T) {
 
 func TestPlainLevels(t *testing.T) {
 	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: plainLevels}))
+	log := config.Log{Level: slog.LevelDebug, Format: config.FormatJSON}.Logger(&buf)
 	logr.FromSlogHandler(log.Handler()).V(1).Info("verbose")
 	log.Warn("warning")
 	require.Contains(t, buf.String(), `"level":"DEBUG","msg":"verbose"`)

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -25,8 +26,10 @@ type Config struct {
 	// workspace container runs as.
 	RunAsUser int64
 
-	// Ports are the container ports of the components.
-	Ports Ports
+	// Services are the settings of each service the operator reads: the
+	// container Port, which the service's Service exposes too. Images and
+	// resources come with each Workspace.
+	Services workspace.PerService[workspace.ServiceConfig]
 
 	// StorageBindDeadline is how long a claim of a running workspace may stay
 	// Pending before the workspace is Failed.
@@ -44,17 +47,11 @@ type Config struct {
 	PrivateCIDRs []string
 }
 
-// Ports are the container ports of each component; the Service of a
-// component exposes the same port.
-type Ports struct {
-	// Runtime is the runtime's HTTP port.
-	Runtime int32
-	// Terminal is the web terminal's port.
-	Terminal int32
-	// Browser is the browser's CDP port.
-	Browser int32
-	// Canvas is the canvas's HTTP port.
-	Canvas int32
+// defaultPorts are the ports the workspace images listen on: the runtime's
+// and canvas's HTTP, the web terminal's and the browser's CDP.
+var defaultPorts = map[workspace.Service]int{
+	workspace.ServiceRuntime: 8080, workspace.ServiceTerminal: 7681,
+	workspace.ServiceBrowser: 9222, workspace.ServiceCanvas: 3000,
 }
 
 // DNSConfig selects the cluster DNS pods.
@@ -73,8 +70,10 @@ func (c Config) Defaults() Config {
 	if c.RunAsUser == 0 {
 		c.RunAsUser = 65532
 	}
-	if c.Ports == (Ports{}) {
-		c.Ports = Ports{Runtime: 8080, Terminal: 7681, Browser: 9222, Canvas: 3000}
+	for _, s := range workspace.Services {
+		if svc := c.Services.Get(s); svc.Port == 0 {
+			svc.Port = defaultPorts[s]
+		}
 	}
 	if c.StorageBindDeadline == 0 {
 		c.StorageBindDeadline = 5 * time.Minute
@@ -101,16 +100,13 @@ func (c Config) Validate() error {
 	if c.RunAsUser <= 0 {
 		return errors.New("config: RunAsUser must be a non-root uid (> 0)")
 	}
-	for name, p := range map[string]int32{
-		"runtime": c.Ports.Runtime, "terminal": c.Ports.Terminal,
-		"browser": c.Ports.Browser, "canvas": c.Ports.Canvas,
-	} {
-		if p <= 0 || p > 65535 {
-			return fmt.Errorf("config: Ports.%s %d is not a port", name, p)
+	for _, s := range workspace.Services {
+		if p := c.Services.Get(s).Port; p <= 0 || p > 65535 {
+			return fmt.Errorf("config: Services.%s.Port %d is not a port", s, p)
 		}
 	}
-	if c.Ports.Runtime == c.Ports.Terminal {
-		return errors.New("config: Ports.Runtime and Ports.Terminal share a pod and must differ")
+	if c.Services.Runtime.Port == c.Services.Terminal.Port {
+		return errors.New("config: the runtime and terminal ports share a pod and must differ")
 	}
 	if c.StorageBindDeadline <= 0 || c.CiliumRecheckInterval <= 0 {
 		return errors.New("config: StorageBindDeadline and CiliumRecheckInterval must be positive")

@@ -5,6 +5,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
@@ -95,16 +96,7 @@ func podEnabled(ws *v1alpha1.Workspace, k podKind) bool {
 }
 
 func (c Config) port(comp component) int32 {
-	switch comp {
-	case runtimeC:
-		return c.Ports.Runtime
-	case terminalC:
-		return c.Ports.Terminal
-	case browserC:
-		return c.Ports.Browser
-	default:
-		return c.Ports.Canvas
-	}
+	return int32(c.Services.Get(workspace.Service(comp)).Port) // Validate keeps it within 1-65535
 }
 
 // url is the in-cluster address of a component's Service.

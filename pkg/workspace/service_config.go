@@ -1,0 +1,44 @@
+package workspace
+
+// ServiceConfig is what every provisioner needs to run one service of a
+// workspace. A provisioner embeds it in its own settings of a service and
+// adds what only it understands (the docker provisioner's user and
+// read-only root, for example). The JSON names are the docker provisioner's
+// config file's, so existing files load unchanged.
+type ServiceConfig struct {
+	// Image is the container image.
+	Image string `json:"image"`
+	// Port is the TCP port the service listens on inside its container; the
+	// container gets it as $PORT.
+	Port int `json:"port"`
+	// CPUs is the CPU limit in cores (e.g. 1.5).
+	CPUs float64 `json:"cpus"`
+	// MemoryMB is the memory limit in MiB.
+	MemoryMB int64 `json:"memory_mb"`
+	// Pids is the maximum number of processes and threads.
+	Pids int64 `json:"pids"`
+}
+
+// PerService holds one T for each service of a workspace, in the JSON shape
+// {"runtime": ..., "terminal": ..., "browser": ..., "canvas": ...}.
+type PerService[T any] struct {
+	Runtime  T `json:"runtime"`
+	Terminal T `json:"terminal"`
+	Browser  T `json:"browser"`
+	Canvas   T `json:"canvas"`
+}
+
+// Get returns the T of service s; nil for a name outside Services.
+func (p *PerService[T]) Get(s Service) *T {
+	switch s {
+	case ServiceRuntime:
+		return &p.Runtime
+	case ServiceTerminal:
+		return &p.Terminal
+	case ServiceBrowser:
+		return &p.Browser
+	case ServiceCanvas:
+		return &p.Canvas
+	}
+	return nil
+}
