@@ -9,19 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/types/known/timestamppb"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
@@ -65,6 +63,17 @@ func (c Config) Validate() error {
 	}
 	if c.Images.Runtime == "" || c.Images.Terminal == "" || c.Images.Browser == "" || c.Images.Canvas == "" {
 		return errors.New("k8s-provisioner: an image for each of runtime, terminal, browser and canvas is required")
+	}
+	for name := range c.Resources {
+		if !workspace.Service(name).Valid() {
+			return fmt.Errorf("k8s-provisioner: resources of unknown service %q", name)
+		}
+		if _, err := c.resources(workspace.Service(name)); err != nil {
+			return fmt.Errorf("k8s-provisioner: %w", err)
+		}
+	}
+	if _, err := c.storage(); err != nil {
+		return fmt.Errorf("k8s-provisioner: %w", err)
 	}
 	return nil
 }
@@ -125,7 +134,14 @@ func (p *Provisioner) Converge(ctx context.Context, id string) error {
 		// reports "deleted" once the resource is really gone.
 		return p.reportIfGone(ctx, w)
 	}
-	u := resource(p.cfg, w)
+	ws, err := resource(p.cfg, w)
+	if err != nil {
+		return event.Permanent(fmt.Errorf("workspace %s: %w", id, err))
+	}
+	u, err := applyObject(ws)
+	if err != nil {
+		return event.Permanent(err)
+	}
 	if err := p.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply workspace %s: %w", id, err)
 	}
@@ -180,76 +196,4 @@ func (p *Provisioner) Resync(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// resource renders the Workspace resource of w for server-side apply: only
-// the fields this provisioner owns.
-func resource(cfg Config, w *workspacev1.Workspace) *unstructured.Unstructured {
-	desired := string(v1alpha1.DesiredStateRunning)
-	if w.DesiredState == "stopped" {
-		desired = string(v1alpha1.DesiredStateStopped)
-	}
-	svc := func(name string, s *workspacev1.ServiceStatus, image string) map[string]any {
-		out := map[string]any{"enabled": s.GetEnabled(), "image": image}
-		if r, ok := cfg.Resources[name]; ok {
-			out["resources"] = r
-		}
-		return out
-	}
-	group := func(enabled bool, mode string, domains []string) map[string]any {
-		d := make([]any, len(domains))
-		for i, x := range domains {
-			d[i] = x
-		}
-		return map[string]any{"networkAccessEnabled": enabled, "domainAccessMode": mode, "allowedDomains": d}
-	}
-	ops := map[string]any{}
-	for k, ts := range map[string]*timestamppb.Timestamp{
-		"restartWorkspaceAt": w.GetOperations().GetRestartWorkspaceTime(), "restartRuntimeAt": w.GetOperations().GetRestartRuntimeTime(),
-		"restartTerminalAt": w.GetOperations().GetRestartTerminalTime(), "restartBrowserAt": w.GetOperations().GetRestartBrowserTime(),
-		"restartCanvasAt": w.GetOperations().GetRestartCanvasTime(),
-	} {
-		if ts != nil {
-			ops[k] = ts.AsTime().UTC().Format(time.RFC3339Nano)
-		}
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": v1alpha1.GroupVersion.String(),
-		"kind":       "Workspace",
-		"metadata": map[string]any{
-			"name": w.Id, "namespace": cfg.Namespace,
-			"labels": map[string]any{
-				v1alpha1.LabelPartOf: v1alpha1.PartOf, v1alpha1.LabelWorkspaceID: w.Id, v1alpha1.LabelManagedBy: LabelManagedByValue,
-			},
-			"annotations": map[string]any{
-				AnnotationGen: strconv.FormatInt(w.Generation, 10), AnnotationFirewall: strconv.FormatUint(w.GetFirewallStatus().GetRevision(), 10),
-				AnnotationName: w.Name,
-			},
-		},
-		"spec": map[string]any{
-			"workspaceId": w.Id, "owner": w.Owner, "desiredState": desired,
-			"services": map[string]any{
-				"runtime":  svc("runtime", w.GetServices().GetRuntime(), cfg.Images.Runtime),
-				"terminal": svc("terminal", w.GetServices().GetTerminal(), cfg.Images.Terminal),
-				"browser":  svc("browser", w.GetServices().GetBrowser(), cfg.Images.Browser),
-				"canvas":   svc("canvas", w.GetServices().GetCanvas(), cfg.Images.Canvas),
-			},
-			"firewall": map[string]any{
-				"workspace": group(w.WorkspaceFirewallNetworkAccessEnabled, w.WorkspaceFirewallDomainAccessMode, w.WorkspaceFirewallAllowedDomains),
-				"browser":   group(w.BrowserFirewallNetworkAccessEnabled, w.BrowserFirewallDomainAccessMode, w.BrowserFirewallAllowedDomains),
-			},
-			"operations": ops,
-		},
-	}}
-	storage := map[string]any{}
-	if cfg.StorageSize != "" {
-		storage["size"] = cfg.StorageSize
-	}
-	if cfg.StorageClassName != "" {
-		storage["storageClassName"] = cfg.StorageClassName
-	}
-	if len(storage) > 0 {
-		u.Object["spec"].(map[string]any)["storage"] = storage
-	}
-	return u
 }
