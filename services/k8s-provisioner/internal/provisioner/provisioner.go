@@ -1,7 +1,8 @@
-// Package provisioner is the k8s-provisioner: it turns the orchestrator's
-// kubernetes workspace events into Workspace custom resources (server-side
-// apply) and reports what the workspace-operator observed back to the
-// orchestrator, so the API shows the truth.
+// Package provisioner is the k8s-provisioner. Two parts run side by side:
+// the Provisioner consumes the orchestrator's kubernetes workspace events and
+// turns them into Workspace custom resources (server-side apply); the
+// Reporter watches those resources and reports what the workspace-operator
+// observed back to the orchestrator, so the API shows the truth.
 package provisioner
 
 import (
@@ -15,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
@@ -23,14 +23,18 @@ import (
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
-// Names used on the objects the provisioner writes.
+// Names the provisioner is known by: on the objects it writes, on the bus
+// and in its reports. The annotations it writes are v1alpha1's.
 const (
-	FieldManager        = "aileron-k8s-provisioner"
-	Consumer            = "k8s-provisioner-events"
-	AnnotationGen       = "aileron.dev/generation"
-	AnnotationFirewall  = "aileron.dev/firewall-revision"
-	AnnotationName      = "aileron.dev/name"
+	// FieldManager owns the fields of a Workspace the provisioner applies.
+	FieldManager = "aileron-k8s-provisioner"
+	// Consumer is the durable consumer of kubernetes workspace events.
+	Consumer = "k8s-provisioner-events"
+	// LabelManagedByValue is the v1alpha1.LabelManagedBy value of the
+	// Workspaces the provisioner writes; the orphan sweep selects by it.
 	LabelManagedByValue = "aileron-k8s-provisioner"
+	// ReporterName is the reporter field of every report.
+	ReporterName = "k8s-provisioner"
 )
 
 // Config configures the provisioner.
@@ -78,17 +82,21 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Provisioner converges Workspace resources to the records in the KV store.
+// Provisioner is the event consumer: it converges Workspace resources to the
+// records in the KV store.
 type Provisioner struct {
-	cfg   Config
-	c     client.Client
-	js    jetstream.JetStream
-	store *store.Store
-	log   *slog.Logger
+	cfg      Config
+	c        client.Client
+	js       jetstream.JetStream
+	store    *store.Store
+	reporter *Reporter
+	log      *slog.Logger
 }
 
-// New builds a provisioner; c must know the v1alpha1 types.
-func New(ctx context.Context, cfg Config, c client.Client, js jetstream.JetStream, log *slog.Logger) (*Provisioner, error) {
+// New builds a provisioner; c must know the v1alpha1 types. reporter reports
+// a deleted workspace whose resource is gone before the Reporter could see it
+// go.
+func New(ctx context.Context, cfg Config, c client.Client, js jetstream.JetStream, reporter *Reporter, log *slog.Logger) (*Provisioner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,7 +104,7 @@ func New(ctx context.Context, cfg Config, c client.Client, js jetstream.JetStrea
 	if err != nil {
 		return nil, err
 	}
-	return &Provisioner{cfg: cfg, c: c, js: js, store: st, log: log}, nil
+	return &Provisioner{cfg: cfg, c: c, js: js, store: st, reporter: reporter, log: log}, nil
 }
 
 // Run consumes kubernetes workspace events until ctx ends.
@@ -109,7 +117,7 @@ func (p *Provisioner) Run(ctx context.Context) error {
 		})
 	}
 	return event.ConsumeWorkspaces(ctx, p.js, event.ConsumerConfig{
-		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter("kubernetes")},
+		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter(string(workspace.ProvisionerKubernetes))},
 	}, p.log, p.Converge)
 }
 
@@ -123,16 +131,16 @@ func (p *Provisioner) Converge(ctx context.Context, id string) error {
 		return err
 	}
 	w := rec.Workspace
-	if w.Provisioner != "kubernetes" {
+	if workspace.Provisioner(w.Provisioner) != workspace.ProvisionerKubernetes {
 		return nil
 	}
-	if w.DesiredState == "deleted" {
+	if workspace.Desired(w.DesiredState) == workspace.DesiredDeleted {
 		if err := p.deleteResource(ctx, id); err != nil {
 			return err
 		}
-		// The operator may still hold a finalizer; the status controller
-		// reports "deleted" once the resource is really gone.
-		return p.reportIfGone(ctx, w)
+		// The operator may still hold a finalizer; the Reporter reports
+		// deleted once the resource is really gone.
+		return p.reporter.ReportIfGone(ctx, w)
 	}
 	ws, err := resource(p.cfg, w)
 	if err != nil {
@@ -157,15 +165,6 @@ func (p *Provisioner) deleteResource(ctx context.Context, id string) error {
 	return nil
 }
 
-func (p *Provisioner) reportIfGone(ctx context.Context, w *workspacev1.Workspace) error {
-	ws := &v1alpha1.Workspace{}
-	err := p.c.Get(ctx, client.ObjectKey{Namespace: p.cfg.Namespace, Name: w.Id}, ws)
-	if apierrors.IsNotFound(err) {
-		return p.publishStatus(ctx, deletedReport(w), "")
-	}
-	return err
-}
-
 // Resync reconciles every kubernetes workspace and removes Workspace
 // resources whose record is gone (the orphan sweep).
 func (p *Provisioner) Resync(ctx context.Context) error {
@@ -175,7 +174,7 @@ func (p *Provisioner) Resync(ctx context.Context) error {
 	}
 	known := map[string]bool{}
 	for _, r := range recs {
-		if r.Workspace.Provisioner != "kubernetes" {
+		if workspace.Provisioner(r.Workspace.Provisioner) != workspace.ProvisionerKubernetes {
 			continue
 		}
 		known[r.Workspace.Id] = true

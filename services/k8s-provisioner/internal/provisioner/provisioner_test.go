@@ -99,12 +99,14 @@ func startProvisioner(t *testing.T, env *apitest.Env, ns string) *provisioner.Pr
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
+	reporter, err := provisioner.NewReporter(ctx, ns, mgr.GetClient(), env.JS)
+	require.NoError(t, err)
+	require.NoError(t, reporter.SetupWithManager(mgr))
 	p, err := provisioner.New(ctx, provisioner.Config{
 		Namespace: ns, Images: images,
 		Resources: map[string]map[string]any{"runtime": {"limits": map[string]any{"memory": "1Gi"}}},
-	}, mgr.GetClient(), env.JS, log)
+	}, mgr.GetClient(), env.JS, reporter, log)
 	require.NoError(t, err)
-	require.NoError(t, p.SetupStatusReporter(mgr))
 	mgrDone, runDone := make(chan error, 1), make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(ctx) }()
 	go func() { runDone <- p.Run(ctx) }()
@@ -181,7 +183,7 @@ func TestFullPath(t *testing.T) {
 	require.Equal(t, "1Gi", ws.Spec.Services.Runtime.Resources.Limits.Memory().String())
 	require.False(t, ws.Spec.Services.Canvas.Enabled)
 	require.Equal(t, []string{"example.com"}, ws.Spec.Firewall.Workspace.AllowedDomains)
-	require.Equal(t, "1", ws.Annotations[provisioner.AnnotationGen])
+	require.Equal(t, "1", ws.Annotations[v1alpha1.AnnotationGeneration])
 
 	rollOut(t, ns, id, "runtime", "browser")
 	require.EventuallyWithT(t, func(c *assert.CollectT) {

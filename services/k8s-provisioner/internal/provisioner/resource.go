@@ -46,9 +46,9 @@ func resource(cfg Config, w *workspacev1.Workspace) (*v1alpha1.Workspace, error)
 				v1alpha1.LabelPartOf: v1alpha1.PartOf, v1alpha1.LabelWorkspaceID: w.Id, v1alpha1.LabelManagedBy: LabelManagedByValue,
 			},
 			Annotations: map[string]string{
-				AnnotationGen:      strconv.FormatInt(w.Generation, 10),
-				AnnotationFirewall: strconv.FormatUint(w.GetFirewallStatus().GetRevision(), 10),
-				AnnotationName:     w.Name,
+				v1alpha1.AnnotationGeneration:       strconv.FormatInt(w.Generation, 10),
+				v1alpha1.AnnotationFirewallRevision: strconv.FormatUint(w.GetFirewallStatus().GetRevision(), 10),
+				v1alpha1.AnnotationName:             w.Name,
 			},
 		},
 		Spec: v1alpha1.WorkspaceSpec{
