@@ -32,8 +32,9 @@ func input(t *testing.T, g policy.Group, enabled bool, mode policy.Mode) cilium.
 	return cilium.Input{
 		Name:        "ws-0123-" + string(g),
 		Namespace:   "aileron-workspaces",
-		Labels:      map[string]string{"aileron.dev/workspace": "ws-0123", "aileron.dev/firewall-group": string(g)},
-		PodSelector: map[string]string{"aileron.dev/workspace": "ws-0123", "aileron.dev/role": string(g)},
+		// The keys the workspace-operator uses (v1alpha1.Label*).
+		Labels:      map[string]string{"aileron.io/workspace-id": "ws-0123", "aileron.io/firewall-group": string(g)},
+		PodSelector: map[string]string{"aileron.io/workspace-id": "ws-0123", "aileron.io/firewall-group": string(g)},
 		Policy:      eff,
 	}
 }

@@ -104,11 +104,17 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
-	p, err := provisioner.New(ctx, c.Provisioner, mgr.GetClient(), js, log)
+	// Two parts under one manager: the reporter is a controller of it, the
+	// event consumer a runnable it starts and stops.
+	reporter, err := provisioner.NewReporter(ctx, c.Provisioner.Namespace, mgr.GetClient(), js)
 	if err != nil {
 		return err
 	}
-	if err := p.SetupStatusReporter(mgr); err != nil {
+	if err := reporter.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	p, err := provisioner.New(ctx, c.Provisioner, mgr.GetClient(), js, reporter, log)
+	if err != nil {
 		return err
 	}
 	if err := mgr.Add(manager.RunnableFunc(p.Run)); err != nil {

@@ -89,7 +89,7 @@ func (r *WorkspaceReconciler) reconcileFirewall(ctx context.Context, ws *v1alpha
 
 // ensurePolicy writes the CiliumNetworkPolicy of one group.
 func (r *WorkspaceReconciler) ensurePolicy(ctx context.Context, ws *v1alpha1.Workspace, eff policy.Effective) error {
-	l := labels(ws, "firewall")
+	l := labels(ws, componentFirewall)
 	l[v1alpha1.LabelFirewallGroup] = string(eff.Group)
 	rendered := cilium.Render(cilium.Input{
 		Name:      policyName(ws, eff.Group),

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
@@ -42,10 +43,10 @@ func TestRestartAnnotations(t *testing.T) {
 	ws.Spec.Operations = v1alpha1.OperationsSpec{RestartTerminalAt: &t1, RestartBrowserAt: &t1}
 
 	require.Equal(t, map[string]string{"aileron.io/restart-terminal-at": "2026-11-30T10:00:00Z"},
-		restartAnnotations(ws, runtimeC, nil))
-	require.Nil(t, restartAnnotations(ws, canvasC, nil))
+		restartAnnotations(ws, workspace.ServiceRuntime, nil))
+	require.Nil(t, restartAnnotations(ws, workspace.ServiceCanvas, nil))
 	// An older spec timestamp keeps the newer one already acted on.
 	prev := map[string]string{"aileron.io/restart-browser-at": t2.UTC().Format(time.RFC3339)}
-	require.Equal(t, prev, restartAnnotations(ws, browserC, prev))
+	require.Equal(t, prev, restartAnnotations(ws, workspace.ServiceBrowser, prev))
 	require.True(t, lastRestart(prev).Equal(&t2))
 }

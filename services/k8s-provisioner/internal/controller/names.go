@@ -10,34 +10,32 @@ import (
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
-// component is one service of a workspace.
-type component string
+// A component of a workspace is one of its services (workspace.Service) or
+// one of the objects they share; v1alpha1.LabelComponent carries its name.
+// A Deployment is named after the service whose pod it runs: the runtime's
+// pod carries the runtime and terminal containers, browser and canvas have
+// pods of their own.
 
+// pods lists every Deployment a workspace can have, by the service it is
+// named after.
+var pods = []workspace.Service{workspace.ServiceRuntime, workspace.ServiceBrowser, workspace.ServiceCanvas}
+
+// Components that are not services.
 const (
-	runtimeC  component = "runtime"
-	terminalC component = "terminal"
-	browserC  component = "browser"
-	canvasC   component = "canvas"
+	// componentStorage is the workspace volume claim.
+	componentStorage = "storage"
+	// componentFirewall is the firewall policies.
+	componentFirewall = "firewall"
 )
-
-// components lists every component in status order.
-var components = []component{runtimeC, terminalC, browserC, canvasC}
-
-// podKind is one Deployment of a workspace: the runtime pod carries the
-// runtime and terminal containers, browser and canvas have pods of their own.
-type podKind = component
-
-// podKinds lists every Deployment a workspace can have.
-var podKinds = []podKind{runtimeC, browserC, canvasC}
 
 // Restart annotations on pod templates. Changing one rolls the pods.
 const (
-	annotationRestartPrefix = "aileron.io/restart-"
+	annotationRestartPrefix = v1alpha1.Prefix + "restart-"
 	annotationRestartSuffix = "-at"
 	restartWorkspace        = "workspace"
 	// annotationDesiredHash records the hash of the desired object the
 	// operator last wrote, so removed fields are noticed too.
-	annotationDesiredHash = "aileron.io/desired-hash"
+	annotationDesiredHash = v1alpha1.Prefix + "desired-hash"
 )
 
 func restartAnnotation(what string) string {
@@ -48,9 +46,13 @@ func restartAnnotation(what string) string {
 // workspace ids may not.
 func prefix(ws *v1alpha1.Workspace) string { return "ws-" + ws.Spec.WorkspaceID }
 
-func deploymentName(ws *v1alpha1.Workspace, k podKind) string { return prefix(ws) + "-" + string(k) }
+func deploymentName(ws *v1alpha1.Workspace, k workspace.Service) string {
+	return prefix(ws) + "-" + string(k)
+}
 
-func serviceName(ws *v1alpha1.Workspace, c component) string { return prefix(ws) + "-" + string(c) }
+func serviceName(ws *v1alpha1.Workspace, c workspace.Service) string {
+	return prefix(ws) + "-" + string(c)
+}
 
 func claimName(ws *v1alpha1.Workspace) string { return prefix(ws) + "-data" }
 
@@ -58,49 +60,49 @@ func policyName(ws *v1alpha1.Workspace, g policy.Group) string {
 	return prefix(ws) + "-firewall-" + string(g)
 }
 
-// podOf returns the Deployment that runs component c.
-func podOf(c component) podKind {
-	if c == terminalC {
-		return runtimeC
+// podOf returns the Deployment that runs service c.
+func podOf(c workspace.Service) workspace.Service {
+	if c == workspace.ServiceTerminal {
+		return workspace.ServiceRuntime
 	}
 	return c
 }
 
 // groupOf returns the firewall group of a pod.
-func groupOf(k podKind) policy.Group {
-	if k == browserC {
+func groupOf(k workspace.Service) policy.Group {
+	if k == workspace.ServiceBrowser {
 		return policy.GroupBrowser
 	}
 	return policy.GroupWorkspace
 }
 
-func serviceSpec(ws *v1alpha1.Workspace, c component) v1alpha1.ServiceSpec {
+func serviceSpec(ws *v1alpha1.Workspace, c workspace.Service) v1alpha1.ServiceSpec {
 	switch c {
-	case runtimeC:
+	case workspace.ServiceRuntime:
 		return ws.Spec.Services.Runtime
-	case terminalC:
+	case workspace.ServiceTerminal:
 		return ws.Spec.Services.Terminal
-	case browserC:
+	case workspace.ServiceBrowser:
 		return ws.Spec.Services.Browser
 	default:
 		return ws.Spec.Services.Canvas
 	}
 }
 
-// podEnabled reports whether the Deployment k has at least one container.
-func podEnabled(ws *v1alpha1.Workspace, k podKind) bool {
-	if k == runtimeC {
+// podEnabled reports whether the Deployment of k has at least one container.
+func podEnabled(ws *v1alpha1.Workspace, k workspace.Service) bool {
+	if k == workspace.ServiceRuntime {
 		return ws.Spec.Services.Runtime.Enabled || ws.Spec.Services.Terminal.Enabled
 	}
 	return serviceSpec(ws, k).Enabled
 }
 
-func (c Config) port(comp component) int32 {
-	return int32(c.Services.Get(workspace.Service(comp)).Port) // Validate keeps it within 1-65535
+func (c Config) port(s workspace.Service) int32 {
+	return int32(c.Services.Get(s).Port) // Validate keeps it within 1-65535
 }
 
 // url is the in-cluster address of a component's Service.
-func (c Config) url(ws *v1alpha1.Workspace, comp component) string {
+func (c Config) url(ws *v1alpha1.Workspace, comp workspace.Service) string {
 	return fmt.Sprintf("http://%s.%s.svc:%d", serviceName(ws, comp), ws.Namespace, c.port(comp))
 }
 
@@ -115,7 +117,7 @@ func labels(ws *v1alpha1.Workspace, comp string) map[string]string {
 }
 
 // selector selects the pods of Deployment k; it is immutable once created.
-func selector(ws *v1alpha1.Workspace, k podKind) map[string]string {
+func selector(ws *v1alpha1.Workspace, k workspace.Service) map[string]string {
 	return map[string]string{
 		v1alpha1.LabelWorkspaceID: ws.Spec.WorkspaceID,
 		v1alpha1.LabelComponent:   string(k),

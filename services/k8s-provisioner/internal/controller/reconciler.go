@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
@@ -105,12 +106,12 @@ func (r *WorkspaceReconciler) Reconcile(ctx context.Context, req reconcile.Reque
 // It goes on past a failed write so one broken child does not hide the
 // others, and reports the errors together.
 func (r *WorkspaceReconciler) converge(ctx context.Context, ws *v1alpha1.Workspace) observed {
-	obs := observed{pods: map[podKind]*appsv1.Deployment{}}
+	obs := observed{pods: map[workspace.Service]*appsv1.Deployment{}}
 	var errs []error
 	claim, err := r.ensureClaim(ctx, ws)
 	obs.claim = claim
 	errs = append(errs, err)
-	for _, k := range podKinds {
+	for _, k := range pods {
 		dep, err := r.ensureDeployment(ctx, ws, k)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s deployment: %w", k, err))
@@ -118,7 +119,7 @@ func (r *WorkspaceReconciler) converge(ctx context.Context, ws *v1alpha1.Workspa
 		}
 		obs.pods[k] = dep
 	}
-	for _, c := range components {
+	for _, c := range workspace.Services {
 		if err := r.ensureService(ctx, ws, c); err != nil {
 			errs = append(errs, fmt.Errorf("%s service: %w", c, err))
 		}

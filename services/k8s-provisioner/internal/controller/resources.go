@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
@@ -27,7 +28,7 @@ func (r *WorkspaceReconciler) ensureClaim(ctx context.Context, ws *v1alpha1.Work
 	err := r.client.Get(ctx, key(ws, claimName(ws)), stored)
 	if apierrors.IsNotFound(err) {
 		pvc := &corev1.PersistentVolumeClaim{
-			ObjectMeta: metav1.ObjectMeta{Name: claimName(ws), Namespace: ws.Namespace, Labels: labels(ws, "storage")},
+			ObjectMeta: metav1.ObjectMeta{Name: claimName(ws), Namespace: ws.Namespace, Labels: labels(ws, componentStorage)},
 			Spec: corev1.PersistentVolumeClaimSpec{
 				AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				StorageClassName: ws.Spec.Storage.StorageClassName,
@@ -64,7 +65,7 @@ func (r *WorkspaceReconciler) ensureClaim(ctx context.Context, ws *v1alpha1.Work
 
 // ensureDeployment creates or updates pod k of ws, or deletes it when every
 // container of the pod is disabled. It returns nil when there is none.
-func (r *WorkspaceReconciler) ensureDeployment(ctx context.Context, ws *v1alpha1.Workspace, k podKind) (*appsv1.Deployment, error) {
+func (r *WorkspaceReconciler) ensureDeployment(ctx context.Context, ws *v1alpha1.Workspace, k workspace.Service) (*appsv1.Deployment, error) {
 	stored := &appsv1.Deployment{}
 	if !podEnabled(ws, k) {
 		return nil, r.deleteOwned(ctx, ws, stored, deploymentName(ws, k))
@@ -81,7 +82,7 @@ func (r *WorkspaceReconciler) ensureDeployment(ctx context.Context, ws *v1alpha1
 
 // ensureService creates or updates the Service of component c, or deletes it
 // when c is disabled.
-func (r *WorkspaceReconciler) ensureService(ctx context.Context, ws *v1alpha1.Workspace, c component) error {
+func (r *WorkspaceReconciler) ensureService(ctx context.Context, ws *v1alpha1.Workspace, c workspace.Service) error {
 	if !serviceSpec(ws, c).Enabled {
 		return r.deleteOwned(ctx, ws, &corev1.Service{}, serviceName(ws, c))
 	}

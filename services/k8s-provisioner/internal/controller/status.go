@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
@@ -17,7 +18,7 @@ import (
 // observed is what one reconcile pass saw and did.
 type observed struct {
 	claim    *corev1.PersistentVolumeClaim
-	pods     map[podKind]*appsv1.Deployment
+	pods     map[workspace.Service]*appsv1.Deployment
 	firewall firewallResult
 	err      error
 }
@@ -28,10 +29,10 @@ func (r *WorkspaceReconciler) buildStatus(ws *v1alpha1.Workspace, obs observed) 
 	st := *ws.Status.DeepCopy()
 	st.ObservedGeneration = ws.Generation
 	st.Services = v1alpha1.ServicesStatus{
-		Runtime:  r.componentStatus(ws, runtimeC, obs.pods[runtimeC]),
-		Terminal: r.componentStatus(ws, terminalC, obs.pods[runtimeC]),
-		Browser:  r.componentStatus(ws, browserC, obs.pods[browserC]),
-		Canvas:   r.componentStatus(ws, canvasC, obs.pods[canvasC]),
+		Runtime:  r.componentStatus(ws, workspace.ServiceRuntime, obs.pods[workspace.ServiceRuntime]),
+		Terminal: r.componentStatus(ws, workspace.ServiceTerminal, obs.pods[workspace.ServiceRuntime]),
+		Browser:  r.componentStatus(ws, workspace.ServiceBrowser, obs.pods[workspace.ServiceBrowser]),
+		Canvas:   r.componentStatus(ws, workspace.ServiceCanvas, obs.pods[workspace.ServiceCanvas]),
 	}
 	st.Firewall = v1alpha1.FirewallStatus{
 		Workspace: v1alpha1.FirewallGroupStatus{EffectiveAllowedDomains: nilIfEmpty(obs.firewall.effective[policy.GroupWorkspace].AllowedDomains)},
@@ -55,7 +56,7 @@ func nilIfEmpty(s []string) []string {
 	return s
 }
 
-func (r *WorkspaceReconciler) componentStatus(ws *v1alpha1.Workspace, c component, dep *appsv1.Deployment) v1alpha1.ComponentStatus {
+func (r *WorkspaceReconciler) componentStatus(ws *v1alpha1.Workspace, c workspace.Service, dep *appsv1.Deployment) v1alpha1.ComponentStatus {
 	if !serviceSpec(ws, c).Enabled {
 		return v1alpha1.ComponentStatus{Phase: v1alpha1.ComponentDisabled}
 	}
@@ -146,7 +147,7 @@ func phaseOf(ws *v1alpha1.Workspace, obs observed, storageFailed bool) (v1alpha1
 	var waiting []string
 	availableCount, enabled := 0, 0
 	stopping := ws.Spec.DesiredState == v1alpha1.DesiredStateStopped
-	for _, k := range podKinds {
+	for _, k := range pods {
 		if !podEnabled(ws, k) {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
@@ -21,7 +22,7 @@ const (
 // desiredDeployment is the Deployment that runs pod k of ws. existing (may be
 // nil) supplies the restart annotations already acted on, so an older
 // timestamp never rolls the pods again.
-func (r *WorkspaceReconciler) desiredDeployment(ws *v1alpha1.Workspace, k podKind, existing *appsv1.Deployment) *appsv1.Deployment {
+func (r *WorkspaceReconciler) desiredDeployment(ws *v1alpha1.Workspace, k workspace.Service, existing *appsv1.Deployment) *appsv1.Deployment {
 	replicas := int32(1)
 	if ws.Spec.DesiredState == v1alpha1.DesiredStateStopped {
 		replicas = 0
@@ -59,17 +60,17 @@ func (r *WorkspaceReconciler) desiredDeployment(ws *v1alpha1.Workspace, k podKin
 // restartAnnotations returns the restart annotations of pod k: for each
 // operation that concerns it, the later of the spec timestamp and the one
 // already on the template.
-func restartAnnotations(ws *v1alpha1.Workspace, k podKind, prev map[string]string) map[string]string {
+func restartAnnotations(ws *v1alpha1.Workspace, k workspace.Service, prev map[string]string) map[string]string {
 	ops := ws.Spec.Operations
 	wanted := map[string]*metav1.Time{restartWorkspace: ops.RestartWorkspaceAt}
 	switch k {
-	case runtimeC:
-		wanted[string(runtimeC)] = ops.RestartRuntimeAt
-		wanted[string(terminalC)] = ops.RestartTerminalAt
-	case browserC:
-		wanted[string(browserC)] = ops.RestartBrowserAt
-	case canvasC:
-		wanted[string(canvasC)] = ops.RestartCanvasAt
+	case workspace.ServiceRuntime:
+		wanted[string(workspace.ServiceRuntime)] = ops.RestartRuntimeAt
+		wanted[string(workspace.ServiceTerminal)] = ops.RestartTerminalAt
+	case workspace.ServiceBrowser:
+		wanted[string(workspace.ServiceBrowser)] = ops.RestartBrowserAt
+	case workspace.ServiceCanvas:
+		wanted[string(workspace.ServiceCanvas)] = ops.RestartCanvasAt
 	}
 	var out map[string]string
 	for what, at := range wanted {
@@ -111,7 +112,7 @@ func lastRestart(a map[string]string) *metav1.Time {
 }
 
 // podSpec is the pod of k. It passes the restricted Pod Security Standard.
-func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k podKind) corev1.PodSpec {
+func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Service) corev1.PodSpec {
 	spec := corev1.PodSpec{
 		AutomountServiceAccountToken: ptr.To(false),
 		EnableServiceLinks:           ptr.To(false),
@@ -124,8 +125,8 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k podKind) corev1.
 		},
 	}
 	switch k {
-	case runtimeC:
-		for _, c := range []component{runtimeC, terminalC} {
+	case workspace.ServiceRuntime:
+		for _, c := range []workspace.Service{workspace.ServiceRuntime, workspace.ServiceTerminal} {
 			if serviceSpec(ws, c).Enabled {
 				ctr := r.container(ws, c)
 				ctr.VolumeMounts = []corev1.VolumeMount{{Name: workspaceVolume, MountPath: workspaceMount}}
@@ -138,8 +139,8 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k podKind) corev1.
 				ClaimName: claimName(ws),
 			}},
 		}}
-	case browserC:
-		ctr := r.container(ws, browserC)
+	case workspace.ServiceBrowser:
+		ctr := r.container(ws, workspace.ServiceBrowser)
 		ctr.VolumeMounts = []corev1.VolumeMount{{Name: "shm", MountPath: "/dev/shm"}, {Name: "tmp", MountPath: "/tmp"}}
 		spec.Containers = []corev1.Container{ctr}
 		// Chromium needs a /dev/shm larger than the runtime's 64 MiB default.
@@ -157,7 +158,7 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k podKind) corev1.
 
 // container is the container of component c with the restricted security
 // context and a TCP readiness probe on its port.
-func (r *WorkspaceReconciler) container(ws *v1alpha1.Workspace, c component) corev1.Container {
+func (r *WorkspaceReconciler) container(ws *v1alpha1.Workspace, c workspace.Service) corev1.Container {
 	s := serviceSpec(ws, c)
 	port := r.cfg.port(c)
 	return corev1.Container{

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"aileron.dev/pkg/workspace"
 )
 
 // defaultsFile is the workspace defaults file the Helm chart renders: a
@@ -31,9 +33,12 @@ func (c *Config) LoadDefaults(path string) error {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return fmt.Errorf("parse workspace defaults %s: %w", path, err)
 	}
-	images := map[string]*string{"runtime": &c.Images.Runtime, "terminal": &c.Images.Terminal, "browser": &c.Images.Browser, "canvas": &c.Images.Canvas}
+	images := map[workspace.Service]*string{
+		workspace.ServiceRuntime: &c.Images.Runtime, workspace.ServiceTerminal: &c.Images.Terminal,
+		workspace.ServiceBrowser: &c.Images.Browser, workspace.ServiceCanvas: &c.Images.Canvas,
+	}
 	for name, s := range d.Services {
-		img, ok := images[name]
+		img, ok := images[workspace.Service(name)]
 		if !ok {
 			return fmt.Errorf("workspace defaults %s: unknown service %q", path, name)
 		}

@@ -1,7 +1,8 @@
-// Package provisioner is the k8s-provisioner: it turns the orchestrator's
-// kubernetes workspace events into Workspace custom resources (server-side
-// apply) and reports what the workspace-operator observed back to the
-// orchestrator, so the API shows the truth.
+// Package provisioner is the k8s-provisioner. Two parts run side by side:
+// the Provisioner consumes the orchestrator's kubernetes workspace events and
+// turns them into Workspace custom resources (server-side apply); the
+// Reporter watches those resources and reports what the workspace-operator
+// observed back to the orchestrator, so the API shows the truth.
 package provisioner
 
 import (
@@ -9,30 +10,31 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/types/known/timestamppb"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
-// Names used on the objects the provisioner writes.
+// Names the provisioner is known by: on the objects it writes, on the bus
+// and in its reports. The annotations it writes are v1alpha1's.
 const (
-	FieldManager        = "aileron-k8s-provisioner"
-	Consumer            = "k8s-provisioner-events"
-	AnnotationGen       = "aileron.dev/generation"
-	AnnotationFirewall  = "aileron.dev/firewall-revision"
-	AnnotationName      = "aileron.dev/name"
+	// FieldManager owns the fields of a Workspace the provisioner applies.
+	FieldManager = "aileron-k8s-provisioner"
+	// Consumer is the durable consumer of kubernetes workspace events.
+	Consumer = "k8s-provisioner-events"
+	// LabelManagedByValue is the v1alpha1.LabelManagedBy value of the
+	// Workspaces the provisioner writes; the orphan sweep selects by it.
 	LabelManagedByValue = "aileron-k8s-provisioner"
+	// ReporterName is the reporter field of every report.
+	ReporterName = "k8s-provisioner"
 )
 
 // Config configures the provisioner.
@@ -66,20 +68,35 @@ func (c Config) Validate() error {
 	if c.Images.Runtime == "" || c.Images.Terminal == "" || c.Images.Browser == "" || c.Images.Canvas == "" {
 		return errors.New("k8s-provisioner: an image for each of runtime, terminal, browser and canvas is required")
 	}
+	for name := range c.Resources {
+		if !workspace.Service(name).Valid() {
+			return fmt.Errorf("k8s-provisioner: resources of unknown service %q", name)
+		}
+		if _, err := c.resources(workspace.Service(name)); err != nil {
+			return fmt.Errorf("k8s-provisioner: %w", err)
+		}
+	}
+	if _, err := c.storage(); err != nil {
+		return fmt.Errorf("k8s-provisioner: %w", err)
+	}
 	return nil
 }
 
-// Provisioner converges Workspace resources to the records in the KV store.
+// Provisioner is the event consumer: it converges Workspace resources to the
+// records in the KV store.
 type Provisioner struct {
-	cfg   Config
-	c     client.Client
-	js    jetstream.JetStream
-	store *store.Store
-	log   *slog.Logger
+	cfg      Config
+	c        client.Client
+	js       jetstream.JetStream
+	store    *store.Store
+	reporter *Reporter
+	log      *slog.Logger
 }
 
-// New builds a provisioner; c must know the v1alpha1 types.
-func New(ctx context.Context, cfg Config, c client.Client, js jetstream.JetStream, log *slog.Logger) (*Provisioner, error) {
+// New builds a provisioner; c must know the v1alpha1 types. reporter reports
+// a deleted workspace whose resource is gone before the Reporter could see it
+// go.
+func New(ctx context.Context, cfg Config, c client.Client, js jetstream.JetStream, reporter *Reporter, log *slog.Logger) (*Provisioner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -87,7 +104,7 @@ func New(ctx context.Context, cfg Config, c client.Client, js jetstream.JetStrea
 	if err != nil {
 		return nil, err
 	}
-	return &Provisioner{cfg: cfg, c: c, js: js, store: st, log: log}, nil
+	return &Provisioner{cfg: cfg, c: c, js: js, store: st, reporter: reporter, log: log}, nil
 }
 
 // Run consumes kubernetes workspace events until ctx ends.
@@ -100,7 +117,7 @@ func (p *Provisioner) Run(ctx context.Context) error {
 		})
 	}
 	return event.ConsumeWorkspaces(ctx, p.js, event.ConsumerConfig{
-		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter("kubernetes")},
+		Durable: Consumer, FilterSubjects: []string{event.WorkspaceFilter(workspace.ProvisionerKubernetes)},
 	}, p.log, p.Converge)
 }
 
@@ -114,18 +131,25 @@ func (p *Provisioner) Converge(ctx context.Context, id string) error {
 		return err
 	}
 	w := rec.Workspace
-	if w.Provisioner != "kubernetes" {
+	if workspace.Provisioner(w.Provisioner) != workspace.ProvisionerKubernetes {
 		return nil
 	}
-	if w.DesiredState == "deleted" {
+	if workspace.Desired(w.DesiredState) == workspace.DesiredDeleted {
 		if err := p.deleteResource(ctx, id); err != nil {
 			return err
 		}
-		// The operator may still hold a finalizer; the status controller
-		// reports "deleted" once the resource is really gone.
-		return p.reportIfGone(ctx, w)
+		// The operator may still hold a finalizer; the Reporter reports
+		// deleted once the resource is really gone.
+		return p.reporter.ReportIfGone(ctx, w)
 	}
-	u := resource(p.cfg, w)
+	ws, err := resource(p.cfg, w)
+	if err != nil {
+		return event.Permanent(fmt.Errorf("workspace %s: %w", id, err))
+	}
+	u, err := applyObject(ws)
+	if err != nil {
+		return event.Permanent(err)
+	}
 	if err := p.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply workspace %s: %w", id, err)
 	}
@@ -141,15 +165,6 @@ func (p *Provisioner) deleteResource(ctx context.Context, id string) error {
 	return nil
 }
 
-func (p *Provisioner) reportIfGone(ctx context.Context, w *workspacev1.Workspace) error {
-	ws := &v1alpha1.Workspace{}
-	err := p.c.Get(ctx, client.ObjectKey{Namespace: p.cfg.Namespace, Name: w.Id}, ws)
-	if apierrors.IsNotFound(err) {
-		return p.publishStatus(ctx, deletedReport(w), "")
-	}
-	return err
-}
-
 // Resync reconciles every kubernetes workspace and removes Workspace
 // resources whose record is gone (the orphan sweep).
 func (p *Provisioner) Resync(ctx context.Context) error {
@@ -159,7 +174,7 @@ func (p *Provisioner) Resync(ctx context.Context) error {
 	}
 	known := map[string]bool{}
 	for _, r := range recs {
-		if r.Workspace.Provisioner != "kubernetes" {
+		if workspace.Provisioner(r.Workspace.Provisioner) != workspace.ProvisionerKubernetes {
 			continue
 		}
 		known[r.Workspace.Id] = true
@@ -180,76 +195,4 @@ func (p *Provisioner) Resync(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// resource renders the Workspace resource of w for server-side apply: only
-// the fields this provisioner owns.
-func resource(cfg Config, w *workspacev1.Workspace) *unstructured.Unstructured {
-	desired := string(v1alpha1.DesiredStateRunning)
-	if w.DesiredState == "stopped" {
-		desired = string(v1alpha1.DesiredStateStopped)
-	}
-	svc := func(name string, s *workspacev1.ServiceStatus, image string) map[string]any {
-		out := map[string]any{"enabled": s.GetEnabled(), "image": image}
-		if r, ok := cfg.Resources[name]; ok {
-			out["resources"] = r
-		}
-		return out
-	}
-	group := func(enabled bool, mode string, domains []string) map[string]any {
-		d := make([]any, len(domains))
-		for i, x := range domains {
-			d[i] = x
-		}
-		return map[string]any{"networkAccessEnabled": enabled, "domainAccessMode": mode, "allowedDomains": d}
-	}
-	ops := map[string]any{}
-	for k, ts := range map[string]*timestamppb.Timestamp{
-		"restartWorkspaceAt": w.GetOperations().GetRestartWorkspaceTime(), "restartRuntimeAt": w.GetOperations().GetRestartRuntimeTime(),
-		"restartTerminalAt": w.GetOperations().GetRestartTerminalTime(), "restartBrowserAt": w.GetOperations().GetRestartBrowserTime(),
-		"restartCanvasAt": w.GetOperations().GetRestartCanvasTime(),
-	} {
-		if ts != nil {
-			ops[k] = ts.AsTime().UTC().Format(time.RFC3339Nano)
-		}
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": v1alpha1.GroupVersion.String(),
-		"kind":       "Workspace",
-		"metadata": map[string]any{
-			"name": w.Id, "namespace": cfg.Namespace,
-			"labels": map[string]any{
-				v1alpha1.LabelPartOf: v1alpha1.PartOf, v1alpha1.LabelWorkspaceID: w.Id, v1alpha1.LabelManagedBy: LabelManagedByValue,
-			},
-			"annotations": map[string]any{
-				AnnotationGen: strconv.FormatInt(w.Generation, 10), AnnotationFirewall: strconv.FormatUint(w.GetFirewallStatus().GetRevision(), 10),
-				AnnotationName: w.Name,
-			},
-		},
-		"spec": map[string]any{
-			"workspaceId": w.Id, "owner": w.Owner, "desiredState": desired,
-			"services": map[string]any{
-				"runtime":  svc("runtime", w.GetServices().GetRuntime(), cfg.Images.Runtime),
-				"terminal": svc("terminal", w.GetServices().GetTerminal(), cfg.Images.Terminal),
-				"browser":  svc("browser", w.GetServices().GetBrowser(), cfg.Images.Browser),
-				"canvas":   svc("canvas", w.GetServices().GetCanvas(), cfg.Images.Canvas),
-			},
-			"firewall": map[string]any{
-				"workspace": group(w.WorkspaceFirewallNetworkAccessEnabled, w.WorkspaceFirewallDomainAccessMode, w.WorkspaceFirewallAllowedDomains),
-				"browser":   group(w.BrowserFirewallNetworkAccessEnabled, w.BrowserFirewallDomainAccessMode, w.BrowserFirewallAllowedDomains),
-			},
-			"operations": ops,
-		},
-	}}
-	storage := map[string]any{}
-	if cfg.StorageSize != "" {
-		storage["size"] = cfg.StorageSize
-	}
-	if cfg.StorageClassName != "" {
-		storage["storageClassName"] = cfg.StorageClassName
-	}
-	if len(storage) > 0 {
-		u.Object["spec"].(map[string]any)["storage"] = storage
-	}
-	return u
 }

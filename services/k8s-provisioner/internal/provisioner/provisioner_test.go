@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -99,12 +101,14 @@ func startProvisioner(t *testing.T, env *apitest.Env, ns string) *provisioner.Pr
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
+	reporter, err := provisioner.NewReporter(ctx, ns, mgr.GetClient(), env.JS)
+	require.NoError(t, err)
+	require.NoError(t, reporter.SetupWithManager(mgr))
 	p, err := provisioner.New(ctx, provisioner.Config{
 		Namespace: ns, Images: images,
 		Resources: map[string]map[string]any{"runtime": {"limits": map[string]any{"memory": "1Gi"}}},
-	}, mgr.GetClient(), env.JS, log)
+	}, mgr.GetClient(), env.JS, reporter, log)
 	require.NoError(t, err)
-	require.NoError(t, p.SetupStatusReporter(mgr))
 	mgrDone, runDone := make(chan error, 1), make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(ctx) }()
 	go func() { runDone <- p.Run(ctx) }()
@@ -181,7 +185,7 @@ func TestFullPath(t *testing.T) {
 	require.Equal(t, "1Gi", ws.Spec.Services.Runtime.Resources.Limits.Memory().String())
 	require.False(t, ws.Spec.Services.Canvas.Enabled)
 	require.Equal(t, []string{"example.com"}, ws.Spec.Firewall.Workspace.AllowedDomains)
-	require.Equal(t, "1", ws.Annotations[provisioner.AnnotationGen])
+	require.Equal(t, "1", ws.Annotations[v1alpha1.AnnotationGeneration])
 
 	rollOut(t, ns, id, "runtime", "browser")
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -252,4 +256,43 @@ func TestResyncRemovesOrphans(t *testing.T) {
 	require.NoError(t, p.Resync(t.Context()))
 	require.True(t, isNotFound(k8s.Get(t.Context(), client.ObjectKeyFromObject(orphan), &v1alpha1.Workspace{})))
 	require.NoError(t, k8s.Get(t.Context(), client.ObjectKeyFromObject(foreign), &v1alpha1.Workspace{}), "resources we do not manage are left alone")
+}
+
+// TestApplyMovesLegacyAnnotations: a Workspace an older provisioner applied
+// with aileron.dev/ annotations gets the aileron.io/ keys on the next apply,
+// and loses the old ones, which the same field manager owned.
+func TestApplyMovesLegacyAnnotations(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	ns := namespace(t)
+	p := startProvisioner(t, env, ns)
+	ctx := t.Context()
+	created, err := env.Client.CreateWorkspace(ctx, &workspacev1.CreateWorkspaceRequest{Name: "legacy", Provisioner: "kubernetes"})
+	require.NoError(t, err)
+	id := created.Workspace.Id
+	gen := waitResource(t, ns, id, nil).Annotations[v1alpha1.AnnotationGeneration]
+	require.NotEmpty(t, gen)
+
+	older := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": v1alpha1.GroupVersion.String(), "kind": "Workspace",
+		"metadata": map[string]any{
+			"name": id, "namespace": ns,
+			"labels":      map[string]any{v1alpha1.LabelManagedBy: provisioner.LabelManagedByValue},
+			"annotations": map[string]any{"aileron.dev/generation": gen, "aileron.dev/firewall-revision": "0", "aileron.dev/name": "legacy"},
+		},
+		"spec": map[string]any{"workspaceId": id, "owner": "dev"},
+	}}
+	require.NoError(t, k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(older), client.FieldOwner(provisioner.FieldManager), client.ForceOwnership))
+	ws := &v1alpha1.Workspace{}
+	require.NoError(t, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws))
+	require.Equal(t, gen, ws.Annotations["aileron.dev/generation"])
+	require.NotContains(t, ws.Annotations, v1alpha1.AnnotationGeneration)
+
+	require.NoError(t, p.Converge(ctx, id))
+	waitResource(t, ns, id, func(c *assert.CollectT, ws *v1alpha1.Workspace) {
+		require.Equal(c, gen, ws.Annotations[v1alpha1.AnnotationGeneration])
+		require.Equal(c, "legacy", ws.Annotations[v1alpha1.AnnotationName])
+		for k := range ws.Annotations {
+			require.False(c, strings.HasPrefix(k, v1alpha1.LegacyPrefix), k)
+		}
+	})
 }
