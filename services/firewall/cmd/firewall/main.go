@@ -15,7 +15,7 @@ import (
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/flagenv"
 	"aileron.dev/pkg/health"
-	"aileron.dev/services/firewall/service"
+	"aileron.dev/services/firewall/firewall"
 )
 
 func main() {
@@ -46,9 +46,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := service.Config{Defaults: service.DefaultDefaults(), ResyncInterval: *resync}
+	cfg := firewall.Config{Defaults: firewall.BuiltinDefaults(), ResyncInterval: *resync}
 	if *defaults != "" {
-		if cfg.Defaults, err = service.LoadDefaults(*defaults); err != nil {
+		if cfg.Defaults, err = firewall.LoadDefaults(*defaults); err != nil {
 			return err
 		}
 	}
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	svc, err := service.New(ctx, cfg, js, log)
+	svc, err := firewall.New(ctx, cfg, js, log)
 	if err != nil {
 		return err
 	}
