@@ -16,10 +16,16 @@ GRPC_GATEWAY_VERSION := v2.33.0
 PKGS := aileron.dev/...
 BIN  := bin
 
-.PHONY: help tools generate lint check-generated breaking test test-go bench build images service-images helm-test dev clean
+.PHONY: help setup setup-dev tools generate lint check-generated breaking test test-go bench build images service-images helm-test dev clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: ## install what the tests need (Debian packages, Go tools, test kube-apiserver, helm); says what it cannot
+	@bash hack/setup.sh test
+
+setup-dev: ## check what `make dev` needs (Go, the Docker Engine, ca-certificates)
+	@bash hack/setup.sh dev
 
 tools: ## install the pinned code generators into $(TOOLBIN)
 	@mkdir -p $(TOOLBIN)
@@ -54,7 +60,7 @@ test-go: ## go test every module (needs Docker, the test kube-apiserver and helm
 	HELM="$${HELM:-$$(bash deploy/hack/helm.sh)}" \
 	go test -count=1 -timeout 30m $(PKGS)
 
-test: lint check-generated breaking images service-images test-go ## every check CI runs
+test: setup lint check-generated breaking images service-images test-go ## set up, then every check CI runs
 
 bench: ## benchmarks (ratios measured side by side)
 	go test -run '^$$' -bench . -benchtime 200x aileron.dev/services/api/...
@@ -72,7 +78,7 @@ service-images: ## FROM scratch images of every service binary (aileron/<name>:d
 helm-test: ## lint and render the chart and check it on the test kube-apiserver
 	bash deploy/hack/test.sh
 
-dev: build images ## build and run everything in one process (REST :3001, gRPC :9090)
+dev: setup-dev build images ## build and run everything in one process (REST :3001, gRPC :9090)
 	$(BIN)/aileron dev
 
 clean:

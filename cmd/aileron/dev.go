@@ -22,7 +22,7 @@ import (
 	"aileron.dev/services/api/server"
 	"aileron.dev/services/api/ui"
 	dockerprov "aileron.dev/services/docker-provisioner/provisioner"
-	firewall "aileron.dev/services/firewall/service"
+	"aileron.dev/services/firewall/firewall"
 )
 
 // devConfig is the configuration of `aileron dev`.
@@ -130,7 +130,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	fw, err := firewall.New(ctx, firewall.Config{Defaults: firewall.DefaultDefaults(), ResyncInterval: time.Minute}, js, log.With("service", "firewall"))
+	fw, err := firewall.New(ctx, firewall.Config{Defaults: firewall.BuiltinDefaults(), ResyncInterval: time.Minute}, js, log.With("service", "firewall"))
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 
+	"aileron.dev/services/firewall/firewall"
 	"aileron.dev/services/firewall/policy"
-	"aileron.dev/services/firewall/service"
 )
 
 // components are the Deployments of a Kubernetes install.
@@ -229,7 +229,7 @@ func TestRenderExternal(t *testing.T) {
 func TestFirewallDefaults(t *testing.T) {
 	// The chart ships the firewall service's built-in defaults, so a cluster
 	// and `aileron dev` allow the same domains out of the box.
-	builtin := service.DefaultDefaults()
+	builtin := firewall.BuiltinDefaults()
 	want := map[string]map[policy.Group][]string{
 		"defaults": {
 			policy.GroupWorkspace: builtin.Workspace,

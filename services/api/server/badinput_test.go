@@ -105,6 +105,36 @@ func TestOpenAPIAndHealth(t *testing.T) {
 	for _, p := range []string{"/api/v1/workspaces", "/api/v1/workspaces/{id}", "/api/v1/workspaces/{id}/firewall", "/api/v1/workspaces/{id}/services/{service}/restart"} {
 		require.Contains(t, paths, p)
 	}
+
+	// The document reads as the product's contract: its own title and version,
+	// a description, and the bearer scheme every operation needs.
+	info := doc["info"].(map[string]any)
+	require.Equal(t, "Aileron Workspaces API", info["title"])
+	require.Equal(t, "v1", info["version"])
+	require.NotEmpty(t, info["description"])
+	schemes := doc["securityDefinitions"].(map[string]any)
+	require.Len(t, schemes, 1)
+	scheme := schemes["bearer"].(map[string]any)
+	require.Equal(t, "apiKey", scheme["type"])
+	require.Equal(t, "header", scheme["in"])
+	require.Equal(t, "Authorization", scheme["name"])
+	require.Contains(t, scheme["description"], "Bearer <token>")
+	bearer := []any{map[string]any{"bearer": []any{}}}
+	require.Equal(t, bearer, doc["security"], "the bearer scheme applies to the whole API")
+	for path, ops := range paths {
+		for method, op := range ops.(map[string]any) {
+			op := op.(map[string]any)
+			if s, ok := op["security"]; ok {
+				require.Equal(t, bearer, s, "%s %s overrides the bearer scheme", method, path)
+			}
+			require.NotEmpty(t, op["summary"], "%s %s has no description from the proto comments", method, path)
+		}
+	}
+	for name, def := range doc["definitions"].(map[string]any) {
+		if strings.HasPrefix(name, "v1") {
+			require.NotEmpty(t, def.(map[string]any)["description"], "definition %s has no description from the proto comments", name)
+		}
+	}
 	resp, err := http.Get(env.URL + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -30,8 +30,8 @@ import (
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/server"
 	"aileron.dev/services/api/ui"
+	"aileron.dev/services/firewall/firewall"
 	"aileron.dev/services/firewall/policy"
-	firewall "aileron.dev/services/firewall/service"
 )
 
 // diagnostics holds, per test, a func returning the browser's log so far.

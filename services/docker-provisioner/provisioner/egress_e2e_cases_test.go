@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func (e *egressWorld) otherNamesRefused(t *testing.T) {
 		for _, u := range schemes(host) {
 			e.requireSeen(t, e.rt, u, seen{Status: http.StatusForbidden, Reason: egress.ReasonNotAllowed})
 		}
-		require.Empty(t, e.fakeNetEvents(t, func(ev fakeEvent) bool { return ev.Name == host || ev.Host == host || ev.SNI == host }),
+		require.Empty(t, e.settledFakeNetEvents(t, func(ev fakeEvent) bool { return ev.Name == host || ev.Host == host || ev.SNI == host }),
 			"a refused name reached the fake internet or its DNS")
 	}
 	e.requireSeen(t, e.rt, "http://"+hostAllowed+":8080/", seen{Status: http.StatusForbidden, Reason: egress.ReasonPort})
@@ -98,7 +99,8 @@ func (e *egressWorld) requireRebindingContained(t *testing.T) {
 	}
 	require.NotZero(t, outcomes["public"], "%v", outcomes)
 	require.NotZero(t, outcomes["refused"], "%v", outcomes)
-	require.GreaterOrEqual(t, settled(queries)-before, 2*rounds, "the gateway must resolve on every request")
+	require.Eventually(t, func() bool { return queries()-before >= 2*rounds }, waitFor, tick, "the gateway must resolve on every request")
+	require.GreaterOrEqual(t, queries()-before, 2*rounds, "the gateway must resolve on every request")
 	e.requireIntranetUntouched(t)
 }
 
@@ -112,7 +114,7 @@ func (e *egressWorld) sniMustMatch(t *testing.T) {
 	// An allowed SNI does not smuggle a refused CONNECT host through.
 	r := e.fetch(t, e.rt, "https://"+hostDenied+"/", url.Values{"sni": {hostAllowed}})
 	require.Equal(t, seen{Status: http.StatusForbidden, Reason: egress.ReasonNotAllowed}, r.seen(), "%+v", r)
-	require.Empty(t, e.fakeNetEvents(t, func(ev fakeEvent) bool {
+	require.Empty(t, e.settledFakeNetEvents(t, func(ev fakeEvent) bool {
 		return ev.Event == "tls" && (ev.SNI == hostDenied || ev.SNI == "")
 	}), "a ClientHello with a refused or no server name reached the fake internet")
 }
@@ -164,7 +166,7 @@ func (e *egressWorld) requireNoAnswer(t *testing.T, svc, endpoint string) {
 	for i, code := range codes {
 		require.Equal(t, http.StatusBadGateway, code, "%s: %s resolved through Docker's DNS", svc, names[i])
 	}
-	require.Empty(t, e.fakeNetEvents(t, func(ev fakeEvent) bool { return ev.Name == udpName || ev.Name == resolverName }),
+	require.Empty(t, e.settledFakeNetEvents(t, func(ev fakeEvent) bool { return ev.Name == udpName || ev.Name == resolverName }),
 		"%s: a query that ignored the gateway reached the fake DNS server", svc)
 }
 
@@ -234,8 +236,13 @@ func (e *egressWorld) requireOtherListenerUnreachable(t *testing.T) {
 // of the listener it came in on.
 func (e *egressWorld) requireDecisionsByListener(t *testing.T) {
 	t.Helper()
-	var browserAllowed int
-	for _, d := range e.gatewayDecisions(t) {
+	browserAllowed := func(ds []gatewayDecision) bool {
+		return slices.ContainsFunc(ds, func(d gatewayDecision) bool { return d.Decision == "allow" && clientIP(d) == e.chromeIP })
+	}
+	decisions := eventuallyRead(t, func() []gatewayDecision { return e.gatewayDecisions(t) }, browserAllowed,
+		"the gateway never logged an allowed browser request")
+	var browserAllowedN int
+	for _, d := range decisions {
 		client, err := netip.ParseAddrPort(d.Client)
 		require.NoError(t, err, "%+v", d)
 		switch client.Addr() {
@@ -244,13 +251,20 @@ func (e *egressWorld) requireDecisionsByListener(t *testing.T) {
 		case e.chromeIP:
 			require.Equal(t, "browser", d.Group, "%+v", d)
 			if d.Decision == "allow" {
-				browserAllowed++
+				browserAllowedN++
 			}
 		default:
 			t.Fatalf("decision for an unknown client: %+v", d)
 		}
 	}
-	require.NotZero(t, browserAllowed)
+	require.NotZero(t, browserAllowedN)
+}
+
+// clientIP is the address of the client a decision was made for (invalid
+// when the log line has none).
+func clientIP(d gatewayDecision) netip.Addr {
+	ap, _ := netip.ParseAddrPort(d.Client)
+	return ap.Addr()
 }
 
 // intranetIsLive is the control for every "intranet untouched" assertion:
@@ -259,7 +273,8 @@ func (e *egressWorld) intranetIsLive(t *testing.T) {
 	e.requireIntranetUntouched(t)
 	r := e.fetch(t, e.rt, "http://"+e.intranetIP.String()+"/", url.Values{"direct": {"1"}})
 	require.Equal(t, seen{Status: http.StatusOK, Server: e.intranetName}, r.seen(), "%+v", r)
-	hits := e.intranetEvents(t)
+	hits := eventuallyRead(t, func() []fakeEvent { return e.intranetEvents(t) }, func(h []fakeEvent) bool { return len(h) > 0 },
+		"the intranet listener logged no connection")
 	require.NotEmpty(t, hits)
 	for _, ev := range hits {
 		require.Equal(t, e.runtimeIP, ev.remoteIP(), "%+v", ev)
@@ -269,8 +284,11 @@ func (e *egressWorld) intranetIsLive(t *testing.T) {
 // dialedOnlyFakeNet checks the gateway's own account: every upstream it
 // dialed is the fake internet.
 func (e *egressWorld) dialedOnlyFakeNet(t *testing.T) {
+	dialedAny := func(ds []gatewayDecision) bool {
+		return slices.ContainsFunc(ds, func(d gatewayDecision) bool { return d.Upstream != "" })
+	}
 	dialed := 0
-	for _, d := range e.gatewayDecisions(t) {
+	for _, d := range eventuallyRead(t, func() []gatewayDecision { return e.gatewayDecisions(t) }, dialedAny, "the gateway logged no upstream") {
 		if d.Upstream == "" {
 			continue
 		}

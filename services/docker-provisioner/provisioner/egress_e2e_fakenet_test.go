@@ -219,6 +219,24 @@ func settled(count func() int) int {
 	return n
 }
 
+// settledRead reads log evidence once the log has settled (see settled), for
+// assertions that something is absent or that everything present qualifies:
+// a line still on its way would otherwise go unseen.
+func settledRead[T any](read func() []T) []T {
+	var got []T
+	settled(func() int { got = read(); return len(got) })
+	return got
+}
+
+// eventuallyRead polls log evidence until enough (a predicate on what was
+// read) has arrived, within waitFor, for assertions that something is there.
+func eventuallyRead[T any](t *testing.T, read func() []T, enough func([]T) bool, msg string) []T {
+	t.Helper()
+	var got []T
+	require.Eventually(t, func() bool { got = read(); return enough(got) }, waitFor, tick, msg)
+	return settledRead(read)
+}
+
 // containerStdout returns a container's log lines (stdout and stderr).
 func containerStdout(t *testing.T, name string) [][]byte {
 	t.Helper()

@@ -77,13 +77,17 @@ func TestEgressIngressDoesNotBridgeGroups(t *testing.T) {
 	// The published ingress still serves the host, from the outside address only.
 	code, body := get(t, rt+"info")
 	require.Equal(t, http.StatusOK, code, body)
-	var listening []string
-	for _, line := range containerStdout(t, provisioner.GatewayName(e.ws.Id)) {
-		var l struct{ Msg, Addr string }
-		if json.Unmarshal(line, &l) == nil && l.Msg == "ingress listening" {
-			listening = append(listening, l.Addr)
+	listeners := func() []string {
+		var listening []string
+		for _, line := range containerStdout(t, provisioner.GatewayName(e.ws.Id)) {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(line, &l) == nil && l.Msg == "ingress listening" {
+				listening = append(listening, l.Addr)
+			}
 		}
+		return listening
 	}
+	listening := eventuallyRead(t, listeners, func(l []string) bool { return len(l) > 0 }, "the gateway never logged its ingress listener")
 	require.Equal(t, []string{net.JoinHostPort(e.outsideGateway.String(), strconv.Itoa(port))}, listening)
 }
 
@@ -98,7 +102,8 @@ func (e *egressWorld) requireSeen(t *testing.T, endpoint, target string, want se
 	require.Equal(t, want, r.seen(), "GET %s from %s: %+v", target, endpoint, r)
 }
 
-// fakeNetEvents returns the fake internet's events that match.
+// fakeNetEvents returns the fake internet's events that match, as its log
+// holds them now (see settledFakeNetEvents).
 func (e *egressWorld) fakeNetEvents(t *testing.T, match func(fakeEvent) bool) []fakeEvent {
 	t.Helper()
 	var out []fakeEvent
@@ -110,11 +115,18 @@ func (e *egressWorld) fakeNetEvents(t *testing.T, match func(fakeEvent) bool) []
 	return out
 }
 
+// settledFakeNetEvents returns the fake internet's events that match once
+// its log has settled: for assertions that nothing (else) reached it.
+func (e *egressWorld) settledFakeNetEvents(t *testing.T, match func(fakeEvent) bool) []fakeEvent {
+	t.Helper()
+	return settledRead(func() []fakeEvent { return e.fakeNetEvents(t, match) })
+}
+
 // requireOnlyGatewayReachedFakeNet: every connection and DNS query the fake
 // internet ever saw came from the gateway's outside address.
 func (e *egressWorld) requireOnlyGatewayReachedFakeNet(t *testing.T) {
 	t.Helper()
-	others := e.fakeNetEvents(t, func(ev fakeEvent) bool { return ev.remoteIP() != e.outsideGateway })
+	others := e.settledFakeNetEvents(t, func(ev fakeEvent) bool { return ev.remoteIP() != e.outsideGateway })
 	require.Empty(t, others, "the fake internet was reached by something other than the gateway (%s)", e.outsideGateway)
 }
 
@@ -132,5 +144,5 @@ func (e *egressWorld) intranetEvents(t *testing.T) []fakeEvent {
 
 func (e *egressWorld) requireIntranetUntouched(t *testing.T) {
 	t.Helper()
-	require.Empty(t, e.intranetEvents(t), "something reached the private listener %s", e.intranetIP)
+	require.Empty(t, settledRead(func() []fakeEvent { return e.intranetEvents(t) }), "something reached the private listener %s", e.intranetIP)
 }

@@ -14,8 +14,8 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/services/docker-provisioner/provisioner"
+	"aileron.dev/services/firewall/firewall"
 	"aileron.dev/services/firewall/policy"
-	firewall "aileron.dev/services/firewall/service"
 )
 
 // Names the fake internet answers, all under e2eDomain (the reserved .test

@@ -87,7 +87,8 @@ func TestWatchPolicyFile(t *testing.T) {
 	require.True(t, got.Workspace.Allows("b.example.com"))
 	require.False(t, got.Workspace.Allows("a.example.com"))
 
-	time.Sleep(50 * time.Millisecond) // unchanged content is not re-applied
+	// Unchanged content is not re-applied: five watch intervals pass without a third apply.
+	require.Never(t, func() bool { return len(current()) != 2 }, 50*time.Millisecond, 10*time.Millisecond)
 	require.Len(t, current(), 2)
 }
 

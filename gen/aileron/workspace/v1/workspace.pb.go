@@ -7,6 +7,7 @@
 package workspacev1
 
 import (
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1957,7 +1958,7 @@ var File_aileron_workspace_v1_workspace_proto protoreflect.FileDescriptor
 
 const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\n" +
-	"$aileron/workspace/v1/workspace.proto\x12\x14aileron.workspace.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\t\n" +
+	"$aileron/workspace/v1/workspace.proto\x12\x14aileron.workspace.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xca\t\n" +
 	"\tWorkspace\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2112,7 +2113,13 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x0fDeleteWorkspace\x12,.aileron.workspace.v1.DeleteWorkspaceRequest\x1a-.aileron.workspace.v1.DeleteWorkspaceResponse\"*\x82\xd3\xe4\x93\x02$b\tworkspace*\x17/api/v1/workspaces/{id}\x12\x96\x01\n" +
 	"\vGetFirewall\x12(.aileron.workspace.v1.GetFirewallRequest\x1a).aileron.workspace.v1.GetFirewallResponse\"2\x82\xd3\xe4\x93\x02,b\bfirewall\x12 /api/v1/workspaces/{id}/firewall\x12\xa2\x01\n" +
 	"\x0eUpdateFirewall\x12+.aileron.workspace.v1.UpdateFirewallRequest\x1a,.aileron.workspace.v1.UpdateFirewallResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\bfirewall\x1a /api/v1/workspaces/{id}/firewall\x12\x92\x01\n" +
-	"\x0fWatchWorkspaces\x12,.aileron.workspace.v1.WatchWorkspacesRequest\x1a-.aileron.workspace.v1.WatchWorkspacesResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/workspaces:watch0\x01B2Z0aileron.dev/gen/aileron/workspace/v1;workspacev1b\x06proto3"
+	"\x0fWatchWorkspaces\x12,.aileron.workspace.v1.WatchWorkspacesRequest\x1a-.aileron.workspace.v1.WatchWorkspacesResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/workspaces:watch0\x01B\xfd\x05\x92A\xc7\x05\x12\xe5\x03\n" +
+	"\x16Aileron Workspaces API\x12\xc6\x03Create, start, stop, restart and delete agent workspaces (agent runtime, in-browser terminal, headless Chrome and an optional canvas) and manage each workspace's egress firewall. Every mutating call is asynchronous: it records the desired state and answers at once with the workspace; provisioners converge on it and the workspace's state follows (poll GET or watch /api/v1/workspaces:watch). Errors carry a stable machine-readable code; see docs/api.md.2\x02v1Z\xce\x01\n" +
+	"\xcb\x01\n" +
+	"\x06bearer\x12\xc0\x01\b\x02\x12\xaa\x01\"Bearer <token>\", where the token is an OIDC token from the configured issuer or a static API token. A missing or invalid token answers 401 with WWW-Authenticate: Bearer.\x1a\rAuthorization \x02b\f\n" +
+	"\n" +
+	"\n" +
+	"\x06bearer\x12\x00Z0aileron.dev/gen/aileron/workspace/v1;workspacev1b\x06proto3"
 
 var (
 	file_aileron_workspace_v1_workspace_proto_rawDescOnce sync.Once

@@ -14,7 +14,7 @@ import (
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/health"
-	"aileron.dev/services/firewall/service"
+	"aileron.dev/services/firewall/firewall"
 )
 
 // Config is the firewall service configuration (flags, each with an env
@@ -70,9 +70,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.Log.Logger(os.Stderr)
-	cfg := service.Config{Defaults: service.DefaultDefaults(), ResyncInterval: c.Resync}
+	cfg := firewall.Config{Defaults: firewall.BuiltinDefaults(), ResyncInterval: c.Resync}
 	if c.DefaultsFile != "" {
-		if cfg.Defaults, err = service.LoadDefaults(c.DefaultsFile); err != nil {
+		if cfg.Defaults, err = firewall.LoadDefaults(c.DefaultsFile); err != nil {
 			return err
 		}
 	}
@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	svc, err := service.New(ctx, cfg, js, log)
+	svc, err := firewall.New(ctx, cfg, js, log)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package service_test
+package firewall_test
 
 import (
 	"context"
@@ -15,15 +15,15 @@ import (
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/event"
 	"aileron.dev/services/api/apitest"
+	"aileron.dev/services/firewall/firewall"
 	"aileron.dev/services/firewall/policy"
-	"aileron.dev/services/firewall/service"
 )
 
 func TestPolicyComputedStoredAnnouncedAndReported(t *testing.T) {
 	env := apitest.Start(t, apitest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defaults := policy.Defaults{Workspace: []string{"proxy.golang.org", "API.Anthropic.com."}, Browser: []string{"*.wikipedia.org"}}
-	svc, err := service.New(ctx, service.Config{Defaults: defaults}, env.JS, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := firewall.New(ctx, firewall.Config{Defaults: defaults}, env.JS, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -84,10 +84,10 @@ func TestPolicyComputedStoredAnnouncedAndReported(t *testing.T) {
 }
 
 func TestShippedDefaultsAreValid(t *testing.T) {
-	require.NoError(t, service.Config{Defaults: service.DefaultDefaults()}.Validate())
+	require.NoError(t, firewall.Config{Defaults: firewall.BuiltinDefaults()}.Validate())
 }
 
 func TestInvalidDefaultsRejected(t *testing.T) {
-	err := service.Config{Defaults: policy.Defaults{Workspace: []string{"10.0.0.1"}}}.Validate()
+	err := firewall.Config{Defaults: policy.Defaults{Workspace: []string{"10.0.0.1"}}}.Validate()
 	require.ErrorContains(t, err, "10.0.0.1")
 }

@@ -1,9 +1,9 @@
-// Package service is the firewall service: it follows workspace events,
+// Package firewall is the firewall service: it follows workspace events,
 // computes each workspace's effective egress policy (system defaults merged
 // with the workspace's settings, by package policy), stores it in the firewall
 // KV bucket, announces it to the enforcing provisioner and reports the
 // effective domains to the orchestrator.
-package service
+package firewall
 
 import (
 	"context"
@@ -40,9 +40,9 @@ type Config struct {
 	ResyncInterval time.Duration
 }
 
-// DefaultDefaults are the defaults shipped with Aileron: package registries and
+// BuiltinDefaults are the allowed domains shipped with Aileron: package registries and
 // the model API for the workspace, nothing extra for the browser.
-func DefaultDefaults() policy.Defaults {
+func BuiltinDefaults() policy.Defaults {
 	return policy.Defaults{
 		Workspace: []string{
 			"api.anthropic.com", "proxy.golang.org", "sum.golang.org", "registry.npmjs.org",
