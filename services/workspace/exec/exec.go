@@ -73,7 +73,7 @@ type Starter interface {
 type plainStarter struct{}
 
 func (plainStarter) Start(cmd *osexec.Cmd) error { return cmd.Start() }
-func (plainStarter) Done(int)                     {}
+func (plainStarter) Done(int)                    {}
 
 // Stream names an output stream.
 type Stream string

@@ -118,16 +118,16 @@ func (h *harness) refuse(method, path string, body any, status int, code string)
 
 // event is any line of a stream.
 type event struct {
-	Type       string          `json:"type"`
-	Seq        uint64          `json:"seq"`
-	Data       string          `json:"data"`
-	DataB64    string          `json:"data_b64"`
-	ExitCode   int             `json:"exit_code"`
-	Signal     string          `json:"signal"`
-	TimedOut   bool            `json:"timed_out"`
-	Lost       uint64          `json:"lost"`
-	Exit       *event          `json:"exit"`
-	Raw        json.RawMessage `json:"-"`
+	Type     string          `json:"type"`
+	Seq      uint64          `json:"seq"`
+	Data     string          `json:"data"`
+	DataB64  string          `json:"data_b64"`
+	ExitCode int             `json:"exit_code"`
+	Signal   string          `json:"signal"`
+	TimedOut bool            `json:"timed_out"`
+	Lost     uint64          `json:"lost"`
+	Exit     *event          `json:"exit"`
+	Raw      json.RawMessage `json:"-"`
 }
 
 func (e event) bytes() string {
