@@ -133,3 +133,18 @@ func TestExecFloodSlowReader(t *testing.T) {
 	require.Equal(t, 1, rest.exits)
 	require.Equal(t, 0, rest.exit.ExitCode)
 }
+
+// TestExecStalledReaderIsCut: a reader that takes nothing for the stall
+// timeout loses its stream; the command is killed and its slot freed.
+func TestExecStalledReaderIsCut(t *testing.T) {
+	h := newHarness(t, func(l *runtimeapi.Limits) { l.MaxExecs, l.StallTimeout = 1, 300*time.Millisecond })
+	s := h.stream(http.MethodPost, "/v1/exec", map[string]any{"shell": "yes"})
+	_, ok := s.next()
+	require.True(t, ok)
+	// s is never read again.
+	require.Eventually(t, func() bool {
+		resp := h.do(http.MethodPost, "/v1/exec", map[string]any{"shell": "true"})
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 100*time.Millisecond)
+}

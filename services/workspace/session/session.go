@@ -146,9 +146,10 @@ func (s *Session) collect(release func()) {
 	s.mu.Lock()
 	s.exit, s.exited = &exit, time.Now()
 	s.mu.Unlock()
-	s.ring.append(KindExit, nil, &exit)
 	s.stdin.Close()
+	// Done before the exit event: whoever saw the exit sees it not running.
 	close(s.done)
+	s.ring.append(KindExit, nil, &exit)
 }
 
 // Get returns the session with tag.
@@ -181,7 +182,10 @@ func (m *Manager) Remove(ctx context.Context, tag string) error {
 	if err != nil {
 		return err
 	}
-	s.proc.Signal(syscall.SIGKILL)
+	if s.Running() {
+		// Only while running: the group id of a reaped process may be reused.
+		_ = s.proc.Signal(syscall.SIGKILL)
+	}
 	select {
 	case <-s.done:
 	case <-ctx.Done():
