@@ -204,20 +204,28 @@ func (p *Proc) Stream(emit func(Chunk) error) Exit {
 
 	var waitErr error
 	var grace <-chan time.Time
-	emitting, exited := true, false
+	emitting, exited, progressed := true, false, false
 	for !exited || readersDone != nil {
 		select {
 		case c := <-chunks:
+			progressed = true
 			if emitting && emit(c) != nil {
 				emitting = false
-				p.Signal(syscall.SIGKILL)
+				_ = p.Signal(syscall.SIGKILL)
 			}
 		case waitErr = <-waited:
 			exited = true
 			// Whatever the command left running in its group goes with it.
-			p.Signal(syscall.SIGKILL)
-			grace = time.After(p.Grace)
+			_ = p.Signal(syscall.SIGKILL)
+			progressed, grace = false, time.After(p.Grace)
 		case <-grace:
+			// Output still draining to a slow reader is waited for; silent
+			// pipes (held by a process that left the group) or an expired
+			// timeout are not.
+			if progressed && emitting && !p.timedOut.Load() {
+				progressed, grace = false, time.After(p.Grace)
+				continue
+			}
 			p.closePipes()
 		case <-readersDone:
 			readersDone = nil

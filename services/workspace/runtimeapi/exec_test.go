@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +40,8 @@ func TestExec(t *testing.T) {
 			stdout: "started\n", code: 137, signal: "KILL", timedOut: true, maxElapsed: 10 * time.Second},
 		{name: "timeout reaches background children holding the pipes", req: map[string]any{"shell": "sleep 30 & sleep 30", "timeout_ms": 300},
 			code: 137, signal: "KILL", timedOut: true, maxElapsed: 10 * time.Second},
+		{name: "a process that left the group cannot hold the stream open", req: map[string]any{"shell": "setsid sh -c 'echo $$ > .tmp; mv .tmp .escaped; exec sleep 30' & while [ ! -e .escaped ]; do sleep 0.01; done; echo done"},
+			stdout: "done\n", maxElapsed: 6 * time.Second},
 		{name: "leftovers in the group go with the command", req: map[string]any{"shell": "sleep 30 & echo done"},
 			stdout: "done\n", maxElapsed: 10 * time.Second},
 	}
@@ -51,6 +55,11 @@ func TestExec(t *testing.T) {
 			require.Equal(t, tt.code, got.exit.ExitCode)
 			require.Equal(t, tt.signal, got.exit.Signal)
 			require.Equal(t, tt.timedOut, got.exit.TimedOut)
+			if b, err := os.ReadFile(filepath.Join(h.root, ".escaped")); err == nil {
+				pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+				require.NoError(t, err)
+				require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+			}
 			if tt.maxElapsed > 0 {
 				require.Less(t, time.Since(start), tt.maxElapsed)
 			}
