@@ -25,7 +25,9 @@ func TestActivity(t *testing.T) {
 	h.call(http.MethodGet, "/healthz", nil, 200, nil)
 	h.call(http.MethodGet, "/v1/files/stat?path=.", nil, 200, nil)
 	h.call(http.MethodGet, "/v1/sessions", nil, 200, nil)
-	require.True(t, get().Last.IsZero(), "health checks, polls and the activity read are not activity")
+	h.refuse(http.MethodGet, "/v1/files/content?path=../etc/passwd", nil, 403, "PATH_OUTSIDE_ROOT")
+	h.refuse(http.MethodPost, "/v1/exec", map[string]any{}, 400, "COMMAND_INVALID")
+	require.True(t, get().Last.IsZero(), "health checks, polls, refused calls and the activity read are not activity")
 
 	before := time.Now()
 	h.stream(http.MethodPost, "/v1/exec", map[string]any{"shell": "true"}).all()

@@ -83,13 +83,38 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// work counts a call as activity from source before handling it.
+// work counts a call as activity from source once it is accepted (its
+// answer starts with a status below 400): a refused call did no work.
 func (s *Server) work(source string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.activity.Touch(source)
-		h(w, r)
+		h(&activityWriter{ResponseWriter: w, touch: func() { s.activity.Touch(source) }}, r)
 	})
 }
+
+// activityWriter calls touch when a successful answer starts.
+type activityWriter struct {
+	http.ResponseWriter
+	touch   func()
+	written bool
+}
+
+func (a *activityWriter) WriteHeader(status int) {
+	if !a.written && status < 400 {
+		a.touch()
+	}
+	a.written = true
+	a.ResponseWriter.WriteHeader(status)
+}
+
+func (a *activityWriter) Write(b []byte) (int, error) {
+	if !a.written {
+		a.WriteHeader(http.StatusOK)
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
+func (a *activityWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

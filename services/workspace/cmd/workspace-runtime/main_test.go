@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -43,4 +47,16 @@ func TestParseConfig(t *testing.T) {
 			tt.check(t, c)
 		})
 	}
+}
+
+// TestRunRefusesRoot: as root, every command a caller sent would run as
+// root, so the daemon does not start.
+func TestRunRefusesRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to check the refusal")
+	}
+	cfg, err := parseConfig([]string{"--root", t.TempDir(), "--addr", "127.0.0.1:0"}, func(string) string { return "" })
+	require.NoError(t, err)
+	err = run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.ErrorContains(t, err, "refusing to run as root")
 }
