@@ -239,11 +239,13 @@ func (p *Proc) Stream(emit func(Chunk) error) Exit {
 
 func read(s Stream, f *os.File, out chan<- Chunk, wg *sync.WaitGroup) {
 	defer wg.Done()
+	buf := make([]byte, chunkSize)
 	for {
-		buf := make([]byte, chunkSize)
 		n, err := f.Read(buf)
 		if n > 0 {
-			out <- Chunk{Stream: s, Data: buf[:n]}
+			// A copy of exactly n bytes: a short line must not pin a whole
+			// read buffer where it is kept (a session's replay buffer).
+			out <- Chunk{Stream: s, Data: append([]byte(nil), buf[:n]...)}
 		}
 		if err != nil {
 			return
