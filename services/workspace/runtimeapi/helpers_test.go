@@ -43,7 +43,7 @@ func newHarness(t *testing.T, tune ...func(*runtimeapi.Limits)) *harness {
 	fsys, err := files.Open(root, files.Limits{MaxFileBytes: maxFileBytes, MaxListEntries: 100, MaxDepth: 8})
 	require.NoError(t, err)
 	act := activity.New()
-	sessions := session.NewManager(session.Limits{Max: 4, BufferBytes: 64 << 10}, nil, act)
+	sessions := session.NewManager(session.Limits{Max: 4, BufferBytes: 64 << 10, InputTimeout: 300 * time.Millisecond}, nil, act)
 	limits := runtimeapi.Limits{
 		MaxExecs: 4, MaxBodyBytes: 64 << 10, ExecTimeout: 30 * time.Second,
 		MaxExecTimeout: time.Minute, StallTimeout: 10 * time.Second,

@@ -135,3 +135,17 @@ func TestSessionFloodIsBounded(t *testing.T) {
 	out := s.readUntil("tail-marker")
 	require.Less(t, len(out), 64<<10, "no more than the buffer is replayed")
 }
+
+// TestSessionInputBlocked: input to a session that never reads fails after
+// the input timeout instead of holding the request.
+func TestSessionInputBlocked(t *testing.T) {
+	h := newHarness(t)
+	h.call(http.MethodPost, "/v1/sessions", map[string]any{"tag": "deaf", "argv": []string{"sleep", "30"}}, 201, nil)
+	chunk := map[string]any{"data": strings.Repeat("x", 60<<10)}
+	require.Eventually(t, func() bool {
+		resp := h.do(http.MethodPost, "/v1/sessions/deaf/input", chunk)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusConflict
+	}, 10*time.Second, 10*time.Millisecond, "the pipe fills, then writes are refused")
+	h.refuse(http.MethodPost, "/v1/sessions/deaf/input", chunk, 409, "SESSION_INPUT_BLOCKED")
+}

@@ -41,7 +41,7 @@ func (s *Session) Info() Info {
 }
 
 // Write sends data to the session's stdin, then closes it if eof. A session
-// that does not read within a few seconds fails the write.
+// that does not read within the input timeout fails the write.
 func (s *Session) Write(data []byte, eof bool) error {
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
@@ -49,7 +49,7 @@ func (s *Session) Write(data []byte, eof bool) error {
 		return ErrInputClosed
 	}
 	if len(data) > 0 {
-		_ = s.stdin.SetWriteDeadline(time.Now().Add(inputTimeout))
+		_ = s.stdin.SetWriteDeadline(time.Now().Add(s.inWait))
 		if _, err := s.stdin.Write(data); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return ErrInputBlocked

@@ -31,9 +31,6 @@ var (
 
 var tagPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// inputTimeout bounds a write to a session that does not read its input.
-const inputTimeout = 5 * time.Second
-
 // Spec is a session to start.
 type Spec struct {
 	// Tag names the session.
@@ -70,6 +67,9 @@ type Limits struct {
 	Max int
 	// BufferBytes is each session's output buffer.
 	BufferBytes int
+	// InputTimeout bounds a write to a session that does not read its
+	// input; 0 means 5 s.
+	InputTimeout time.Duration
 }
 
 // Manager keeps the sessions.
@@ -83,6 +83,9 @@ type Manager struct {
 
 // NewManager returns an empty manager. starter and holder may be nil.
 func NewManager(l Limits, starter exec.Starter, holder Holder) *Manager {
+	if l.InputTimeout <= 0 {
+		l.InputTimeout = 5 * time.Second
+	}
 	return &Manager{limits: l, starter: starter, holder: holder, byTag: map[string]*Session{}}
 }
 
@@ -92,6 +95,7 @@ type Session struct {
 	proc    *exec.Proc
 	stdin   *os.File
 	inMu    sync.Mutex
+	inWait  time.Duration
 	ring    *ring
 	started time.Time
 	done    chan struct{}
@@ -125,7 +129,7 @@ func (m *Manager) Start(s Spec) (*Session, error) {
 		inW.Close()
 		return nil, err
 	}
-	sess := &Session{spec: s, proc: proc, stdin: inW, ring: newRing(m.limits.BufferBytes), started: time.Now(), done: make(chan struct{})}
+	sess := &Session{spec: s, proc: proc, stdin: inW, inWait: m.limits.InputTimeout, ring: newRing(m.limits.BufferBytes), started: time.Now(), done: make(chan struct{})}
 	release := func() {}
 	if s.Agent && m.holder != nil {
 		release = m.holder.Hold("agent:" + s.Tag)
