@@ -111,6 +111,9 @@ type Proc struct {
 	closeOnce sync.Once
 	stopTimer func() bool
 	timedOut  atomic.Bool
+	// reaped is set once the command was waited for: its pid, and so its
+	// group id, may then be reused and must not be signalled.
+	reaped atomic.Bool
 	// Grace is how long output may still arrive after the command exited
 	// and its group was killed (a process that left the group may hold the
 	// pipes); then the pipes are closed.
@@ -185,6 +188,9 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Signal sends sig to the command's whole process group.
 func (p *Proc) Signal(sig syscall.Signal) error {
+	if p.reaped.Load() {
+		return os.ErrProcessDone
+	}
 	return syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
@@ -217,6 +223,7 @@ func (p *Proc) Stream(emit func(Chunk) error) Exit {
 			exited = true
 			// Whatever the command left running in its group goes with it.
 			_ = p.Signal(syscall.SIGKILL)
+			p.reaped.Store(true)
 			progressed, grace = false, time.After(p.Grace)
 		case <-grace:
 			// Output still draining to a slow reader is waited for; silent

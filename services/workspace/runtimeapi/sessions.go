@@ -30,7 +30,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "cwd")
 		return
 	}
-	sess, err := s.sessions.Start(session.Spec{Tag: req.Tag, Command: spec, Agent: req.Agent})
+	sess, err := s.sessions.Start(r.Context(), session.Spec{Tag: req.Tag, Command: spec, Agent: req.Agent})
 	if err != nil {
 		s.fail(w, err, fieldOf(err))
 		return

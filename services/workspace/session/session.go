@@ -104,8 +104,9 @@ type Session struct {
 	exited  time.Time
 }
 
-// Start starts a session. A tag held by an exited session is reused.
-func (m *Manager) Start(s Spec) (*Session, error) {
+// Start starts a session. A tag held by an exited session is reused. The
+// session outlives ctx (the request that started it).
+func (m *Manager) Start(ctx context.Context, s Spec) (*Session, error) {
 	if !tagPattern.MatchString(s.Tag) {
 		return nil, ErrTagInvalid
 	}
@@ -123,7 +124,7 @@ func (m *Manager) Start(s Spec) (*Session, error) {
 	}
 	cmd := s.Command
 	cmd.Stdin, cmd.Timeout = inR, 0
-	proc, err := exec.Start(context.Background(), cmd, m.starter)
+	proc, err := exec.Start(context.WithoutCancel(ctx), cmd, m.starter)
 	inR.Close()
 	if err != nil {
 		inW.Close()
