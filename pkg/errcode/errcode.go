@@ -195,6 +195,10 @@ var All = []Code{
 	ResourceConflict, KubernetesReconcileFailed,
 	FirewallPolicyInvalid, CiliumNotInstalled,
 	WaitTimeout, WorkspaceFailed,
+	PathInvalid, PathOutsideRoot, FileNotFound, FileExists, FileNotDirectory, FileIsDirectory,
+	DirectoryNotEmpty, FileTooLarge, CommandInvalid, CommandStartFailed, ProcessLimitReached,
+	SessionNotFound, SessionTagInvalid, SessionExists, SessionInputClosed, SessionInputBlocked,
+	SignalInvalid,
 }
 
 // Prefixes lists every prefix of run-time codes.

@@ -1,0 +1,96 @@
+// Command workspace-runtime is the runtime daemon of a workspace: PID 1 of
+// the runtime container, running as the workspace user. It serves exec,
+// sessions, files and the activity signal on one port (docs/runtime.md)
+// and, as PID 1, reaps the orphans the container's processes leave.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"aileron.dev/services/workspace/activity"
+	"aileron.dev/services/workspace/files"
+	"aileron.dev/services/workspace/reaper"
+	"aileron.dev/services/workspace/runtimeapi"
+	"aileron.dev/services/workspace/session"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "workspace-runtime:", err)
+		os.Exit(2)
+	}
+	log := cfg.Log.Logger(os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("runtime daemon failed", slog.Any("error", err))
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then kills the sessions and drains.
+func run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	// Everything it starts runs as itself; as root, every command a caller
+	// sends would run as root.
+	if os.Geteuid() == 0 {
+		return errors.New("refusing to run as root: run as the workspace user")
+	}
+	fsys, err := files.Open(cfg.Root, files.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxListEntries: 10000, MaxDepth: 16})
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+	reap := reaper.New(log)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if os.Getpid() == 1 {
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		wg.Add(1)
+		go func() { defer wg.Done(); reap.Run(rctx) }()
+	}
+	act := activity.New()
+	sessions := session.NewManager(session.Limits{Max: cfg.MaxSessions, BufferBytes: cfg.SessionBufferBytes}, reap, act)
+	api := runtimeapi.New(runtimeapi.Limits{
+		MaxExecs: cfg.MaxExecs, MaxBodyBytes: cfg.MaxBodyBytes, ExecTimeout: cfg.ExecTimeout,
+		MaxExecTimeout: cfg.MaxExecTimeout, StallTimeout: cfg.StallTimeout,
+	}, fsys, sessions, act, reap, log)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("runtime daemon listening", slog.String("addr", ln.Addr().String()), slog.String("root", fsys.Dir()), slog.Bool("reaper", os.Getpid() == 1))
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	log.Info("runtime daemon shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	// Sessions first: their attached streams end with them, so Shutdown
+	// does not wait on streams that never end.
+	_ = sessions.Close(sctx)
+	if srv.Shutdown(sctx) != nil {
+		_ = srv.Close() // streams still open at the deadline are cut
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

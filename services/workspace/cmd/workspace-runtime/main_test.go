@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			require.Equal(t, ":8080", c.Addr)
+			require.Equal(t, "/workspace", c.Root)
+			require.Equal(t, 10*time.Minute, c.ExecTimeout)
+		}},
+		{name: "env from flag name", env: map[string]string{"AILERON_ROOT": "/w", "AILERON_MAX_EXECS": "3"}, check: func(t *testing.T, c Config) {
+			require.Equal(t, "/w", c.Root)
+			require.Equal(t, 3, c.MaxExecs)
+		}},
+		{name: "flag wins", args: []string{"--addr", "127.0.0.1:9"}, env: map[string]string{"AILERON_ADDR": ":1"}, check: func(t *testing.T, c Config) {
+			require.Equal(t, "127.0.0.1:9", c.Addr)
+		}},
+		{name: "bad addr", args: []string{"--addr", "nope"}, wantErr: "--addr"},
+		{name: "timeout over max", args: []string{"--exec-timeout", "3h"}, wantErr: "--max-exec-timeout"},
+		{name: "zero sessions", args: []string{"--max-sessions", "0"}, wantErr: "--max-sessions"},
+		{name: "malformed env", env: map[string]string{"AILERON_STALL_TIMEOUT": "soon"}, wantErr: "AILERON_STALL_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig(tt.args, func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+}
+
+// TestRunRefusesRoot: as root, every command a caller sent would run as
+// root, so the daemon does not start.
+func TestRunRefusesRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to check the refusal")
+	}
+	cfg, err := parseConfig([]string{"--root", t.TempDir(), "--addr", "127.0.0.1:0"}, func(string) string { return "" })
+	require.NoError(t, err)
+	err = run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.ErrorContains(t, err, "refusing to run as root")
+}

@@ -1,0 +1,16 @@
+module aileron.dev/services/workspace
+
+go 1.26.0
+
+require (
+	aileron.dev/pkg v0.0.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
+
+replace (
+	aileron.dev/gen => ../../gen
+	aileron.dev/pkg => ../../pkg
+)
