@@ -198,7 +198,8 @@ var All = []Code{
 	PathInvalid, PathOutsideRoot, FileNotFound, FileExists, FileNotDirectory, FileIsDirectory,
 	DirectoryNotEmpty, FileTooLarge, CommandInvalid, CommandStartFailed, ProcessLimitReached,
 	SessionNotFound, SessionTagInvalid, SessionExists, SessionInputClosed, SessionInputBlocked,
-	SignalInvalid,
+	SignalInvalid, TerminalNotFound, TerminalIDInvalid, TerminalExists, TerminalLimitReached,
+	OriginNotAllowed,
 }
 
 // Prefixes lists every prefix of run-time codes.

@@ -41,4 +41,15 @@ const (
 	SessionInputBlocked Code = "SESSION_INPUT_BLOCKED"
 	// SignalInvalid: a signal name the runtime does not send (400).
 	SignalInvalid Code = "SIGNAL_INVALID"
+	// TerminalNotFound: no terminal has the id (404).
+	TerminalNotFound Code = "TERMINAL_NOT_FOUND"
+	// TerminalIDInvalid: a terminal id is not 1-64 letters, digits, '.', '_', '-' (400).
+	TerminalIDInvalid Code = "TERMINAL_ID_INVALID"
+	// TerminalExists: a running terminal already has the id (409).
+	TerminalExists Code = "TERMINAL_EXISTS"
+	// TerminalLimitReached: the most terminals already run (429).
+	TerminalLimitReached Code = "TERMINAL_LIMIT_REACHED"
+	// OriginNotAllowed: a browser request from an origin other than the
+	// daemon's own host or a configured one (403).
+	OriginNotAllowed Code = "ORIGIN_NOT_ALLOWED"
 )

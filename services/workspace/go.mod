@@ -4,6 +4,8 @@ go 1.26.0
 
 require (
 	aileron.dev/pkg v0.0.0
+	github.com/coder/websocket v1.8.15
+	github.com/creack/pty v1.1.24
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 )

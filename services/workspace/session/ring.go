@@ -80,3 +80,28 @@ func (r *ring) read(from uint64) (events []Event, next uint64, done bool, grown 
 	// Once closed, the events returned run through the exit.
 	return events, r.next, r.closed, r.grown
 }
+
+// Buffer is the bounded replay buffer of a session, for other streams that
+// re-attach the same way (the terminal's output). It keeps at most max
+// bytes (plus a small cost per write) and never makes a writer wait.
+type Buffer struct{ r *ring }
+
+// NewBuffer returns an empty buffer of max bytes.
+func NewBuffer(max int) *Buffer { return &Buffer{r: newRing(max)} }
+
+// Append adds an event of kind; an exit event (exit not nil) is the last.
+func (b *Buffer) Append(kind string, data []byte, exit *exec.Exit) { b.r.append(kind, data, exit) }
+
+// Read returns the events from seq from on (a gap event first when some
+// were dropped), the seq to read next, whether the exit was read, and a
+// channel closed when more arrive.
+func (b *Buffer) Read(from uint64) (events []Event, next uint64, done bool, grown <-chan struct{}) {
+	return b.r.read(from)
+}
+
+// Bytes is what the buffer holds now, as it counts it.
+func (b *Buffer) Bytes() int {
+	b.r.mu.Lock()
+	defer b.r.mu.Unlock()
+	return b.r.bytes
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path"
+	"strings"
 	"time"
 
 	"aileron.dev/pkg/config"
@@ -34,6 +36,19 @@ type Config struct {
 	StallTimeout time.Duration
 	// ShutdownTimeout bounds draining on SIGTERM.
 	ShutdownTimeout time.Duration
+	// MaxTerminals bounds the terminals (shells on a PTY) kept at once.
+	MaxTerminals int
+	// TerminalBufferBytes is the replay buffer of each terminal.
+	TerminalBufferBytes int
+	// TerminalMaxFrameBytes is the largest WebSocket message a terminal
+	// client may send.
+	TerminalMaxFrameBytes int64
+	// TerminalWriteTimeout drops a terminal client that takes no output
+	// for this long (the shell keeps running).
+	TerminalWriteTimeout time.Duration
+	// AllowedOrigins are browser origin hosts (patterns) allowed besides
+	// the daemon's own host.
+	AllowedOrigins []string
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -51,13 +66,32 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&cfg.MaxExecTimeout, "max-exec-timeout", 2*time.Hour, "the longest timeout an exec may ask for")
 	fs.DurationVar(&cfg.StallTimeout, "stall-timeout", 30*time.Second, "end a stream whose reader took nothing for this long")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain on SIGTERM")
+	fs.IntVar(&cfg.MaxTerminals, "max-terminals", 8, "most terminals kept at once")
+	fs.IntVar(&cfg.TerminalBufferBytes, "terminal-buffer-bytes", 256<<10, "replay buffer of each terminal")
+	fs.Int64Var(&cfg.TerminalMaxFrameBytes, "terminal-max-frame-bytes", 64<<10, "largest WebSocket message a terminal client may send")
+	fs.DurationVar(&cfg.TerminalWriteTimeout, "terminal-write-timeout", 10*time.Second, "drop a terminal client that takes no output for this long")
+	var origins config.List
+	fs.Var(&origins, "allowed-origin", "a browser origin host pattern (path.Match, e.g. '*.apps.example.com') allowed besides the daemon's own host; repeatable")
 	if err := fs.ParseEnv(args, getenv); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	cfg.AllowedOrigins = origins
 	return cfg, cfg.Validate()
+}
+
+// validOrigin refuses what path.Match cannot read and what would be a
+// scheme or a path: an allowed origin is a host[:port] pattern.
+func validOrigin(p string) error {
+	if p == "" || strings.ContainsAny(p, "/ ") {
+		return fmt.Errorf("--allowed-origin %q: want a host[:port] pattern such as '*.apps.example.com'", p)
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("--allowed-origin %q: %w", p, err)
+	}
+	return nil
 }
 
 // Validate names the first flag with a bad value.
@@ -71,7 +105,8 @@ func (c Config) Validate() error {
 	for name, v := range map[string]int64{
 		"--max-execs": int64(c.MaxExecs), "--max-sessions": int64(c.MaxSessions),
 		"--session-buffer-bytes": int64(c.SessionBufferBytes), "--max-body-bytes": c.MaxBodyBytes,
-		"--max-file-bytes": c.MaxFileBytes,
+		"--max-file-bytes": c.MaxFileBytes, "--max-terminals": int64(c.MaxTerminals),
+		"--terminal-buffer-bytes": int64(c.TerminalBufferBytes), "--terminal-max-frame-bytes": c.TerminalMaxFrameBytes,
 	} {
 		if v < 1 {
 			return fmt.Errorf("%s must be at least 1", name)
@@ -80,6 +115,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"--exec-timeout": c.ExecTimeout, "--max-exec-timeout": c.MaxExecTimeout,
 		"--stall-timeout": c.StallTimeout, "--shutdown-timeout": c.ShutdownTimeout,
+		"--terminal-write-timeout": c.TerminalWriteTimeout,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
@@ -87,6 +123,11 @@ func (c Config) Validate() error {
 	}
 	if c.ExecTimeout > c.MaxExecTimeout {
 		return errors.New("--exec-timeout must not exceed --max-exec-timeout")
+	}
+	for _, o := range c.AllowedOrigins {
+		if err := validOrigin(o); err != nil {
+			return err
+		}
 	}
 	return c.Log.Validate()
 }

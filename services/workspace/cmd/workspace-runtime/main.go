@@ -1,7 +1,8 @@
 // Command workspace-runtime is the runtime daemon of a workspace: PID 1 of
 // the runtime container, running as the workspace user. It serves exec,
-// sessions, files and the activity signal on one port (docs/runtime.md)
-// and, as PID 1, reaps the orphans the container's processes leave.
+// sessions, files, terminals and the activity signal on one port
+// (docs/runtime.md, docs/terminal.md) and, as PID 1, reaps the orphans the
+// container's processes leave.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"aileron.dev/services/workspace/reaper"
 	"aileron.dev/services/workspace/runtimeapi"
 	"aileron.dev/services/workspace/session"
+	"aileron.dev/services/workspace/terminal"
 )
 
 func main() {
@@ -67,11 +69,23 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxExecTimeout: cfg.MaxExecTimeout, StallTimeout: cfg.StallTimeout,
 	}, fsys, sessions, act, reap, log)
 
+	terminals := terminal.NewManager(terminal.Options{
+		Limits: terminal.Limits{
+			Max: cfg.MaxTerminals, BufferBytes: cfg.TerminalBufferBytes,
+			MaxFrameBytes: cfg.TerminalMaxFrameBytes, WriteTimeout: cfg.TerminalWriteTimeout,
+		},
+		Dir: fsys.Dir(), OriginPatterns: cfg.AllowedOrigins, Starter: reap, Activity: act, Log: log,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/v1/terminals", terminals.Handler())
+	mux.Handle("/v1/terminals/", terminals.Handler())
+	mux.Handle("/", api.Handler())
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("runtime daemon listening", slog.String("addr", ln.Addr().String()), slog.String("root", fsys.Dir()), slog.Bool("reaper", os.Getpid() == 1))
@@ -83,9 +97,11 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log.Info("runtime daemon shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	// Sessions first: their attached streams end with them, so Shutdown
-	// does not wait on streams that never end.
+	// Sessions and terminals first: their attached streams end with them,
+	// so Shutdown does not wait on streams that never end (and it does not
+	// track WebSockets at all).
 	_ = sessions.Close(sctx)
+	_ = terminals.Close(sctx)
 	if srv.Shutdown(sctx) != nil {
 		_ = srv.Close() // streams still open at the deadline are cut
 	}

@@ -34,6 +34,15 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad addr", args: []string{"--addr", "nope"}, wantErr: "--addr"},
 		{name: "timeout over max", args: []string{"--exec-timeout", "3h"}, wantErr: "--max-exec-timeout"},
 		{name: "zero sessions", args: []string{"--max-sessions", "0"}, wantErr: "--max-sessions"},
+		{name: "origins", args: []string{"--allowed-origin", "*.apps.example", "--allowed-origin", "localhost:3000"}, check: func(t *testing.T, c Config) {
+			require.Equal(t, []string{"*.apps.example", "localhost:3000"}, c.AllowedOrigins)
+			require.Equal(t, 8, c.MaxTerminals)
+		}},
+		{name: "origin env list", env: map[string]string{"AILERON_ALLOWED_ORIGIN": "a.example,b.example"}, check: func(t *testing.T, c Config) {
+			require.Equal(t, []string{"a.example", "b.example"}, c.AllowedOrigins)
+		}},
+		{name: "origin with scheme", args: []string{"--allowed-origin", "https://a.example"}, wantErr: "--allowed-origin"},
+		{name: "zero terminals", args: []string{"--max-terminals", "0"}, wantErr: "--max-terminals"},
 		{name: "malformed env", env: map[string]string{"AILERON_STALL_TIMEOUT": "soon"}, wantErr: "AILERON_STALL_TIMEOUT"},
 	}
 	for _, tt := range tests {
