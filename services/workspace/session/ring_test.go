@@ -44,3 +44,17 @@ func TestRing(t *testing.T) {
 	require.Len(t, events, 1)
 	require.Equal(t, KindExit, events[0].Kind)
 }
+
+// TestBuffer: the exported buffer is the ring, bounded the same way.
+func TestBuffer(t *testing.T) {
+	b := NewBuffer(2 * (eventOverhead + 4))
+	for _, d := range []string{"one.", "two.", "six."} {
+		b.Append(KindStdout, []byte(d), nil)
+	}
+	require.LessOrEqual(t, b.Bytes(), 2*(eventOverhead+4))
+	events, next, done, _ := b.Read(0)
+	require.Equal(t, uint64(3), next)
+	require.False(t, done)
+	require.Equal(t, KindGap, events[0].Kind)
+	require.Equal(t, "six.", string(events[len(events)-1].Data))
+}

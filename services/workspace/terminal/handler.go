@@ -143,15 +143,22 @@ func (m *Manager) attach(w http.ResponseWriter, r *http.Request) {
 	m.clients.Add(1)
 	m.mu.Unlock()
 	defer m.clients.Done()
-	// The Origin was checked by Handler, with a coded answer.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err := t.attach(m.opts.Limits.MaxClients); err != nil {
+		m.fail(w, err)
+		return
+	}
+	defer t.detach()
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// The Origin was checked by Handler, with a coded answer.
+		InsecureSkipVerify: true,
+		// A flood compressed per client would cost CPU and a window each.
+		CompressionMode: websocket.CompressionDisabled,
+	})
 	if err != nil {
 		return // Accept answered the client
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(m.opts.Limits.MaxFrameBytes)
-	t.attached(1)
-	defer t.attached(-1)
 
 	// Not the request's context: a hijacked connection's ends with nothing.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
@@ -293,6 +300,7 @@ var mapping = []struct {
 	{ErrExists, http.StatusConflict, errcode.TerminalExists, "id"},
 	{ErrSizeInvalid, http.StatusBadRequest, errcode.RequestInvalid, "cols"},
 	{ErrLimit, http.StatusTooManyRequests, errcode.TerminalLimitReached, ""},
+	{ErrClientLimit, http.StatusTooManyRequests, errcode.TerminalLimitReached, ""},
 	{ErrClosed, http.StatusServiceUnavailable, errcode.Unavailable, ""},
 }
 

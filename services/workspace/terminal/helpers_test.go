@@ -37,7 +37,7 @@ func newHarness(t *testing.T, tune ...func(*terminal.Options)) *harness {
 	act := activity.New()
 	opts := terminal.Options{
 		Limits: terminal.Limits{
-			Max: 3, BufferBytes: 64 << 10, MaxFrameBytes: maxFrame,
+			Max: 3, MaxClients: 2, BufferBytes: 64 << 10, MaxFrameBytes: maxFrame,
 			WriteTimeout: 500 * time.Millisecond, InputTimeout: time.Second,
 		},
 		Dir: t.TempDir(),
@@ -87,6 +87,12 @@ func (h *harness) info(id string) terminal.Info {
 	var info terminal.Info
 	require.Equal(h.t, http.StatusOK, h.do("GET", "/v1/terminals/"+id, "", &info))
 	return info
+}
+
+// waitDetached waits until no client is attached to id.
+func (h *harness) waitDetached(id string) {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool { return h.info(id).Clients == 0 }, 5*time.Second, 20*time.Millisecond)
 }
 
 // dial opens the WebSocket of terminal id with header.

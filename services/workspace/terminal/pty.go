@@ -328,8 +328,19 @@ func (t *Terminal) Resize(s Size) error {
 	return nil
 }
 
-func (t *Terminal) attached(delta int) {
+// attach counts a client in, if fewer than max are attached.
+func (t *Terminal) attach(max int) error {
 	t.mu.Lock()
-	t.clients += delta
+	defer t.mu.Unlock()
+	if t.clients >= max {
+		return fmt.Errorf("%w: at most %d", ErrClientLimit, max)
+	}
+	t.clients++
+	return nil
+}
+
+func (t *Terminal) detach() {
+	t.mu.Lock()
+	t.clients--
 	t.mu.Unlock()
 }

@@ -28,6 +28,7 @@ var (
 	ErrExists      = errors.New("a running terminal has this id")
 	ErrIDInvalid   = errors.New("terminal id must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	ErrLimit       = errors.New("too many terminals")
+	ErrClientLimit = errors.New("too many clients attached to this terminal")
 	ErrSizeInvalid = errors.New("cols and rows must be 1-1000")
 	ErrExited      = errors.New("the terminal's shell has exited")
 	ErrInputBlock  = errors.New("the terminal did not take its input in time")
@@ -40,6 +41,8 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 type Limits struct {
 	// Max is the most terminals kept; an exited one makes room for a new one.
 	Max int
+	// MaxClients is the most WebSockets attached to one terminal; 0 means 8.
+	MaxClients int
 	// BufferBytes is each terminal's replay buffer.
 	BufferBytes int
 	// MaxFrameBytes is the largest WebSocket message a client may send.
@@ -92,6 +95,9 @@ type Manager struct {
 func NewManager(o Options) *Manager {
 	if o.Limits.InputTimeout <= 0 {
 		o.Limits.InputTimeout = 5 * time.Second
+	}
+	if o.Limits.MaxClients <= 0 {
+		o.Limits.MaxClients = 8
 	}
 	if o.Limits.PingInterval <= 0 {
 		o.Limits.PingInterval = 30 * time.Second

@@ -46,7 +46,7 @@ func TestReattachKeepsShellAndReplays(t *testing.T) {
 	c.send("export MARK=abc123; echo fir''st\n")
 	c.waitFor("first\r\n")
 	c.close()
-	require.Eventually(t, func() bool { return h.info("one").Clients == 0 }, 5*time.Second, 20*time.Millisecond)
+	h.waitDetached("one")
 	require.True(t, h.info("one").Running, "the shell survives its client")
 
 	again := h.attach("one")
@@ -168,6 +168,7 @@ func TestBadFrames(t *testing.T) {
 			c := h.attach("one")
 			tt.send(c)
 			require.Equal(t, tt.want, c.closeStatus())
+			h.waitDetached("one")
 		})
 	}
 	require.True(t, h.info("one").Running, "a bad client does not end the shell")
@@ -201,6 +202,15 @@ func TestLimit(t *testing.T) {
 	require.Equal(t, "TERMINAL_ID_INVALID", body.Code)
 	require.Equal(t, http.StatusNotFound, h.do("GET", "/v1/terminals/nope/attach", "", &body))
 
+	clients := []*client{h.attach("a"), h.attach("a")}
+	_, resp, err := h.dial("a", nil)
+	require.Error(t, err)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "at most two clients a terminal here")
+	for _, c := range clients {
+		c.close()
+	}
+	h.waitDetached("a")
+
 	c := h.attach("a")
 	c.send("exit\n")
 	c.closeStatus()
@@ -221,7 +231,7 @@ func TestFloodWithAClientThatDoesNotRead(t *testing.T) {
 	defer cancel()
 	require.NoError(t, conn.Write(ctx, websocket.MessageBinary, []byte("yes flood\n")))
 	// Never read: the socket fills, the server's write times out.
-	require.Eventually(t, func() bool { return h.info("flood").Clients == 0 }, 15*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return h.info("flood").Clients == 0 }, 15*time.Second, 50*time.Millisecond, "the stuck client is dropped")
 
 	info := h.info("flood")
 	require.True(t, info.Running)

@@ -76,16 +76,11 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		Dir: fsys.Dir(), OriginPatterns: cfg.AllowedOrigins, Starter: reap, Activity: act, Log: log,
 	})
-	mux := http.NewServeMux()
-	mux.Handle("/v1/terminals", terminals.Handler())
-	mux.Handle("/v1/terminals/", terminals.Handler())
-	mux.Handle("/", api.Handler())
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: routes(api.Handler(), terminals.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("runtime daemon listening", slog.String("addr", ln.Addr().String()), slog.String("root", fsys.Dir()), slog.Bool("reaper", os.Getpid() == 1))
@@ -109,4 +104,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		err = nil
 	}
 	return err
+}
+
+// routes puts the terminals under /v1/terminals and everything else on
+// the runtime API.
+func routes(api, terminals http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/terminals", terminals)
+	mux.Handle("/v1/terminals/", terminals)
+	mux.Handle("/", api)
+	return mux
 }

@@ -4,11 +4,19 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"aileron.dev/services/workspace/activity"
+	"aileron.dev/services/workspace/files"
+	"aileron.dev/services/workspace/runtimeapi"
+	"aileron.dev/services/workspace/session"
+	"aileron.dev/services/workspace/terminal"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -68,4 +76,35 @@ func TestRunRefusesRoot(t *testing.T) {
 	require.NoError(t, err)
 	err = run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.ErrorContains(t, err, "refusing to run as root")
+}
+
+// TestRoutes: one port serves the runtime API and the terminals.
+func TestRoutes(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	fsys, err := files.Open(t.TempDir(), files.Limits{MaxFileBytes: 1 << 20, MaxListEntries: 10, MaxDepth: 2})
+	require.NoError(t, err)
+	defer fsys.Close()
+	act := activity.New()
+	sessions := session.NewManager(session.Limits{Max: 1, BufferBytes: 1 << 10}, nil, act)
+	api := runtimeapi.New(runtimeapi.Limits{MaxExecs: 1, MaxBodyBytes: 1 << 10, ExecTimeout: time.Second, MaxExecTimeout: time.Second, StallTimeout: time.Second}, fsys, sessions, act, nil, log)
+	terminals := terminal.NewManager(terminal.Options{Limits: terminal.Limits{Max: 1, BufferBytes: 1 << 10, MaxFrameBytes: 1 << 10, WriteTimeout: time.Second}, Dir: fsys.Dir(), Log: log})
+	h := routes(api.Handler(), terminals.Handler())
+	tests := []struct {
+		path, want string
+		status     int
+	}{
+		{"/healthz", "ok", http.StatusOK},
+		{"/v1/terminals", `"terminals":[]`, http.StatusOK},
+		{"/v1/terminals/nope", "TERMINAL_NOT_FOUND", http.StatusNotFound},
+		{"/v1/sessions/nope", "SESSION_NOT_FOUND", http.StatusNotFound},
+		{"/v1/nope", "ROUTE_NOT_FOUND", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
+			require.Equal(t, tt.status, rec.Code)
+			require.Contains(t, rec.Body.String(), tt.want)
+		})
+	}
 }
