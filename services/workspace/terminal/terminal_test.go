@@ -279,3 +279,20 @@ func TestLoginShell(t *testing.T) {
 		})
 	}
 }
+
+// TestInputToAShellThatDoesNotRead: typing into a full input queue ends
+// the client with 1013 after the input timeout; the shell lives on.
+func TestInputToAShellThatDoesNotRead(t *testing.T) {
+	h := newHarness(t)
+	h.create("one")
+	c := h.attach("one")
+	c.send("stty raw -echo; sleep 1000\n")
+	chunk := string(make([]byte, maxFrame))
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return c.conn.Write(ctx, websocket.MessageBinary, []byte(chunk)) != nil
+	}, 20*time.Second, time.Millisecond, "the server never stopped taking input")
+	require.Equal(t, websocket.StatusTryAgainLater, c.closeStatus())
+	require.True(t, h.info("one").Running)
+}
