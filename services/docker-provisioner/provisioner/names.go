@@ -80,8 +80,8 @@ func groupOf(service workspace.Service) policy.Group {
 	return policy.GroupWorkspace
 }
 
-// Last octet offsets of the containers on an internal network: .1 is the
-// bridge, .2 the gateway, then the services (serviceOffset).
+// gatewayOffset is the gateway's last octet offset on an internal network:
+// .1 is the bridge, .2 the gateway, then the services (serviceOffset).
 const gatewayOffset = 2
 
 // serviceOffset is the last octet offset of each service on its group's
