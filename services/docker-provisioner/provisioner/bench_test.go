@@ -204,11 +204,11 @@ func createDirect(b *testing.B, cfg provisioner.Config, id string, slot int) tim
 	var port string
 	ready := make(chan struct{})
 	wg.Go(func() { port = startGatewayDirect(b, cfg, id, labels, ip); close(ready) })
-	services := map[string]string{"runtime": "ws", "terminal": "ws", "browser": "br"}
-	offsets := map[string]int{"runtime": 3, "terminal": 4, "browser": 3}
+	services := map[workspace.Service]string{"runtime": "ws", "terminal": "ws", "browser": "br"}
+	offsets := map[workspace.Service]int{"runtime": 3, "terminal": 4, "browser": 3}
 	for s, g := range services {
 		wg.Go(func() {
-			hc := benchHardened(cfg.Services.Get(workspace.Service(s)).MemoryMB)
+			hc := benchHardened(cfg.Services.Get(s).MemoryMB)
 			hc.NetworkMode = container.NetworkMode("aileron-" + g + "-" + id)
 			hc.DNS = []string{"127.0.0.1"}
 			hc.ExtraHosts = []string{"gateway:" + ip(g, 2)}
@@ -216,16 +216,16 @@ func createDirect(b *testing.B, cfg provisioner.Config, id string, slot int) tim
 				hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: "workspace-data-" + id, Target: "/workspace"}}
 			}
 			proxy := "HTTP_PROXY=http://" + ip(g, 2) + ":3128"
-			c, err := docker.ContainerCreate(ctx, &container.Config{Image: cfg.Services.Get(workspace.Service(s)).Image, User: "65532:65532", Labels: labels, Env: []string{"PORT=8080", proxy}},
+			c, err := docker.ContainerCreate(ctx, &container.Config{Image: cfg.Services.Get(s).Image, User: "65532:65532", Labels: labels, Env: []string{"PORT=8080", proxy}},
 				hc, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 					"aileron-" + g + "-" + id: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip(g, offsets[s])}},
-				}}, nil, "workspace-"+s+"-"+id)
+				}}, nil, "workspace-"+string(s)+"-"+id)
 			if err == nil {
 				err = docker.ContainerStart(ctx, c.ID, container.StartOptions{})
 			}
 			require.NoError(b, err)
 			<-ready
-			for !healthy("http://127.0.0.1:" + port + "/" + s + "/healthz") {
+			for !healthy("http://127.0.0.1:" + port + "/" + string(s) + "/healthz") {
 				time.Sleep(20 * time.Millisecond) // the provisioner's first probe interval
 			}
 		})

@@ -102,9 +102,9 @@ func TestSubnetCarving(t *testing.T) {
 	require.Equal(t, "10.213.0.16/28", nthSubnet(pool, 28, 1).String())
 	require.Equal(t, "10.213.255.240/28", nthSubnet(pool, 28, 4095).String())
 	n := netInfo{Subnet: netip.MustParsePrefix("10.213.0.16/28")}
-	require.Equal(t, "10.213.0.18", n.ip(roleGateway).String())
-	require.Equal(t, "10.213.0.19", n.ip(string(workspace.ServiceRuntime)).String())
-	require.Equal(t, "10.213.0.21", n.ip(string(workspace.ServiceCanvas)).String())
+	require.Equal(t, "10.213.0.18", n.gatewayIP().String())
+	require.Equal(t, "10.213.0.19", n.serviceIP(workspace.ServiceRuntime).String())
+	require.Equal(t, "10.213.0.21", n.serviceIP(workspace.ServiceCanvas).String())
 	require.True(t, isOverlap(errString("Error response from daemon: Pool overlaps with other one on this address space")))
 }
 

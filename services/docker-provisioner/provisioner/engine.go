@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 )
 
 // watchEngine turns the engine's container events into reconciles: a
@@ -72,20 +73,20 @@ func (e *crashLoopError) Error() string { return e.msg }
 // exited while the workspace was running.
 type crashes struct {
 	generation int64
-	at         map[string][]time.Time
+	at         map[workspace.Service][]time.Time
 }
 
 // noteExit records that service's container c of a running workspace w was
 // found exited, and returns a crashLoopError once that has happened
 // CrashLimit times within CrashWindow. A start, stop or restart (a new
 // generation) starts the count again.
-func (p *Provisioner) noteExit(w *workspacev1.Workspace, service string, c container.InspectResponse) error {
+func (p *Provisioner) noteExit(w *workspacev1.Workspace, service workspace.Service, c container.InspectResponse) error {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cr := p.crashes[w.Id]
 	if cr == nil || cr.generation != w.Generation {
-		cr = &crashes{generation: w.Generation, at: map[string][]time.Time{}}
+		cr = &crashes{generation: w.Generation, at: map[workspace.Service][]time.Time{}}
 		p.crashes[w.Id] = cr
 	}
 	window := time.Duration(p.cfg.CrashWindow)

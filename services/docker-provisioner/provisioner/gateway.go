@@ -27,7 +27,7 @@ import (
 // gatewaySpec is the desired egress gateway of workspace w: created on the
 // outside network with the ingress port published, then connected to both
 // internal networks at their .2 address.
-func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabled map[string]bool) *containerSpec {
+func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabled map[workspace.Service]bool) *containerSpec {
 	g := p.cfg.Gateway
 	ingress := nat.Port(strconv.Itoa(g.IngressPort) + "/tcp")
 	host := hardened(g.CPUs, g.MemoryMB, g.Pids, true, 16, nil)
@@ -38,7 +38,7 @@ func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabl
 		Name: GatewayName(w.Id),
 		Config: &container.Config{
 			Image: g.Image, Cmd: p.gatewayArgs(w.Id, nets, enabled), User: g.User,
-			Labels: p.labels(w.Id, roleGateway), Hostname: "gateway",
+			Labels: p.roleLabels(w.Id, roleGateway), Hostname: "gateway",
 			ExposedPorts: nat.PortSet{ingress: {}}, StopTimeout: stopSeconds(p.cfg.StopTimeout),
 		},
 		Host: host,
@@ -46,8 +46,8 @@ func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabl
 			p.cfg.OutsideNetwork: {Aliases: []string{ingressAlias(w.Id)}},
 		}},
 		Connect: map[string]*network.EndpointSettings{
-			nets.ws.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.ws.ip(roleGateway).String()}, Aliases: []string{"gateway"}},
-			nets.br.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.br.ip(roleGateway).String()}, Aliases: []string{"gateway"}},
+			nets.ws.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.ws.gatewayIP().String()}, Aliases: []string{"gateway"}},
+			nets.br.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.br.gatewayIP().String()}, Aliases: []string{"gateway"}},
 		},
 	}
 	spec.seal()
@@ -65,11 +65,11 @@ func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabl
 // addresses, and its routes would let each group reach the other group's
 // services (chrome the terminal, the runtime chrome), and through them the
 // other group's egress policy.
-func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[string]bool) []string {
+func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[workspace.Service]bool) []string {
 	g := p.cfg.Gateway
 	args := []string{
-		"--listen", fmt.Sprintf("workspace=%s:%d", nets.ws.ip(roleGateway), g.WorkspacePort),
-		"--listen", fmt.Sprintf("browser=%s:%d", nets.br.ip(roleGateway), g.BrowserPort),
+		"--listen", fmt.Sprintf("workspace=%s:%d", nets.ws.gatewayIP(), g.WorkspacePort),
+		"--listen", fmt.Sprintf("browser=%s:%d", nets.br.gatewayIP(), g.BrowserPort),
 		"--policy-file", gatewayConfigDir + "/" + policyFile,
 		"--dns", g.UpstreamDNS,
 		"--ingress", fmt.Sprintf("%s.:%d", ingressAlias(id), g.IngressPort),
@@ -77,10 +77,9 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[string]b
 	for _, a := range p.hostAddrs {
 		args = append(args, "--deny-cidr", a.String())
 	}
-	for _, svc := range workspace.Services {
-		s := string(svc)
+	for _, s := range workspace.Services {
 		if enabled[s] {
-			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).ip(s), p.cfg.Services.Get(workspace.Service(s)).Port)
+			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).serviceIP(s), p.cfg.Services.Get(s).Port)
 			args = append(args, "--route", route(s)+"="+target)
 		}
 	}
@@ -92,7 +91,7 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[string]b
 func ingressAlias(id string) string { return "workspace-ingress-" + id }
 
 // route is the ingress path prefix of a service.
-func route(service string) string { return "/" + service + "/" }
+func route(service workspace.Service) string { return "/" + string(service) + "/" }
 
 // denyAll is enforced until the firewall service has stored a policy.
 func denyAll() egress.Policies {

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"aileron.dev/pkg/workspace"
 )
 
 // The gateway is told to refuse the host's own public addresses.
@@ -13,7 +15,7 @@ func TestGatewayArgsDenyHostAddresses(t *testing.T) {
 		ws: netInfo{Subnet: netip.MustParsePrefix("10.213.0.0/28")},
 		br: netInfo{Subnet: netip.MustParsePrefix("10.213.0.16/28")},
 	}
-	args := p.gatewayArgs("abc", nets, map[string]bool{"runtime": true})
+	args := p.gatewayArgs("abc", nets, map[workspace.Service]bool{workspace.ServiceRuntime: true})
 	i := slices.Index(args, "--deny-cidr")
 	if i < 0 || args[i+1] != "8.8.4.4" {
 		t.Fatalf("gateway args lack --deny-cidr 8.8.4.4: %q", args)

@@ -49,7 +49,7 @@ func (p *Provisioner) probeHost() string {
 }
 
 // endpoint is the URL a service is reported at.
-func (p *Provisioner) endpoint(port, service string) string {
+func (p *Provisioner) endpoint(port string, service workspace.Service) string {
 	h := p.cfg.EndpointHost
 	if h == "" {
 		h = p.cfg.IngressHost
@@ -58,8 +58,8 @@ func (p *Provisioner) endpoint(port, service string) string {
 }
 
 // probe GETs a service's health path through the ingress; nil means healthy (2xx or 3xx).
-func (p *Provisioner) probeOnce(ctx context.Context, port, service string) error {
-	path := route(service) + strings.TrimLeft(p.cfg.Services.Get(workspace.Service(service)).HealthPath, "/")
+func (p *Provisioner) probeOnce(ctx context.Context, port string, service workspace.Service) error {
+	path := route(service) + strings.TrimLeft(p.cfg.Services.Get(service).HealthPath, "/")
 	u := "http://" + net.JoinHostPort(p.probeHost(), port) + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -81,15 +81,15 @@ func (p *Provisioner) probeOnce(ctx context.Context, port, service string) error
 // backing off from 20ms to 250ms. It returns the last error per unhealthy
 // service. firstMiss, when set, is called once with the errors of the first
 // round that was not all healthy (to report progress early).
-func (p *Provisioner) awaitHealthy(ctx context.Context, port string, services []string, wait time.Duration, firstMiss func(map[string]error)) map[string]error {
+func (p *Provisioner) awaitHealthy(ctx context.Context, port string, services []workspace.Service, wait time.Duration, firstMiss func(map[workspace.Service]error)) map[workspace.Service]error {
 	deadline := p.now().Add(wait)
 	pending := services
-	errs := map[string]error{}
+	errs := map[workspace.Service]error{}
 	delay := 20 * time.Millisecond
 	for {
 		var mu sync.Mutex
-		var still []string
-		_ = parallel(pending, func(s string) error {
+		var still []workspace.Service
+		_ = parallel(pending, func(s workspace.Service) error {
 			err := p.probeOnce(ctx, port, s)
 			mu.Lock()
 			defer mu.Unlock()

@@ -76,7 +76,7 @@ func restartAll(t *testing.T, h *harness, w *workspacev1.Workspace) *workspacev1
 	w = h.waitState(w.Id, "running")
 	after := containersOf(t, w.Id)
 	for _, s := range workspace.Services {
-		name := provisioner.ContainerName(string(s), w.Id)
+		name := provisioner.ContainerName(s, w.Id)
 		require.NotEqual(t, before[name].State.StartedAt, after[name].State.StartedAt, "%s not restarted", name)
 		require.NotEmpty(t, after[name].Config.Labels[provisioner.LabelRestartedAt])
 	}

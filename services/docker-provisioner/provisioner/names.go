@@ -30,23 +30,28 @@ const (
 	ManagedBy = "aileron-docker-provisioner"
 )
 
+// role is what an object that is not a service container is: the value of
+// LabelRole. It is a type of its own so that a role and a workspace.Service
+// never stand in for each other.
+type role string
+
 // Values of LabelRole. Versions before LabelRole wrote these values under
 // LabelService; roleOf still reads them there.
 const (
-	roleGateway   = "egress-gateway"
-	roleData      = "data"
-	roleGatewayFS = "egress-config"
-	roleNetWS     = "network-workspace"
-	roleNetBR     = "network-browser"
-	roleOutside   = "network-outside"
+	roleGateway   role = "egress-gateway"
+	roleData      role = "data"
+	roleGatewayFS role = "egress-config"
+	roleNetWS     role = "network-workspace"
+	roleNetBR     role = "network-browser"
+	roleOutside   role = "network-outside"
 )
 
 // ContainerName returns the container name of a service of workspace id.
-func ContainerName(service, id string) string {
-	if service == string(workspace.ServiceBrowser) {
+func ContainerName(service workspace.Service, id string) string {
+	if service == workspace.ServiceBrowser {
 		return "workspace-chrome-" + id
 	}
-	return "workspace-" + service + "-" + id
+	return "workspace-" + string(service) + "-" + id
 }
 
 // GatewayName returns the egress gateway container name of workspace id.
@@ -68,42 +73,55 @@ func NetworkName(group policy.Group, id string) string {
 
 // groupOf returns the network group of a service: the browser has its own,
 // the others share the workspace group.
-func groupOf(service string) policy.Group {
-	if service == string(workspace.ServiceBrowser) {
+func groupOf(service workspace.Service) policy.Group {
+	if service == workspace.ServiceBrowser {
 		return policy.GroupBrowser
 	}
 	return policy.GroupWorkspace
 }
 
-// hostOffset is the last octet offset of each container on its internal
-// network: .1 is the bridge, .2 the gateway, then the services.
-var hostOffset = map[string]int{
-	roleGateway:                       2,
-	string(workspace.ServiceRuntime):  3,
-	string(workspace.ServiceTerminal): 4,
-	string(workspace.ServiceCanvas):   5,
-	string(workspace.ServiceBrowser):  3,
+// gatewayOffset is the gateway's last octet offset on an internal network:
+// .1 is the bridge, .2 the gateway, then the services (serviceOffset).
+const gatewayOffset = 2
+
+// serviceOffset is the last octet offset of each service on its group's
+// internal network; the browser is alone on its network.
+var serviceOffset = map[workspace.Service]int{
+	workspace.ServiceRuntime:  3,
+	workspace.ServiceTerminal: 4,
+	workspace.ServiceCanvas:   5,
+	workspace.ServiceBrowser:  3,
 }
 
 // hostName is the name a service is reachable by from its siblings.
-func hostName(service string) string {
-	if service == string(workspace.ServiceBrowser) {
+func hostName(service workspace.Service) string {
+	if service == workspace.ServiceBrowser {
 		return "chrome"
 	}
-	return service
+	return string(service)
 }
 
-// labels returns the ownership labels of an object: a service container
-// (what is a service name) gets LabelService, every other object LabelRole.
-func (p *Provisioner) labels(id, what string) map[string]string {
+// serviceLabels returns the ownership labels of a service container of
+// workspace id: LabelService names the service.
+func (p *Provisioner) serviceLabels(id string, service workspace.Service) map[string]string {
+	l := p.ownLabels(id)
+	l[LabelService] = string(service)
+	return l
+}
+
+// roleLabels returns the ownership labels of every other object: LabelRole
+// names what it is.
+func (p *Provisioner) roleLabels(id string, r role) map[string]string {
+	l := p.ownLabels(id)
+	l[LabelRole] = string(r)
+	return l
+}
+
+// ownLabels marks an object as this instance's, of workspace id when set.
+func (p *Provisioner) ownLabels(id string) map[string]string {
 	l := map[string]string{
 		LabelManagedBy: ManagedBy,
 		LabelInstance:  p.cfg.Instance,
-	}
-	if isService(what) {
-		l[LabelService] = what
-	} else {
-		l[LabelRole] = what
 	}
 	if id != "" {
 		l[LabelWorkspaceID] = id
@@ -129,15 +147,15 @@ func (p *Provisioner) owned(l map[string]string, id string) bool {
 }
 
 // legacyRoles are the role values older versions wrote under LabelService.
-var legacyRoles = []string{roleGateway, roleData, roleGatewayFS, roleNetWS, roleNetBR, roleOutside}
+var legacyRoles = []role{roleGateway, roleData, roleGatewayFS, roleNetWS, roleNetBR, roleOutside}
 
 // roleOf returns the role of an object from its labels ("" for a service
 // container), reading LabelService too for objects an older version created.
-func roleOf(l map[string]string) string {
-	if r := l[LabelRole]; r != "" {
+func roleOf(l map[string]string) role {
+	if r := role(l[LabelRole]); r != "" {
 		return r
 	}
-	if r := l[LabelService]; slices.Contains(legacyRoles, r) {
+	if r := role(l[LabelService]); slices.Contains(legacyRoles, r) {
 		return r
 	}
 	return ""

@@ -10,18 +10,18 @@ import (
 
 func TestLabelsKeepServicesAndRolesApart(t *testing.T) {
 	p := &Provisioner{cfg: Config{Instance: "test"}}
-	svc := p.labels("abc", string(workspace.ServiceRuntime))
+	svc := p.serviceLabels("abc", workspace.ServiceRuntime)
 	require.Equal(t, string(workspace.ServiceRuntime), svc[LabelService])
 	require.NotContains(t, svc, LabelRole)
 	require.Empty(t, roleOf(svc), "a service container has no role")
 
-	gw := p.labels("abc", roleGateway)
-	require.Equal(t, roleGateway, gw[LabelRole])
+	gw := p.roleLabels("abc", roleGateway)
+	require.Equal(t, string(roleGateway), gw[LabelRole])
 	require.NotContains(t, gw, LabelService, "the service label names services only")
 	require.Equal(t, roleGateway, roleOf(gw))
 
 	// An object an older version created carries its role under LabelService.
-	require.Equal(t, roleGateway, roleOf(map[string]string{LabelService: roleGateway}))
-	require.Equal(t, roleNetWS, roleOf(map[string]string{LabelService: roleNetWS}))
+	require.Equal(t, roleGateway, roleOf(map[string]string{LabelService: string(roleGateway)}))
+	require.Equal(t, roleNetWS, roleOf(map[string]string{LabelService: string(roleNetWS)}))
 	require.Empty(t, roleOf(map[string]string{LabelService: string(workspace.ServiceBrowser)}))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -23,10 +24,18 @@ type netInfo struct {
 	Subnet netip.Prefix
 }
 
-// ip returns the static address of a role on the network.
-func (n netInfo) ip(role string) netip.Addr {
+// gatewayIP returns the gateway's static address on the network.
+func (n netInfo) gatewayIP() netip.Addr { return n.host(gatewayOffset) }
+
+// serviceIP returns the static address of a service on its group's network.
+func (n netInfo) serviceIP(service workspace.Service) netip.Addr {
+	return n.host(serviceOffset[service])
+}
+
+// host returns the address offset hosts after the subnet's.
+func (n netInfo) host(offset int) netip.Addr {
 	a := n.Subnet.Addr()
-	for range hostOffset[role] {
+	for range offset {
 		a = a.Next()
 	}
 	return a
@@ -58,7 +67,7 @@ func (p *Provisioner) ensureOutsideNetwork(ctx context.Context) error {
 	_, err := p.docker.NetworkCreate(cctx, p.cfg.OutsideNetwork, network.CreateOptions{
 		Driver:  "bridge",
 		Options: map[string]string{"com.docker.network.bridge.enable_icc": "false"},
-		Labels:  map[string]string{LabelManagedBy: ManagedBy, LabelRole: roleOutside},
+		Labels:  map[string]string{LabelManagedBy: ManagedBy, LabelRole: string(roleOutside)},
 	})
 	if err != nil && !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
 		return fmt.Errorf("create network %s: %w", p.cfg.OutsideNetwork, err)
@@ -173,9 +182,9 @@ func (p *Provisioner) release(sub netip.Prefix) {
 
 func (p *Provisioner) createNetworkWith(ctx context.Context, id string, group policy.Group, sub netip.Prefix) (netInfo, error) {
 	name := NetworkName(group, id)
-	role := roleNetWS
+	r := roleNetWS
 	if group == policy.GroupBrowser {
-		role = roleNetBR
+		r = roleNetBR
 	}
 	cctx, cancel := p.timeout(ctx)
 	defer cancel()
@@ -186,7 +195,7 @@ func (p *Provisioner) createNetworkWith(ctx context.Context, id string, group po
 		// No host address on the bridge: an internal network otherwise lets
 		// every workspace reach host services that listen on all interfaces.
 		Options: map[string]string{"com.docker.network.bridge.inhibit_ipv4": "true"},
-		Labels:  p.labels(id, role),
+		Labels:  p.roleLabels(id, r),
 	})
 	if err != nil {
 		return netInfo{}, fmt.Errorf("create network %s: %w", name, err)

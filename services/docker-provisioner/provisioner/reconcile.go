@@ -58,20 +58,20 @@ func (p *Provisioner) reconcile(ctx context.Context, id string) (time.Duration, 
 }
 
 // enabledServices returns which services workspace w runs.
-func enabledServices(w *workspacev1.Workspace) map[string]bool {
+func enabledServices(w *workspacev1.Workspace) map[workspace.Service]bool {
 	s := w.GetServices()
-	return map[string]bool{
-		string(workspace.ServiceRuntime):  s.GetRuntime().GetEnabled(),
-		string(workspace.ServiceTerminal): s.GetTerminal().GetEnabled(),
-		string(workspace.ServiceBrowser):  s.GetBrowser().GetEnabled(),
-		string(workspace.ServiceCanvas):   s.GetCanvas().GetEnabled(),
+	return map[workspace.Service]bool{
+		workspace.ServiceRuntime:  s.GetRuntime().GetEnabled(),
+		workspace.ServiceTerminal: s.GetTerminal().GetEnabled(),
+		workspace.ServiceBrowser:  s.GetBrowser().GetEnabled(),
+		workspace.ServiceCanvas:   s.GetCanvas().GetEnabled(),
 	}
 }
 
-func enabledList(enabled map[string]bool) []string {
-	var out []string
-	for _, svc := range workspace.Services {
-		s := string(svc)
+// enabledList lists the enabled services, in display order.
+func enabledList(enabled map[workspace.Service]bool) []workspace.Service {
+	var out []workspace.Service
+	for _, s := range workspace.Services {
 		if enabled[s] {
 			out = append(out, s)
 		}
@@ -104,7 +104,7 @@ func (p *Provisioner) converge(ctx context.Context, w *workspacev1.Workspace) (t
 		return 0, err
 	}
 	retry := p.retryAfterFailure(w)
-	if err := p.removeServices(ctx, w.Id, existing, func(s string) bool { return retry || !enabled[s] }); err != nil {
+	if err := p.removeServices(ctx, w.Id, existing, func(s workspace.Service) bool { return retry || !enabled[s] }); err != nil {
 		return 0, err
 	}
 	// The services know the gateway by its static address, so the gateway
@@ -128,10 +128,10 @@ func (p *Provisioner) converge(ctx context.Context, w *workspacev1.Workspace) (t
 // ensureImages makes sure every image the workspace needs is present,
 // pulling missing ones (services show "pulling"). A failed pull reports the
 // workspace failed with IMAGE_PULL_FAILED naming the image; failed is true then.
-func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace, st status, enabled map[string]bool) (failed bool, err error) {
+func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace, st status, enabled map[workspace.Service]bool) (failed bool, err error) {
 	refs := []string{p.cfg.Gateway.Image}
 	for _, s := range enabledList(enabled) {
-		if img := p.cfg.Services.Get(workspace.Service(s)).Image; !slices.Contains(refs, img) {
+		if img := p.cfg.Services.Get(s).Image; !slices.Contains(refs, img) {
 			refs = append(refs, img)
 		}
 	}
@@ -172,10 +172,10 @@ func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace
 }
 
 // imageUsers lists the enabled services running ref.
-func (p *Provisioner) imageUsers(ref string, enabled map[string]bool) []string {
-	var out []string
+func (p *Provisioner) imageUsers(ref string, enabled map[workspace.Service]bool) []workspace.Service {
+	var out []workspace.Service
 	for _, s := range enabledList(enabled) {
-		if p.cfg.Services.Get(workspace.Service(s)).Image == ref {
+		if p.cfg.Services.Get(s).Image == ref {
 			out = append(out, s)
 		}
 	}
@@ -184,7 +184,7 @@ func (p *Provisioner) imageUsers(ref string, enabled map[string]bool) []string {
 
 // ensureGateway creates or adopts the gateway, writes its policy file and
 // starts it, then reports the firewall revision it enforces.
-func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[string]bool, exists bool) (container.InspectResponse, error) {
+func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[workspace.Service]bool, exists bool) (container.InspectResponse, error) {
 	c, err := p.ensureContainer(ctx, w.Id, p.gatewaySpec(w, nets, enabled), exists)
 	if err != nil {
 		return c, err
@@ -208,10 +208,10 @@ func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspac
 }
 
 // ensureServices creates or adopts and starts every enabled service, in parallel.
-func (p *Provisioner) ensureServices(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[string]bool, existing map[string]bool) (map[string]container.InspectResponse, error) {
+func (p *Provisioner) ensureServices(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[workspace.Service]bool, existing map[string]bool) (map[workspace.Service]container.InspectResponse, error) {
 	var mu sync.Mutex
-	out := map[string]container.InspectResponse{}
-	err := parallel(enabledList(enabled), func(s string) error {
+	out := map[workspace.Service]container.InspectResponse{}
+	err := parallel(enabledList(enabled), func(s workspace.Service) error {
 		spec := p.serviceSpec(w, s, nets, enabled)
 		c, err := p.ensureContainer(ctx, w.Id, spec, existing[spec.Name])
 		if err != nil {
@@ -258,10 +258,9 @@ func (p *Provisioner) existing(ctx context.Context, id string) (map[string]bool,
 
 // removeServices removes the existing service containers of workspace id
 // that match, and forgets them in existing.
-func (p *Provisioner) removeServices(ctx context.Context, id string, existing map[string]bool, match func(service string) bool) error {
+func (p *Provisioner) removeServices(ctx context.Context, id string, existing map[string]bool, match func(service workspace.Service) bool) error {
 	var victims []string
-	for _, svc := range workspace.Services {
-		s := string(svc)
+	for _, s := range workspace.Services {
 		if name := ContainerName(s, id); existing[name] && match(s) {
 			victims = append(victims, name)
 			delete(existing, name)
@@ -270,13 +269,11 @@ func (p *Provisioner) removeServices(ctx context.Context, id string, existing ma
 	return parallel(victims, func(name string) error { return p.removeContainer(ctx, name) })
 }
 
-func isService(name string) bool { return workspace.Service(name).Valid() }
-
 // checkHealth probes the services and reports running when all are healthy,
 // failed with HEALTH_CHECK_FAILED when one has been unhealthy for longer
 // than HealthTimeout since its container started, and progressing otherwise
 // (asking to be looked at again shortly).
-func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace, st status, cs map[string]container.InspectResponse, port string) (time.Duration, error) {
+func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace, st status, cs map[workspace.Service]container.InspectResponse, port string) (time.Duration, error) {
 	names := enabledList(enabledServices(w))
 	for _, s := range names {
 		p.observe(st, s, cs[s], port)
@@ -293,7 +290,7 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 		case <-probeCtx.Done():
 		}
 	}()
-	errs := p.awaitHealthy(probeCtx, port, names, time.Duration(p.cfg.HealthWait), func(errs map[string]error) {
+	errs := p.awaitHealthy(probeCtx, port, names, time.Duration(p.cfg.HealthWait), func(errs map[workspace.Service]error) {
 		expired := p.judgeHealth(st, names, cs, errs)
 		if len(expired) == 0 {
 			_ = p.report(ctx, w, workspace.PhaseProgressing, "waiting for health checks", "", st)
@@ -309,7 +306,7 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 	if len(expired) > 0 {
 		p.markFailed(w)
 		reason := fmt.Sprintf("health check of %s failed for more than %s: %v",
-			strings.Join(expired, ", "), time.Duration(p.cfg.HealthTimeout), errs[expired[0]])
+			joinServices(expired), time.Duration(p.cfg.HealthTimeout), errs[expired[0]])
 		return 0, p.report(ctx, w, workspace.PhaseFailed, reason, errcode.HealthCheckFailed, st)
 	}
 	if len(errs) > 0 {
@@ -320,9 +317,9 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 
 // judgeHealth sets each service's state from its probe result and returns
 // the services unhealthy for longer than HealthTimeout since their start.
-func (p *Provisioner) judgeHealth(st status, names []string, cs map[string]container.InspectResponse, errs map[string]error) []string {
+func (p *Provisioner) judgeHealth(st status, names []workspace.Service, cs map[workspace.Service]container.InspectResponse, errs map[workspace.Service]error) []workspace.Service {
 	timeout := time.Duration(p.cfg.HealthTimeout)
-	var expired []string
+	var expired []workspace.Service
 	for _, s := range names {
 		err, bad := errs[s]
 		switch {
@@ -350,4 +347,13 @@ func (p *Provisioner) retryAfterFailure(w *workspacev1.Workspace) bool {
 	}
 	delete(p.failedGen, w.Id)
 	return true
+}
+
+// joinServices lists services for a message: "runtime, canvas".
+func joinServices(services []workspace.Service) string {
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }

@@ -19,14 +19,13 @@ import (
 )
 
 // status is the per-service status observed during one reconcile pass.
-type status map[string]*workspacev1.ServiceStatus
+type status map[workspace.Service]*workspacev1.ServiceStatus
 
 // newStatus starts every enabled service as state and every other as disabled.
-func (p *Provisioner) newStatus(enabled map[string]bool, state workspace.ServiceState) status {
+func (p *Provisioner) newStatus(enabled map[workspace.Service]bool, state workspace.ServiceState) status {
 	st := status{}
-	for _, svc := range workspace.Services {
-		s := string(svc)
-		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(svc).Image, State: string(state)}
+	for _, s := range workspace.Services {
+		ss := &workspacev1.ServiceStatus{Enabled: enabled[s], Image: p.cfg.Services.Get(s).Image, State: string(state)}
 		if !enabled[s] {
 			ss.State = string(workspace.ServiceDisabled)
 		}
@@ -35,7 +34,7 @@ func (p *Provisioner) newStatus(enabled map[string]bool, state workspace.Service
 	return st
 }
 
-func (st status) set(service string, state workspace.ServiceState, msg string) {
+func (st status) set(service workspace.Service, state workspace.ServiceState, msg string) {
 	if s := st[service]; s != nil && s.Enabled {
 		s.State, s.Message = string(state), msg
 	}
@@ -43,7 +42,7 @@ func (st status) set(service string, state workspace.ServiceState, msg string) {
 
 // observe records a service's endpoint and its last restart (the start of a
 // container created for a restart request).
-func (p *Provisioner) observe(st status, service string, c container.InspectResponse, port string) {
+func (p *Provisioner) observe(st status, service workspace.Service, c container.InspectResponse, port string) {
 	s := st[service]
 	if s == nil {
 		return
@@ -61,7 +60,7 @@ func (st status) proto() *workspacev1.Services {
 		return nil
 	}
 	return &workspacev1.Services{
-		Runtime: st[string(workspace.ServiceRuntime)], Terminal: st[string(workspace.ServiceTerminal)], Browser: st[string(workspace.ServiceBrowser)], Canvas: st[string(workspace.ServiceCanvas)],
+		Runtime: st[workspace.ServiceRuntime], Terminal: st[workspace.ServiceTerminal], Browser: st[workspace.ServiceBrowser], Canvas: st[workspace.ServiceCanvas],
 	}
 }
 

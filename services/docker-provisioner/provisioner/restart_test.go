@@ -22,8 +22,8 @@ func TestRestartOneServiceRestartsOnlyIt(t *testing.T) {
 	h.waitState(w.Id, "running")
 	before := containersOf(t, w.Id)
 
-	for _, svc := range []string{string(workspace.ServiceRuntime), string(workspace.ServiceBrowser)} {
-		_, err := h.api.Client.RestartService(ctx, &workspacev1.RestartServiceRequest{Id: w.Id, Service: svc})
+	for _, svc := range []workspace.Service{workspace.ServiceRuntime, workspace.ServiceBrowser} {
+		_, err := h.api.Client.RestartService(ctx, &workspacev1.RestartServiceRequest{Id: w.Id, Service: string(svc)})
 		require.NoError(t, err)
 		w = h.waitState(w.Id, "running")
 		after := containersOf(t, w.Id)
@@ -54,13 +54,13 @@ func TestRestartOneServiceRestartsOnlyIt(t *testing.T) {
 	require.Len(t, again, 5)
 }
 
-func serviceStatus(w *workspacev1.Workspace, svc string) *workspacev1.ServiceStatus {
+func serviceStatus(w *workspacev1.Workspace, svc workspace.Service) *workspacev1.ServiceStatus {
 	switch svc {
-	case string(workspace.ServiceRuntime):
+	case workspace.ServiceRuntime:
 		return w.Services.Runtime
-	case string(workspace.ServiceTerminal):
+	case workspace.ServiceTerminal:
 		return w.Services.Terminal
-	case string(workspace.ServiceBrowser):
+	case workspace.ServiceBrowser:
 		return w.Services.Browser
 	}
 	return w.Services.Canvas

@@ -79,7 +79,7 @@ func hardened(cpus float64, memMB, pids int64, readOnly bool, tmpfsMB int64, cap
 }
 
 // restartMarker is the latest restart request that applies to a service.
-func restartMarker(ops *workspacev1.Operations, service string) time.Time {
+func restartMarker(ops *workspacev1.Operations, service workspace.Service) time.Time {
 	var t time.Time
 	pick := func(ts *timestamppb.Timestamp) {
 		if ts != nil && ts.AsTime().After(t) {
@@ -88,24 +88,24 @@ func restartMarker(ops *workspacev1.Operations, service string) time.Time {
 	}
 	pick(ops.GetRestartWorkspaceTime())
 	switch service {
-	case string(workspace.ServiceRuntime):
+	case workspace.ServiceRuntime:
 		pick(ops.GetRestartRuntimeTime())
-	case string(workspace.ServiceTerminal):
+	case workspace.ServiceTerminal:
 		pick(ops.GetRestartTerminalTime())
-	case string(workspace.ServiceBrowser):
+	case workspace.ServiceBrowser:
 		pick(ops.GetRestartBrowserTime())
-	case string(workspace.ServiceCanvas):
+	case workspace.ServiceCanvas:
 		pick(ops.GetRestartCanvasTime())
 	}
 	return t
 }
 
 // serviceSpec is the desired container of one service of workspace w.
-func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets networks, enabled map[string]bool) *containerSpec {
-	sc := p.cfg.Services.Get(workspace.Service(service))
+func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service workspace.Service, nets networks, enabled map[workspace.Service]bool) *containerSpec {
+	sc := p.cfg.Services.Get(service)
 	id := w.Id
 	net := nets.of(groupOf(service))
-	gw := net.ip(roleGateway)
+	gw := net.gatewayIP()
 	proxyPort := p.cfg.Gateway.WorkspacePort
 	if groupOf(service) == policy.GroupBrowser {
 		proxyPort = p.cfg.Gateway.BrowserPort
@@ -118,12 +118,12 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets
 		noProxy = append(noProxy, name)
 	}
 	env := []string{
-		"PORT=" + strconv.Itoa(sc.Port), "AILERON_WORKSPACE_ID=" + id, "AILERON_SERVICE=" + service,
+		"PORT=" + strconv.Itoa(sc.Port), "AILERON_WORKSPACE_ID=" + id, "AILERON_SERVICE=" + string(service),
 		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
 		"NO_PROXY=" + strings.Join(noProxy, ","), "no_proxy=" + strings.Join(noProxy, ","),
 	}
 	env = append(env, sortedEnv(sc.Env)...)
-	labels := p.labels(id, service)
+	labels := p.serviceLabels(id, service)
 	if t := restartMarker(w.Operations, service); !t.IsZero() {
 		labels[LabelRestartedAt] = t.UTC().Format(time.RFC3339Nano)
 	}
@@ -135,7 +135,7 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets
 		// the container's own namespace, where nothing listens.
 		host.DNS = []string{"127.0.0.1"}
 	}
-	if service == string(workspace.ServiceRuntime) || service == string(workspace.ServiceTerminal) {
+	if service == workspace.ServiceRuntime || service == workspace.ServiceTerminal {
 		host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: VolumeName(id), Target: dataMount}}
 	}
 	spec := &containerSpec{
@@ -146,7 +146,7 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets
 		},
 		Host: host,
 		Networks: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			net.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: net.ip(service).String()}, Aliases: []string{hostName(service)}},
+			net.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: net.serviceIP(service).String()}, Aliases: []string{hostName(service)}},
 		}},
 	}
 	spec.seal()
@@ -155,12 +155,13 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service string, nets
 
 // extraHosts names the gateway and the enabled siblings of a group by their
 // static addresses, so nothing needs a resolver.
-func (p *Provisioner) extraHosts(id string, group policy.Group, net netInfo, enabled map[string]bool) []string {
-	hosts := []string{"gateway:" + net.ip(roleGateway).String(), GatewayName(id) + ":" + net.ip(roleGateway).String()}
-	for _, svc := range workspace.Services {
-		s := string(svc)
+func (p *Provisioner) extraHosts(id string, group policy.Group, net netInfo, enabled map[workspace.Service]bool) []string {
+	gw := net.gatewayIP().String()
+	hosts := []string{"gateway:" + gw, GatewayName(id) + ":" + gw}
+	for _, s := range workspace.Services {
 		if groupOf(s) == group && enabled[s] {
-			hosts = append(hosts, hostName(s)+":"+net.ip(s).String(), ContainerName(s, id)+":"+net.ip(s).String())
+			ip := net.serviceIP(s).String()
+			hosts = append(hosts, hostName(s)+":"+ip, ContainerName(s, id)+":"+ip)
 		}
 	}
 	return hosts

@@ -12,15 +12,19 @@ import (
 // volume of workspace id. Creating a named volume that exists returns it, so
 // this is idempotent; a volume of that name that is not ours is refused.
 func (p *Provisioner) ensureVolumes(ctx context.Context, id string) error {
-	return parallel([][2]string{{VolumeName(id), roleData}, {gatewayVolumeName(id), roleGatewayFS}}, func(v [2]string) error {
-		return p.ensureVolume(ctx, id, v[0], v[1])
+	type vol struct {
+		name string
+		r    role
+	}
+	return parallel([]vol{{VolumeName(id), roleData}, {gatewayVolumeName(id), roleGatewayFS}}, func(v vol) error {
+		return p.ensureVolume(ctx, id, v.name, v.r)
 	})
 }
 
-func (p *Provisioner) ensureVolume(ctx context.Context, id, name, role string) error {
+func (p *Provisioner) ensureVolume(ctx context.Context, id, name string, r role) error {
 	cctx, cancel := p.timeout(ctx)
 	defer cancel()
-	v, err := p.docker.VolumeCreate(cctx, volume.CreateOptions{Name: name, Driver: "local", Labels: p.labels(id, role)})
+	v, err := p.docker.VolumeCreate(cctx, volume.CreateOptions{Name: name, Driver: "local", Labels: p.roleLabels(id, r)})
 	if err != nil {
 		return fmt.Errorf("create volume %s: %w", name, err)
 	}

@@ -33,13 +33,9 @@ func (c *Config) LoadDefaults(path string) error {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return fmt.Errorf("parse workspace defaults %s: %w", path, err)
 	}
-	images := map[workspace.Service]*string{
-		workspace.ServiceRuntime: &c.Images.Runtime, workspace.ServiceTerminal: &c.Images.Terminal,
-		workspace.ServiceBrowser: &c.Images.Browser, workspace.ServiceCanvas: &c.Images.Canvas,
-	}
 	for name, s := range d.Services {
-		img, ok := images[workspace.Service(name)]
-		if !ok {
+		img := c.Images.Get(workspace.Service(name))
+		if img == nil {
 			return fmt.Errorf("workspace defaults %s: unknown service %q", path, name)
 		}
 		if s.Image != "" {

@@ -44,8 +44,11 @@ type Config struct {
 	// ResyncInterval re-applies every kubernetes workspace and removes
 	// Workspace resources no record owns (0 disables).
 	ResyncInterval time.Duration
-	// Images of the four services.
-	Images Images
+	// Images of the four services. The provisioner sets only the image of
+	// each service in a Workspace (the operator owns ports, and Kubernetes
+	// takes compute resources in its own form, Resources), so it holds the
+	// shared per-service shape of just that setting.
+	Images workspace.PerService[string]
 	// StorageSize of each workspace's volume (e.g. "10Gi"); empty keeps the CRD default.
 	StorageSize string
 	// StorageClassName for the volume; empty uses the cluster default.
@@ -55,18 +58,15 @@ type Config struct {
 	Resources map[string]map[string]any
 }
 
-// Images names the image of each workspace service.
-type Images struct {
-	Runtime, Terminal, Browser, Canvas string
-}
-
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	if c.Namespace == "" {
 		return errors.New("k8s-provisioner: namespace is required")
 	}
-	if c.Images.Runtime == "" || c.Images.Terminal == "" || c.Images.Browser == "" || c.Images.Canvas == "" {
-		return errors.New("k8s-provisioner: an image for each of runtime, terminal, browser and canvas is required")
+	for _, s := range workspace.Services {
+		if *c.Images.Get(s) == "" {
+			return errors.New("k8s-provisioner: an image for each of runtime, terminal, browser and canvas is required")
+		}
 	}
 	for name := range c.Resources {
 		if !workspace.Service(name).Valid() {

@@ -25,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/apitest"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
@@ -35,7 +36,7 @@ import (
 var (
 	testEnv *controllertest.Env
 	k8s     client.Client
-	images  = provisioner.Images{Runtime: "reg.test/runtime:1", Terminal: "reg.test/terminal:1", Browser: "reg.test/chrome:1", Canvas: "reg.test/canvas:1"}
+	images  = workspace.PerService[string]{Runtime: "reg.test/runtime:1", Terminal: "reg.test/terminal:1", Browser: "reg.test/chrome:1", Canvas: "reg.test/canvas:1"}
 )
 
 const (

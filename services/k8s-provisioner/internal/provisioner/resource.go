@@ -33,7 +33,7 @@ func resource(cfg Config, w *workspacev1.Workspace) (*v1alpha1.Workspace, error)
 	svc := func(name workspace.Service, s *workspacev1.ServiceStatus) v1alpha1.ServiceSpec {
 		r, err := cfg.resources(name)
 		errs = append(errs, err)
-		return v1alpha1.ServiceSpec{Enabled: s.GetEnabled(), Image: cfg.Images.of(name), Resources: r}
+		return v1alpha1.ServiceSpec{Enabled: s.GetEnabled(), Image: *cfg.Images.Get(name), Resources: r}
 	}
 	storage, err := cfg.storage()
 	errs = append(errs, err)
@@ -92,20 +92,6 @@ func timeOf(ts *timestamppb.Timestamp) *metav1.Time {
 		return nil
 	}
 	return ptr.To(metav1.NewTime(ts.AsTime()))
-}
-
-// of returns the image of service s.
-func (i Images) of(s workspace.Service) string {
-	switch s {
-	case workspace.ServiceRuntime:
-		return i.Runtime
-	case workspace.ServiceTerminal:
-		return i.Terminal
-	case workspace.ServiceBrowser:
-		return i.Browser
-	default:
-		return i.Canvas
-	}
 }
 
 // resources returns the configured compute resources of service s; an

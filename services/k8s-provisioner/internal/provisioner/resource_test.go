@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/workspace"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -28,7 +29,7 @@ func timestamp(t *testing.T, s string) *timestamppb.Timestamp {
 // empty allowedDomains included, and no storage or resources it was not
 // configured with.
 func TestApplyObjectGolden(t *testing.T) {
-	images := Images{Runtime: "reg.test/runtime:1", Terminal: "reg.test/terminal:1", Browser: "reg.test/chrome:1", Canvas: "reg.test/canvas:1"}
+	images := workspace.PerService[string]{Runtime: "reg.test/runtime:1", Terminal: "reg.test/terminal:1", Browser: "reg.test/chrome:1", Canvas: "reg.test/canvas:1"}
 	on := &workspacev1.ServiceStatus{Enabled: true}
 	tests := []struct {
 		name string
@@ -94,7 +95,7 @@ func TestApplyObjectGolden(t *testing.T) {
 // TestResourceRefusesMalformedConfig: a typo in a resources field or a
 // malformed quantity is an error, not a field silently dropped.
 func TestResourceRefusesMalformedConfig(t *testing.T) {
-	images := Images{Runtime: "r", Terminal: "t", Browser: "b", Canvas: "c"}
+	images := workspace.PerService[string]{Runtime: "r", Terminal: "t", Browser: "b", Canvas: "c"}
 	w := &workspacev1.Workspace{Id: "w1", Owner: "alice"}
 	for name, cfg := range map[string]Config{
 		"unknown field": {Images: images, Resources: map[string]map[string]any{"runtime": {"limit": map[string]any{"memory": "1Gi"}}}},
