@@ -76,25 +76,12 @@ func groupOf(k workspace.Service) policy.Group {
 	return policy.GroupWorkspace
 }
 
-func serviceSpec(ws *v1alpha1.Workspace, c workspace.Service) v1alpha1.ServiceSpec {
-	switch c {
-	case workspace.ServiceRuntime:
-		return ws.Spec.Services.Runtime
-	case workspace.ServiceTerminal:
-		return ws.Spec.Services.Terminal
-	case workspace.ServiceBrowser:
-		return ws.Spec.Services.Browser
-	default:
-		return ws.Spec.Services.Canvas
-	}
-}
-
 // podEnabled reports whether the Deployment of k has at least one container.
 func podEnabled(ws *v1alpha1.Workspace, k workspace.Service) bool {
 	if k == workspace.ServiceRuntime {
 		return ws.Spec.Services.Runtime.Enabled || ws.Spec.Services.Terminal.Enabled
 	}
-	return serviceSpec(ws, k).Enabled
+	return ws.Spec.Services.Get(k).Enabled
 }
 
 func (c Config) port(s workspace.Service) int32 {

@@ -83,7 +83,7 @@ func (r *WorkspaceReconciler) ensureDeployment(ctx context.Context, ws *v1alpha1
 // ensureService creates or updates the Service of component c, or deletes it
 // when c is disabled.
 func (r *WorkspaceReconciler) ensureService(ctx context.Context, ws *v1alpha1.Workspace, c workspace.Service) error {
-	if !serviceSpec(ws, c).Enabled {
+	if !ws.Spec.Services.Get(c).Enabled {
 		return r.deleteOwned(ctx, ws, &corev1.Service{}, serviceName(ws, c))
 	}
 	port := r.cfg.port(c)

@@ -57,7 +57,7 @@ func nilIfEmpty(s []string) []string {
 }
 
 func (r *WorkspaceReconciler) componentStatus(ws *v1alpha1.Workspace, c workspace.Service, dep *appsv1.Deployment) v1alpha1.ComponentStatus {
-	if !serviceSpec(ws, c).Enabled {
+	if !ws.Spec.Services.Get(c).Enabled {
 		return v1alpha1.ComponentStatus{Phase: v1alpha1.ComponentDisabled}
 	}
 	cs := v1alpha1.ComponentStatus{Phase: v1alpha1.ComponentPending, URL: r.cfg.url(ws, c)}

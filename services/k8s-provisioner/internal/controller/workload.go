@@ -127,7 +127,7 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 	switch k {
 	case workspace.ServiceRuntime:
 		for _, c := range []workspace.Service{workspace.ServiceRuntime, workspace.ServiceTerminal} {
-			if serviceSpec(ws, c).Enabled {
+			if ws.Spec.Services.Get(c).Enabled {
 				ctr := r.container(ws, c)
 				ctr.VolumeMounts = []corev1.VolumeMount{{Name: workspaceVolume, MountPath: workspaceMount}}
 				spec.Containers = append(spec.Containers, ctr)
@@ -159,7 +159,7 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 // container is the container of component c with the restricted security
 // context and a TCP readiness probe on its port.
 func (r *WorkspaceReconciler) container(ws *v1alpha1.Workspace, c workspace.Service) corev1.Container {
-	s := serviceSpec(ws, c)
+	s := ws.Spec.Services.Get(c)
 	port := r.cfg.port(c)
 	return corev1.Container{
 		Name:      string(c),

@@ -151,7 +151,7 @@ func applyObject(ws *v1alpha1.Workspace) (*unstructured.Unstructured, error) {
 	}
 	for _, s := range workspace.Services {
 		// The services' JSON names are the vocabulary's service names.
-		if r := serviceSpec(ws, s).Resources; len(r.Limits) == 0 && len(r.Requests) == 0 && len(r.Claims) == 0 {
+		if r := ws.Spec.Services.Get(s).Resources; len(r.Limits) == 0 && len(r.Requests) == 0 && len(r.Claims) == 0 {
 			unstructured.RemoveNestedField(obj, "spec", "services", string(s), "resources")
 		}
 	}
@@ -165,18 +165,4 @@ func applyObject(ws *v1alpha1.Workspace) (*unstructured.Unstructured, error) {
 		}
 	}
 	return &unstructured.Unstructured{Object: obj}, nil
-}
-
-// serviceSpec returns the spec of service s of ws.
-func serviceSpec(ws *v1alpha1.Workspace, s workspace.Service) v1alpha1.ServiceSpec {
-	switch s {
-	case workspace.ServiceRuntime:
-		return ws.Spec.Services.Runtime
-	case workspace.ServiceTerminal:
-		return ws.Spec.Services.Terminal
-	case workspace.ServiceBrowser:
-		return ws.Spec.Services.Browser
-	default:
-		return ws.Spec.Services.Canvas
-	}
 }
