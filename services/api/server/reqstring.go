@@ -239,6 +239,9 @@ func checkMessage(m any) error {
 
 func checkIncoming(ctx context.Context) error {
 	md, _ := metadata.FromIncomingContext(ctx)
+	if n := metadataBytes(md); n > MaxMetadataBytes {
+		return tooLarge(n)
+	}
 	if k := badMetadata(md); k != "" {
 		return encodingError(k, notASCII)
 	}
@@ -282,6 +285,9 @@ func (s checkedServerStream) RecvMsg(m any) error {
 
 func checkOutgoing(ctx context.Context) error {
 	md, _ := metadata.FromOutgoingContext(ctx)
+	if n := metadataBytes(md); n > MaxMetadataBytes {
+		return tooLarge(n)
+	}
 	if k := badMetadata(md); k != "" {
 		return encodingError(headerName(k), notASCIIHdr)
 	}
