@@ -136,8 +136,9 @@ func badField(m proto.Message) string {
 			break
 		}
 		if num == badFieldMarker && typ == protowire.BytesType {
+			// A client can set the marker too: keep what it echoes short.
 			v, _ := protowire.ConsumeString(b[protowire.SizeTag(num):])
-			return strings.ToValidUTF8(v, "?")
+			return strings.ToValidUTF8(v[:min(len(v), 200)], "?")
 		}
 		b = b[n:]
 	}
