@@ -15,6 +15,10 @@ const (
 	// JSON, unknown field, wrong type, bad path or query value) or its body
 	// could not be read.
 	RequestInvalid Code = "REQUEST_INVALID"
+	// RequestEncodingInvalid: a string of the request (path, query, body,
+	// message field) is not valid UTF-8, or a header or metadata value is not
+	// printable ASCII; the field names where.
+	RequestEncodingInvalid Code = "REQUEST_ENCODING_INVALID"
 	// WorkspaceNameInvalid: a workspace name is not a DNS label.
 	WorkspaceNameInvalid Code = "WORKSPACE_NAME_INVALID"
 	// WorkspaceIDInvalid: a workspace id is not 20 characters a-z, 2-7.
@@ -179,7 +183,7 @@ func (p Prefix) With(suffix string) Code { return Code(string(p) + suffix) }
 
 // All lists every fixed code.
 var All = []Code{
-	RequestInvalid, WorkspaceNameInvalid, WorkspaceIDInvalid, WorkspaceProvisionerInvalid,
+	RequestInvalid, RequestEncodingInvalid, WorkspaceNameInvalid, WorkspaceIDInvalid, WorkspaceProvisionerInvalid,
 	WorkspaceProvisionerNotEnabled, WorkspaceServiceInvalid, WorkspaceStateInvalid,
 	PageSizeInvalid, PageTokenInvalid, SearchInvalid,
 	FirewallDomainInvalid, FirewallDomainsTooMany, FirewallModeInvalid,

@@ -92,6 +92,9 @@ func BodyFromStatus(st *status.Status) ErrorBody {
 			b.Field = info.GetMetadata()["field"]
 		}
 	}
+	if b.Code == errcode.RequestTooLarge {
+		b.Status = http.StatusRequestEntityTooLarge // whatever the gRPC code: ResourceExhausted is not a 429 here
+	}
 	if b.Status == http.StatusInternalServerError {
 		b.Message = "internal error"
 	}

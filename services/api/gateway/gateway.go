@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -102,7 +103,7 @@ func setStatus(ctx context.Context, w http.ResponseWriter, _ proto.Message) erro
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDHeader)
-		if id == "" || len(id) > 128 {
+		if id == "" || len(id) > 128 || !printableASCII(id) {
 			b := make([]byte, 8)
 			_, _ = rand.Read(b)
 			id = hex.EncodeToString(b)
@@ -113,10 +114,20 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody reads the body up front so an oversized one answers 413 before
-// anything reaches the server.
+// limitBody reads the body up front so an oversized one answers 413, and one
+// that is not UTF-8 a 400 naming the JSON member, before anything reaches the
+// server; a credential that is not printable ASCII answers 400 too.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// grpc-gateway drops a header value that cannot be gRPC metadata;
+		// a dropped credential would turn into a confusing "no token".
+		for _, v := range r.Header.Values("Authorization") {
+			if !printableASCII(v) {
+				WriteError(w, r, ErrorBody{Code: errcode.RequestEncodingInvalid, Field: "Authorization",
+					Message: "Authorization header value must be printable ASCII", Status: http.StatusBadRequest})
+				return
+			}
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 			if err != nil {
@@ -126,6 +137,12 @@ func limitBody(next http.Handler) http.Handler {
 			if len(data) > MaxBodyBytes {
 				WriteError(w, r, ErrorBody{Code: errcode.RequestTooLarge, Field: "body",
 					Message: fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes), Status: http.StatusRequestEntityTooLarge})
+				return
+			}
+			if !utf8.Valid(data) {
+				f := badBodyField(data)
+				WriteError(w, r, ErrorBody{Code: errcode.RequestEncodingInvalid, Field: f,
+					Message: f + " is not valid UTF-8", Status: http.StatusBadRequest})
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(data))

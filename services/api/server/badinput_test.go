@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,6 +59,14 @@ func TestBadInputs(t *testing.T) {
 		{"firewall url", "PUT", "/api/v1/workspaces/" + id + "/firewall", map[string]any{"revision": "1", "workspace_firewall_allowed_domains": []string{"https://x.com/"}}, 400, "FIREWALL_DOMAIN_INVALID", "workspace_firewall_allowed_domains[0]"},
 		{"firewall bare star", "PUT", "/api/v1/workspaces/" + id + "/firewall", map[string]any{"revision": "1", "workspace_firewall_allowed_domains": []string{"*"}}, 400, "FIREWALL_DOMAIN_INVALID", "workspace_firewall_allowed_domains[0]"},
 		{"firewall negative revision", "PUT", "/api/v1/workspaces/" + id + "/firewall", `{"revision":"-1"}`, 400, "REQUEST_INVALID", "body"},
+		// Strings that are not UTF-8 (proto3 strings must be) are refused,
+		// naming the field, wherever they come from: path, query, body, header.
+		{"non-utf8 page token", "GET", "/api/v1/workspaces?page_token=%FF", nil, 400, "REQUEST_ENCODING_INVALID", "page_token"},
+		{"non-utf8 search (overlong encoding)", "GET", "/api/v1/workspaces?search=a%C0%AFb", nil, 400, "REQUEST_ENCODING_INVALID", "search"},
+		{"non-utf8 path id", "GET", "/api/v1/workspaces/%FE%FF", nil, 400, "REQUEST_ENCODING_INVALID", "id"},
+		{"non-utf8 path service", "POST", "/api/v1/workspaces/" + id + "/services/%FF/restart", nil, 400, "REQUEST_ENCODING_INVALID", "service"},
+		{"non-utf8 body name", "POST", "/api/v1/workspaces", "{\"name\":\"a\xffb\"}", 400, "REQUEST_ENCODING_INVALID", "name"},
+		{"non-utf8 body list entry", "PUT", "/api/v1/workspaces/" + id + "/firewall", "{\"revision\":\"1\",\"workspace_firewall_allowed_domains\":[\"ok.com\",\"\xed\xa0\x80.com\"]}", 400, "REQUEST_ENCODING_INVALID", "workspace_firewall_allowed_domains[1]"},
 		{"unknown route", "GET", "/api/v1/nothing", nil, 404, "ROUTE_NOT_FOUND", ""},
 		{"wrong method", "PATCH", "/api/v1/workspaces/" + id, nil, 405, "METHOD_NOT_ALLOWED", ""},
 	}
@@ -139,4 +148,37 @@ func TestOpenAPIAndHealth(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestBadHeaders: a credential that is not printable ASCII (gRPC's rule for
+// metadata) is refused naming the header; a request id that is not is
+// replaced, like an oversized one.
+func TestBadHeaders(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	send := func(h http.Header) (*http.Response, map[string]any) {
+		req, err := http.NewRequest(http.MethodGet, env.URL+"/api/v1/workspaces", nil)
+		require.NoError(t, err)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out := map[string]any{}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp, out
+	}
+	resp, body := send(http.Header{"Authorization": {"Bearer caf\xc3\xa9"}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%v", body)
+	require.Equal(t, "REQUEST_ENCODING_INVALID", body["code"])
+	require.Equal(t, "Authorization", body["field"])
+	require.Contains(t, body["message"], "Authorization")
+
+	// Headers the API does not read are dropped by the gateway, not forwarded.
+	resp, body = send(http.Header{"User-Agent": {"caf\xc3\xa9"}})
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%v", body)
+
+	resp, body = send(http.Header{"X-Request-Id": {"id-\xff"}})
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%v", body)
+	require.Regexp(t, "^[0-9a-f]{16}$", resp.Header.Get("X-Request-Id"), "an unusable request id is replaced")
 }

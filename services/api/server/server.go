@@ -87,15 +87,17 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		_ = gl.Close()
 		return nil, fmt.Errorf("listen http: %w", err)
 	}
-	gs := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{recoverUnary(log), logUnary(log)}, cfg.UnaryInterceptors...)...),
-		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{recoverStream(log)}, cfg.StreamInterceptors...)...),
-	)
+	gs := grpc.NewServer(append(limitOptions(),
+		grpc.ForceServerCodecV2(newRequestCodec()),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{recoverUnary(log), logUnary(log), checkUnary}, cfg.UnaryInterceptors...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{recoverStream(log), checkStream}, cfg.StreamInterceptors...)...),
+	)...)
 	workspacev1.RegisterWorkspaceServiceServer(gs, orchestrator.NewHandler(o, cfg.Identity, cfg.Access))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 
-	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(checkClientUnary), grpc.WithChainStreamInterceptor(checkClientStream))
 	if err != nil {
 		_, _ = gl.Close(), hl.Close()
 		return nil, fmt.Errorf("dial grpc: %w", err)

@@ -3,7 +3,6 @@ package provisioner
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -57,7 +56,10 @@ func (p *Provisioner) endpoint(port string, service workspace.Service) string {
 	return "http://" + net.JoinHostPort(h, port) + route(service)
 }
 
-// probe GETs a service's health path through the ingress; nil means healthy (2xx or 3xx).
+// probeOnce GETs a service's health path through the ingress; nil means
+// healthy (2xx or 3xx). The workspace controls the answer, so the probe never
+// follows a redirect (a GET from the host's network to wherever the workspace
+// points, e.g. a metadata address): a 3xx is judged by its status alone.
 func (p *Provisioner) probeOnce(ctx context.Context, port string, service workspace.Service) error {
 	path := route(service) + strings.TrimLeft(p.cfg.Services.Get(service).HealthPath, "/")
 	u := "http://" + net.JoinHostPort(p.probeHost(), port) + path
@@ -65,14 +67,17 @@ func (p *Provisioner) probeOnce(ctx context.Context, port string, service worksp
 	if err != nil {
 		return err
 	}
-	resp, err := p.probe.Do(req)
+	c := *p.probe
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", path, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	// Only the status code is reported: the body and the reason phrase are
+	// the workspace's words and never reach a status message.
+	_ = resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("GET %s: status %d %s", path, resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	return nil
 }
