@@ -40,7 +40,10 @@ var (
 )
 
 const (
-	waitFor = 20 * time.Second
+	// waitFor only fails a hung test. It outlasts the event consumer's
+	// redelivery back-off (1+2+5+10 s): on a busy machine one apiserver
+	// call that times out puts the next pass 10 s or more away.
+	waitFor = 60 * time.Second
 	tick    = 50 * time.Millisecond
 )
 
