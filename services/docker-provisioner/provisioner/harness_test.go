@@ -256,7 +256,11 @@ func (h *harness) create(name string, canvas bool) *workspacev1.Workspace {
 // get returns the workspace, or nil once it is gone (404).
 func (h *harness) get(id string) *workspacev1.Workspace {
 	h.t.Helper()
-	resp, err := h.api.Client.GetWorkspace(context.Background(), &workspacev1.GetWorkspaceRequest{Id: id})
+	// A bounded call: a GET that hangs fails with its own error instead of
+	// leaving the caller's poll to time out with nothing to show.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	resp, err := h.api.Client.GetWorkspace(ctx, &workspacev1.GetWorkspaceRequest{Id: id})
 	if status.Code(err) == codes.NotFound {
 		return nil
 	}
