@@ -43,10 +43,8 @@ func main() {
 
 // run serves until ctx ends, then kills the sessions and drains.
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	// Everything it starts runs as itself; as root, every command a caller
-	// sends would run as root.
-	if os.Geteuid() == 0 {
-		return errors.New("refusing to run as root: run as the workspace user")
+	if err := checkUser(os.Geteuid()); err != nil {
+		return err
 	}
 	fsys, err := files.Open(cfg.Root, files.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxListEntries: 10000, MaxDepth: 16})
 	if err != nil {
@@ -114,4 +112,13 @@ func routes(api, terminals http.Handler) http.Handler {
 	mux.Handle("/v1/terminals/", terminals)
 	mux.Handle("/", api)
 	return mux
+}
+
+// checkUser refuses uid 0: everything the daemon starts runs as itself, so
+// as root every command a caller sends would run as root.
+func checkUser(euid int) error {
+	if euid == 0 {
+		return errors.New("refusing to run as root: run as the workspace user")
+	}
+	return nil
 }

@@ -66,16 +66,18 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-// TestRunRefusesRoot: as root, every command a caller sent would run as
-// root, so the daemon does not start.
-func TestRunRefusesRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to check the refusal")
+// TestRefusesRoot: as root, every command a caller sent would run as root,
+// so the daemon does not start; any other user may.
+func TestRefusesRoot(t *testing.T) {
+	require.ErrorContains(t, checkUser(0), "refusing to run as root")
+	require.NoError(t, checkUser(65532))
+	if os.Geteuid() == 0 {
+		// The whole run refuses too, before it opens anything.
+		cfg, err := parseConfig([]string{"--root", t.TempDir(), "--addr", "127.0.0.1:0"}, func(string) string { return "" })
+		require.NoError(t, err)
+		err = run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		require.ErrorContains(t, err, "refusing to run as root")
 	}
-	cfg, err := parseConfig([]string{"--root", t.TempDir(), "--addr", "127.0.0.1:0"}, func(string) string { return "" })
-	require.NoError(t, err)
-	err = run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.ErrorContains(t, err, "refusing to run as root")
 }
 
 // TestRoutes: one port serves the runtime API and the terminals.
