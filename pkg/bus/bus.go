@@ -23,6 +23,9 @@ const (
 	BucketWorkspaces = "aileron-workspaces"
 	// BucketFirewall holds effective firewall policies; only the firewall service writes it.
 	BucketFirewall = "aileron-firewall"
+	// BucketSecrets holds the control plane's own keys (pkg/frontdoor); whoever
+	// first needs one creates it.
+	BucketSecrets = "aileron-secrets"
 )
 
 // EmbeddedConfig configures the in-process NATS server of `aileron dev` and tests.
@@ -134,7 +137,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
-	for _, b := range []string{BucketWorkspaces, BucketFirewall} {
+	for _, b := range []string{BucketWorkspaces, BucketFirewall, BucketSecrets} {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:   b,
 			History:  1,
