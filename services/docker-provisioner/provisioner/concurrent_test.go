@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,7 +30,10 @@ func TestTwentyConcurrentCreates(t *testing.T) {
 	wg.Wait()
 	for _, id := range ids {
 		require.NotEmpty(t, id)
-		w := h.waitState(id, "running")
+		// A hang guard, not a speed limit: twenty workspaces are a hundred
+		// containers and forty networks on an engine that may share two
+		// cores with the rest of the suite.
+		w := h.waitStateWithin(id, "running", 5*time.Minute)
 		require.Len(t, containersOf(t, id), 4)
 		require.Equal(t, "running", w.Services.Browser.State)
 	}

@@ -77,7 +77,8 @@ func (p *Provisioner) ensureContainer(ctx context.Context, id string, spec *cont
 func (p *Provisioner) create(ctx context.Context, spec *containerSpec) (string, error) {
 	cctx, cancel := p.timeout(ctx)
 	defer cancel()
-	resp, err := p.docker.ContainerCreate(cctx, spec.Config, spec.Host, spec.Networks, nil, spec.Name)
+	host, nets := spec.forEngine()
+	resp, err := p.docker.ContainerCreate(cctx, spec.Config, host, nets, nil, spec.Name)
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
@@ -94,7 +95,7 @@ func (p *Provisioner) connect(ctx context.Context, c container.InspectResponse, 
 			}
 		}
 		cctx, cancel := p.timeout(ctx)
-		err := p.docker.NetworkConnect(cctx, name, c.ID, ep)
+		err := p.docker.NetworkConnect(cctx, spec.netID(name), c.ID, ep)
 		cancel()
 		if err != nil && !cerrdefs.IsConflict(err) {
 			return fmt.Errorf("connect %s to %s: %w", spec.Name, name, err)

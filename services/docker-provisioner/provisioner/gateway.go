@@ -49,6 +49,7 @@ func (p *Provisioner) gatewaySpec(w *workspacev1.Workspace, nets networks, enabl
 			nets.ws.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.ws.gatewayIP().String()}, Aliases: []string{"gateway"}},
 			nets.br.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: nets.br.gatewayIP().String()}, Aliases: []string{"gateway"}},
 		},
+		netIDs: map[string]string{nets.ws.Name: nets.ws.ID, nets.br.Name: nets.br.ID},
 	}
 	spec.seal()
 	return spec

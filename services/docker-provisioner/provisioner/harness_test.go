@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
@@ -190,6 +191,9 @@ func newHarness(t testing.TB, tweak func(*provisioner.Config), ocfg *orchestrato
 	}
 	instance := h.cfg.Instance
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("provisioner warnings and errors (last %d):\n%s", logTail, logs.problems(logTail))
+		}
 		h.stopProvisioner()
 		cleanupByLabel(context.Background(), func(i string) bool { return i == instance })
 	})
@@ -272,20 +276,38 @@ func (h *harness) get(id string) *workspacev1.Workspace {
 // stopped, the provisioner has observed its current generation).
 func (h *harness) waitState(id, state string) *workspacev1.Workspace {
 	h.t.Helper()
-	var w *workspacev1.Workspace
-	require.Eventually(h.t, func() bool {
-		w = h.get(id)
+	return h.waitStateWithin(id, state, waitFor)
+}
+
+// waitStateWithin is waitState with its own bound on the wait.
+func (h *harness) waitStateWithin(id, state string, within time.Duration) *workspacev1.Workspace {
+	h.t.Helper()
+	return h.poll(id, "reach "+state, within, func(w *workspacev1.Workspace) bool {
 		settled := (state != "running" && state != "stopped") || w.GetObservedGeneration() == w.GetGeneration()
 		return w != nil && w.State == state && settled
-	}, waitFor, tick, "workspace %s never reached %s; last: %v", id, state, w)
-	return w
+	})
 }
 
 // waitGone polls until GET answers 404.
 func (h *harness) waitGone(id string) {
 	h.t.Helper()
-	var w *workspacev1.Workspace
-	require.Eventually(h.t, func() bool { w = h.get(id); return w == nil }, waitFor, tick, "workspace %s never went away; last: %v", id, w)
+	h.poll(id, "go away", waitFor, func(w *workspacev1.Workspace) bool { return w == nil })
+}
+
+// poll GETs the workspace until done holds, failing with what the last GET
+// saw (a message argument would be evaluated before the first GET).
+func (h *harness) poll(id, what string, within time.Duration, done func(*workspacev1.Workspace) bool) *workspacev1.Workspace {
+	h.t.Helper()
+	var last atomic.Pointer[workspacev1.Workspace]
+	ok := assert.Eventually(h.t, func() bool {
+		w := h.get(id)
+		last.Store(w)
+		return done(w)
+	}, within, tick)
+	if !ok {
+		h.t.Fatalf("workspace %s did not %s within %s; last seen: %v", id, what, within, last.Load())
+	}
+	return last.Load()
 }
 
 // containers lists the containers of a workspace by label, keyed by name.
@@ -372,6 +394,22 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
+}
+
+// logTail is how many warning and error lines a failed test prints.
+const logTail = 60
+
+// problems returns the last n lines logged at WARN or ERROR.
+func (l *logBuffer) problems(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
 }
 
 // count returns how many lines contain every one of parts.

@@ -1,11 +1,13 @@
 package provisioner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -94,8 +96,9 @@ func (p *Provisioner) ensureNetworks(ctx context.Context, id string) (networks, 
 }
 
 // ensureNetwork returns the internal network of a group, creating it with a
-// free subnet of the pool when missing. Duplicates (a create that raced a
-// crashed predecessor) are removed, keeping the first listed.
+// free subnet of the pool when missing. Duplicates (a create the engine
+// finished after its client timed out, then created again) are removed,
+// keeping the oldest, so every reconcile keeps the same one.
 func (p *Provisioner) ensureNetwork(ctx context.Context, id string, group policy.Group, found []network.Summary) (netInfo, error) {
 	name := NetworkName(group, id)
 	var mine []network.Summary
@@ -108,6 +111,9 @@ func (p *Provisioner) ensureNetwork(ctx context.Context, id string, group policy
 		}
 	}
 	if len(mine) > 0 {
+		slices.SortFunc(mine, func(a, b network.Summary) int {
+			return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+		})
 		for _, dup := range mine[1:] {
 			if err := p.removeNetwork(ctx, dup.ID); err != nil {
 				p.log.Warn("duplicate network removal failed", "workspace_id", id, "network", name, "err", err)

@@ -39,7 +39,32 @@ type containerSpec struct {
 	// Extra networks to connect before start (the gateway's internal networks);
 	// the engine's API 1.41 accepts only one network at create.
 	Connect map[string]*network.EndpointSettings
-	hash    string
+	// netIDs maps the internal networks' names to the IDs this reconcile
+	// resolved. Calls to the engine use the IDs, so a duplicate of the same
+	// name (a create the engine finished after its client gave up) cannot
+	// make them ambiguous; the spec and its hash keep the names.
+	netIDs map[string]string
+	hash   string
+}
+
+// netID returns the ID of network name, or the name when it has none.
+func (s *containerSpec) netID(name string) string {
+	if id := s.netIDs[name]; id != "" {
+		return id
+	}
+	return name
+}
+
+// forEngine returns the host and networking configs of the create call,
+// naming the internal networks by ID.
+func (s *containerSpec) forEngine() (*container.HostConfig, *network.NetworkingConfig) {
+	host := *s.Host
+	host.NetworkMode = container.NetworkMode(s.netID(string(host.NetworkMode)))
+	nets := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
+	for name, ep := range s.Networks.EndpointsConfig {
+		nets.EndpointsConfig[s.netID(name)] = ep
+	}
+	return &host, nets
 }
 
 // seal computes the spec hash and stamps it as a label.
@@ -148,6 +173,7 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service workspace.Se
 		Networks: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 			net.Name: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: net.serviceIP(service).String()}, Aliases: []string{hostName(service)}},
 		}},
+		netIDs: map[string]string{net.Name: net.ID},
 	}
 	spec.seal()
 	return spec
