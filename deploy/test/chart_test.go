@@ -94,6 +94,8 @@ func TestRenderDefaults(t *testing.T) {
 			"--leader-elect=true", "--namespace=aileron-workspaces",
 			"--leader-election-namespace=aileron-system",
 			"--firewall-defaults-configmap=aileron-system/aileron-firewall-defaults",
+			"--front-door-namespace=aileron-system",
+			"--front-door-labels=app.kubernetes.io/component=api,app.kubernetes.io/instance=aileron,app.kubernetes.io/name=aileron",
 		})
 		assert.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path)
 		assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)

@@ -3,7 +3,14 @@
 // operator can wrap the result in unstructured.Unstructured without this
 // module importing Cilium or Kubernetes.
 //
-// What each policy allows at egress (ingress is left to other policies):
+// At ingress every policy sets enableDefaultDeny.ingress and admits only the
+// other pods of the same workspace group (runtime and terminal share a pod;
+// canvas talks to them) and the Peers of Input.IngressFrom: the API's pods,
+// whose front door is the one way into a workspace. Another workspace, or any
+// other pod of the cluster, reaches none of its ports. The node (the "host"
+// entity) is admitted too: kubelet probes come from it.
+//
+// What each policy allows at egress:
 //
 //   - network access disabled: nothing, not even DNS;
 //   - allowlist: DNS to kube-dns (through Cilium's DNS proxy, which learns the
@@ -59,6 +66,17 @@ type Input struct {
 	// PrivateCIDRs are denied in allowlist and unrestricted mode;
 	// policy.BlockedPrefixes when nil.
 	PrivateCIDRs []string
+	// IngressFrom are the pods besides the group's own that may connect to
+	// the group's pods; none admits only the group's own.
+	IngressFrom []Peer
+}
+
+// Peer selects pods by namespace and labels.
+type Peer struct {
+	// Namespace of the pods; the policy's own when empty.
+	Namespace string
+	// Labels the pods carry (all of them).
+	Labels map[string]string
 }
 
 // Ports an allowlisted domain may be reached on.
@@ -70,8 +88,9 @@ var allowlistPorts = []string{"443", "80"}
 func Render(in Input) map[string]any {
 	spec := map[string]any{
 		"endpointSelector":  map[string]any{"matchLabels": stringMap(in.PodSelector)},
-		"enableDefaultDeny": map[string]any{"egress": true, "ingress": false},
+		"enableDefaultDeny": map[string]any{"egress": true, "ingress": true},
 		"description":       description(in.Policy),
+		"ingress":           ingressRules(in),
 	}
 	egress, deny := egressRules(in)
 	spec["egress"] = egress
@@ -124,6 +143,25 @@ func egressRules(in Input) (allow []any, deny []any) {
 	return allow, nil
 }
 
+// ingressRules admits the group's own pods and the peers, on any port.
+func ingressRules(in Input) []any {
+	from := []any{map[string]any{"matchLabels": stringMap(in.PodSelector)}}
+	for _, p := range in.IngressFrom {
+		if len(p.Labels) == 0 {
+			continue // an empty selector would admit every pod of the namespace
+		}
+		sel := stringMap(p.Labels)
+		if p.Namespace != "" {
+			sel[namespaceLabel] = p.Namespace
+		}
+		from = append(from, map[string]any{"matchLabels": sel})
+	}
+	return []any{map[string]any{"fromEndpoints": from}, map[string]any{"fromEntities": []any{"host"}}}
+}
+
+// namespaceLabel is the label Cilium gives every endpoint with its pod's namespace.
+const namespaceLabel = "io.kubernetes.pod.namespace"
+
 func dnsRule(c DNSConfig) map[string]any {
 	ns := cmp.Or(c.Namespace, "kube-system")
 	labels := c.Labels
@@ -131,7 +169,7 @@ func dnsRule(c DNSConfig) map[string]any {
 		labels = map[string]string{"k8s-app": "kube-dns"}
 	}
 	sel := stringMap(labels)
-	sel["io.kubernetes.pod.namespace"] = ns
+	sel[namespaceLabel] = ns
 	return map[string]any{
 		"toEndpoints": []any{map[string]any{"matchLabels": sel}},
 		"toPorts": []any{map[string]any{

@@ -30,12 +30,14 @@ func input(t *testing.T, g policy.Group, enabled bool, mode policy.Mode) cilium.
 	})
 	require.NoError(t, err)
 	return cilium.Input{
-		Name:        "ws-0123-" + string(g),
-		Namespace:   "aileron-workspaces",
+		Name:      "ws-0123-" + string(g),
+		Namespace: "aileron-workspaces",
 		// The keys the workspace-operator uses (v1alpha1.Label*).
 		Labels:      map[string]string{"aileron.io/workspace-id": "ws-0123", "aileron.io/firewall-group": string(g)},
 		PodSelector: map[string]string{"aileron.io/workspace-id": "ws-0123", "aileron.io/firewall-group": string(g)},
 		Policy:      eff,
+		// The API's pods, as the Helm chart passes them to the operator.
+		IngressFrom: []cilium.Peer{{Namespace: "aileron", Labels: map[string]string{"app.kubernetes.io/name": "aileron", "app.kubernetes.io/component": "api"}}},
 	}
 }
 
@@ -92,12 +94,29 @@ func requireJSONCompatible(t *testing.T, v any) {
 
 func spec(obj map[string]any) map[string]any { return obj["spec"].(map[string]any) }
 
+// Ingress admits the group's own pods and the API's pods, nothing else; an
+// empty peer selector (which would admit a whole namespace) is dropped.
+func TestRenderIngressAdmitsOnlyGroupAndAPI(t *testing.T) {
+	in := input(t, policy.GroupWorkspace, true, policy.ModeAllowlist)
+	in.IngressFrom = append(in.IngressFrom, cilium.Peer{Namespace: "anything"})
+	spec := cilium.Render(in)["spec"].(map[string]any)
+	require.Equal(t, true, spec["enableDefaultDeny"].(map[string]any)["ingress"])
+	require.Equal(t, []any{map[string]any{"fromEndpoints": []any{
+		map[string]any{"matchLabels": map[string]any{"aileron.io/workspace-id": "ws-0123", "aileron.io/firewall-group": "workspace"}},
+		map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "aileron", "app.kubernetes.io/component": "api", "io.kubernetes.pod.namespace": "aileron"}},
+	}}, map[string]any{"fromEntities": []any{"host"}}}, spec["ingress"])
+
+	in.IngressFrom = nil
+	spec = cilium.Render(in)["spec"].(map[string]any)
+	require.Len(t, spec["ingress"].([]any)[0].(map[string]any)["fromEndpoints"], 1, "without peers only the group's own pods")
+}
+
 func TestRenderDisabledAllowsNothing(t *testing.T) {
 	for _, m := range []policy.Mode{policy.ModeAllowlist, policy.ModeDeny, policy.ModeUnrestricted} {
 		s := spec(cilium.Render(input(t, policy.GroupWorkspace, false, m)))
 		require.Equal(t, []any{map[string]any{}}, s["egress"], m)
 		require.NotContains(t, s, "egressDeny")
-		require.Equal(t, map[string]any{"egress": true, "ingress": false}, s["enableDefaultDeny"])
+		require.Equal(t, map[string]any{"egress": true, "ingress": true}, s["enableDefaultDeny"])
 	}
 }
 

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -15,12 +16,14 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"aileron.dev/pkg/config"
+	"aileron.dev/services/firewall/cilium"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 )
 
@@ -57,13 +60,16 @@ type Config struct {
 	SyncPeriod time.Duration
 	// Log is the log level and format.
 	Log config.Log
+	// FrontDoor selects the API's pods, the only pods outside a workspace
+	// group its policies let connect to the group's pods.
+	FrontDoor cilium.Peer
 }
 
 // parse reads the configuration from args, then from the AILERON_*
 // environment for flags args leaves out; a flag on the command line wins.
 func parse(args []string, getenv func(string) string) (Config, error) {
 	c := Config{Log: config.DefaultLog(), Health: config.Health{Addr: ":8081"}}
-	var cm string
+	var cm, frontDoorLabels string
 	fs := config.NewSet("workspace-operator", config.Prefix)
 	fs.StringVar(&c.Namespace, "namespace", "", "namespace of the Workspaces to reconcile; empty for every namespace")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", true, "run the controllers only in the replica that holds the Lease")
@@ -74,6 +80,8 @@ func parse(args []string, getenv func(string) string) (Config, error) {
 		"a bare name is looked up in $POD_NAMESPACE, else --leader-election-namespace")
 	fs.IntVar(&c.Workers, "workers", 4, "Workspaces reconciled concurrently")
 	fs.DurationVar(&c.SyncPeriod, "sync-period", 10*time.Minute, "reconcile every Workspace this often even when nothing changed")
+	fs.StringVar(&frontDoorLabels, "front-door-labels", "", "labels of the API's pods (k=v,k=v): besides a workspace group's own pods, the only pods its policies admit; empty admits none")
+	fs.StringVar(&c.FrontDoor.Namespace, "front-door-namespace", "", "namespace of the API's pods (default: $POD_NAMESPACE, else --leader-election-namespace)")
 	c.Log.Register(fs)
 	// controller-runtime's name and the Helm chart's longer name.
 	fs.Alias("health-probe-bind-address", "health-addr")
@@ -95,6 +103,14 @@ func parse(args []string, getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	c.DefaultsConfigMap = ref
+	if frontDoorLabels != "" {
+		sel, err := labels.ConvertSelectorToLabelsMap(frontDoorLabels)
+		if err != nil {
+			return c, fmt.Errorf("--front-door-labels %q: want k=v,k=v: %w", frontDoorLabels, err)
+		}
+		c.FrontDoor.Labels = map[string]string(sel)
+		c.FrontDoor.Namespace = cmp.Or(c.FrontDoor.Namespace, getenv("POD_NAMESPACE"), c.LeaderElectionNamespace)
+	}
 	return c, c.Validate()
 }
 
@@ -151,6 +167,14 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--defaults-configmap name %q is not a ConfigMap name: %s", cm.Name, strings.Join(msgs, "; "))
 		}
 	}
+	if len(c.FrontDoor.Labels) > 0 && c.FrontDoor.Namespace == "" {
+		return errors.New("--front-door-labels needs --front-door-namespace (or POD_NAMESPACE)")
+	}
+	if ns := c.FrontDoor.Namespace; ns != "" {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			return fmt.Errorf("--front-door-namespace %q is not a namespace name: %s", ns, strings.Join(msgs, "; "))
+		}
+	}
 	if c.SyncPeriod <= 0 {
 		return fmt.Errorf("--sync-period %s must be positive", c.SyncPeriod)
 	}
@@ -169,7 +193,7 @@ func (c Config) managerOptions() controller.ManagerOptions {
 		MetricsBindAddress:      c.MetricsBindAddress,
 		HealthProbeBindAddress:  c.Health.Addr,
 		SyncPeriod:              c.SyncPeriod,
-		Reconciler:              controller.Config{DefaultsConfigMap: c.DefaultsConfigMap, Workers: c.Workers},
+		Reconciler:              controller.Config{DefaultsConfigMap: c.DefaultsConfigMap, Workers: c.Workers, FrontDoor: c.FrontDoor},
 	}
 }
 
@@ -199,7 +223,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		"namespace", c.Namespace, "leader_elect", c.LeaderElect, "leader_election_namespace", c.LeaderElectionNamespace,
 		"metrics", c.MetricsBindAddress, "health", c.Health.Addr,
 		"defaults_configmap", c.DefaultsConfigMap.Name, "defaults_configmap_namespace", c.DefaultsConfigMap.Namespace,
-		"sync_period", c.SyncPeriod)
+		"sync_period", c.SyncPeriod, "front_door_namespace", c.FrontDoor.Namespace, "front_door_labels", c.FrontDoor.Labels)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

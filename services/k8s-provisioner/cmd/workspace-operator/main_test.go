@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"aileron.dev/pkg/config"
+	"aileron.dev/services/firewall/cilium"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 )
 
@@ -89,6 +90,20 @@ func TestParse(t *testing.T) {
 			}),
 		},
 		{
+			"front door in the pod's namespace",
+			[]string{"--front-door-labels=app.kubernetes.io/component=api,app.kubernetes.io/instance=a"},
+			map[string]string{"POD_NAMESPACE": "pod-ns"},
+			with(func(c *Config) {
+				c.FrontDoor = cilium.Peer{Namespace: "pod-ns", Labels: map[string]string{"app.kubernetes.io/component": "api", "app.kubernetes.io/instance": "a"}}
+			}),
+		},
+		{
+			"front door namespace from the environment",
+			nil,
+			map[string]string{"AILERON_FRONT_DOOR_LABELS": "c=api", "AILERON_FRONT_DOOR_NAMESPACE": "sys", "POD_NAMESPACE": "pod-ns"},
+			with(func(c *Config) { c.FrontDoor = cilium.Peer{Namespace: "sys", Labels: map[string]string{"c": "api"}} }),
+		},
+		{
 			"chart's flag name",
 			[]string{"--firewall-defaults-configmap=sys/fw"},
 			map[string]string{"AILERON_FIREWALL_DEFAULTS_CONFIGMAP": "env/ignored"},
@@ -120,6 +135,9 @@ func TestParseRejects(t *testing.T) {
 		{"configmap without namespace", []string{"--defaults-configmap=fw"}, nil, "has no namespace"},
 		{"configmap with two slashes", []string{"--defaults-configmap=a/b/c"}, nil, "want namespace/name"},
 		{"bad configmap name", []string{"--defaults-configmap=ns/FW"}, nil, "not a ConfigMap name"},
+		{"front door labels not k=v", []string{"--front-door-labels=api", "--front-door-namespace=sys"}, nil, "--front-door-labels"},
+		{"front door without a namespace", []string{"--front-door-labels=c=api"}, nil, "--front-door-namespace"},
+		{"bad front door namespace", []string{"--front-door-labels=c=api", "--front-door-namespace=Sys"}, nil, "--front-door-namespace"},
 		{"zero sync period", []string{"--sync-period=0s"}, nil, "--sync-period"},
 		{"bad log level", []string{"--log-level=loud"}, nil, "log-level"},
 		{"malformed environment", nil, map[string]string{"AILERON_LEADER_ELECT": "maybe"}, `AILERON_LEADER_ELECT="maybe"`},

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"aileron.dev/pkg/workspace"
+	"aileron.dev/services/firewall/cilium"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -45,6 +46,11 @@ type Config struct {
 
 	// PrivateCIDRs are the ranges an unrestricted policy never reaches.
 	PrivateCIDRs []string
+
+	// FrontDoor selects the API's pods: besides a group's own pods, the only
+	// pods that may connect to a workspace's pods. Without labels nothing
+	// outside the group may (the front door cannot reach the workspace).
+	FrontDoor cilium.Peer
 }
 
 // defaultPorts are the ports the workspace images listen on: the runtime's

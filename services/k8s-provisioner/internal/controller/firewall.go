@@ -102,6 +102,7 @@ func (r *WorkspaceReconciler) ensurePolicy(ctx context.Context, ws *v1alpha1.Wor
 		Policy:       eff,
 		DNS:          cilium.DNSConfig{Namespace: r.cfg.DNS.Namespace, Labels: r.cfg.DNS.Labels},
 		PrivateCIDRs: r.cfg.PrivateCIDRs,
+		IngressFrom:  []cilium.Peer{r.cfg.FrontDoor},
 	})
 	// A JSON round trip leaves only the value types unstructured objects
 	// can deep-copy ([]any, map[string]any, float64…).

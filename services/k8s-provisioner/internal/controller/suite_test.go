@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"aileron.dev/services/firewall/cilium"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 	"aileron.dev/services/k8s-provisioner/internal/controller/controllertest"
@@ -36,6 +37,7 @@ var (
 		DefaultsConfigMap:     defaultsCM,
 		CiliumRecheckInterval: time.Second,
 		StorageBindDeadline:   time.Hour,
+		FrontDoor:             cilium.Peer{Namespace: "aileron-system", Labels: map[string]string{"app.kubernetes.io/component": "api"}},
 	}
 )
 

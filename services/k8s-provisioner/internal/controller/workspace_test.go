@@ -97,6 +97,16 @@ func TestCreateBuildsEveryChild(t *testing.T) {
 			requireOwned(c, ws, p, "firewall")
 			sel, _, _ := unstructured.NestedStringMap(p.Object, "spec", "endpointSelector", "matchLabels")
 			require.Equal(c, map[string]string{"aileron.io/workspace-id": "w1", "aileron.io/firewall-group": g}, sel)
+			// Only the group's own pods, the front door and the node get in.
+			deny, _, _ := unstructured.NestedBool(p.Object, "spec", "enableDefaultDeny", "ingress")
+			require.True(c, deny, g)
+			in, _, _ := unstructured.NestedSlice(p.Object, "spec", "ingress")
+			require.Len(c, in, 2, g)
+			from, _, _ := unstructured.NestedSlice(in[0].(map[string]any), "fromEndpoints")
+			require.Equal(c, []any{
+				map[string]any{"matchLabels": map[string]any{"aileron.io/workspace-id": "w1", "aileron.io/firewall-group": g}},
+				map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/component": "api", "io.kubernetes.pod.namespace": "aileron-system"}},
+			}, from, g)
 		}
 	}, waitFor, tick)
 
