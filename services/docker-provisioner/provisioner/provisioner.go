@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/frontdoor"
 	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
 	"aileron.dev/pkg/workspace"
@@ -41,8 +42,10 @@ type Provisioner struct {
 	now    func() time.Time
 
 	// Set by Run before any worker starts.
-	store         *store.Store
-	policies      jetstream.KeyValue
+	store    *store.Store
+	policies jetstream.KeyValue
+	// key is the front-door key; each gateway gets key.WorkspaceSecret(id).
+	key           frontdoor.Key
 	dnsMitigation bool
 	dnsLeakFixed  bool
 	// hostAddrs are this host's public addresses, which gateways never dial.
@@ -185,6 +188,11 @@ func (p *Provisioner) init(ctx context.Context) error {
 	}
 	if p.policies, err = p.js.KeyValue(ctx, bus.BucketFirewall); err != nil {
 		return fmt.Errorf("open bucket %s: %w", bus.BucketFirewall, err)
+	}
+	// The API loads the same key from the same bucket: both derive the same
+	// secret per workspace, across restarts of either.
+	if p.key, err = frontdoor.LoadKey(ctx, p.js); err != nil {
+		return err
 	}
 	return p.ensureOutsideNetwork(ctx)
 }
