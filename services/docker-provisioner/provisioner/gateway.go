@@ -205,7 +205,8 @@ func (p *Provisioner) fileIs(ctx context.Context, containerID, path string, data
 		return false, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer rc.Close()
-	hdr, err := tar.NewReader(rc).Next()
+	tr := tar.NewReader(rc)
+	hdr, err := tr.Next()
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -213,7 +214,7 @@ func (p *Provisioner) fileIs(ctx context.Context, containerID, path string, data
 	if hdr.Typeflag != tar.TypeReg || hdr.Mode&0o7777 != mode || hdr.Uid != uid || hdr.Gid != gid || hdr.Size != int64(len(data)) {
 		return false, nil
 	}
-	got, err := io.ReadAll(io.LimitReader(rc, int64(len(data))+1))
+	got, err := io.ReadAll(io.LimitReader(tr, int64(len(data))+1))
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", path, err)
 	}
