@@ -85,6 +85,9 @@ func TestIngressServesOnlyTheFrontDoor(t *testing.T) {
 		require.NotContains(t, s, secretA)
 	}
 
+	// Written once: later passes read the file back and find it right.
+	require.Equal(t, 1, h.logs.count("ingress secret written", a.Id))
+
 	// Provisioner down: the gateway keeps serving the front door.
 	h.stopProvisioner()
 	code, _ = ingressGet(t, local, runtime+"healthz", secretA)
@@ -112,6 +115,8 @@ func TestIngressServesOnlyTheFrontDoor(t *testing.T) {
 	require.Equal(t, gw.State.StartedAt, after.State.StartedAt, "the gateway was restarted")
 	require.Equal(t, "running", h.waitState(a.Id, "running").State)
 	requireRunningEndpoints(t, h.get(b.Id))
+	require.Equal(t, 2, h.logs.count("ingress secret written", a.Id), "only the stale file is rewritten")
+	require.Equal(t, 1, h.logs.count("ingress secret written", b.Id), "a right file is left alone across a restart")
 }
 
 // requireRunningEndpoints asserts each endpoint of w answers through the
