@@ -171,24 +171,35 @@ func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*e
 // host user reads with ps, and a variable is in `docker inspect` and the
 // container's config on disk; the file also needs no recreate to change.
 //
-// The file is read back on every pass and written only when it is missing
-// or differs (content, owner or mode): a restarted provisioner loads the
-// same key, finds every file right and leaves running gateways alone, and a
-// lost or stale file converges on the next pass. A gateway without the file
-// refuses everything (fails closed) until it appears.
+// The first pass of this process over a gateway container reads the file
+// back and writes it only when it is missing or differs (content, owner or
+// mode): a restarted provisioner loads the same key, finds every file right
+// and leaves running gateways alone, and a lost or stale file converges.
+// Later passes trust what this process checked or wrote (as for the policy
+// file), so a pass, which may be cut short by the next hint, costs no extra
+// engine call. A gateway without the file refuses everything (fails closed)
+// until it appears.
 func (p *Provisioner) applySecret(ctx context.Context, id, gatewayID string) error {
+	p.mu.Lock()
+	done := p.appliedSecret[id] == gatewayID
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
 	want := []byte(p.key.WorkspaceSecret(id))
 	ok, err := p.fileIs(ctx, gatewayID, gatewayConfigDir+"/"+secretFile, want, secretMode)
 	if err != nil {
 		return err
 	}
-	if ok {
-		return nil
+	if !ok {
+		if err := p.copyFile(ctx, gatewayID, gatewayConfigDir, secretFile, want, secretMode); err != nil {
+			return err
+		}
+		p.log.Info("ingress secret written", "workspace_id", id)
 	}
-	if err := p.copyFile(ctx, gatewayID, gatewayConfigDir, secretFile, want, secretMode); err != nil {
-		return err
-	}
-	p.log.Info("ingress secret written", "workspace_id", id)
+	p.mu.Lock()
+	p.appliedSecret[id] = gatewayID
+	p.mu.Unlock()
 	return nil
 }
 

@@ -63,6 +63,9 @@ type Provisioner struct {
 	failedGen map[string]int64
 	// appliedPolicy holds the content of the policy file last written per workspace.
 	appliedPolicy map[string]string
+	// appliedSecret holds the gateway container whose ingress secret file
+	// this process checked or wrote, per workspace.
+	appliedSecret map[string]string
 	// retries counts consecutive failed reconciles per workspace for backoff.
 	retries map[string]int
 	// imageSeen holds when each image was last found on the engine.
@@ -102,6 +105,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		failedGen:     map[string]int64{},
 		crashes:       map[string]*crashes{},
 		appliedPolicy: map[string]string{},
+		appliedSecret: map[string]string{},
 		retries:       map[string]int{},
 		reserved:      map[netip.Prefix]bool{},
 		imageSeen:     map[string]time.Time{},
