@@ -91,10 +91,15 @@ func TestDevServesTheREADMEDemo(t *testing.T) {
 	w = getJSON(t, base+"/api/v1/workspaces/"+id)
 	runtime := w["services"].(map[string]any)["runtime"].(map[string]any)
 	require.Contains(t, runtime["endpoint"], "http://127.0.0.1:")
+	// Running means the provisioner's health probes, which carry the
+	// workspace's ingress secret as the front door does, passed the ingress.
+	// Another local process with only the port number gets nothing.
 	hc, err := http.Get(strings.TrimSuffix(runtime["endpoint"].(string), "/") + "/healthz")
 	require.NoError(t, err)
+	hcBody, _ := io.ReadAll(hc.Body)
 	hc.Body.Close()
-	require.Equal(t, http.StatusOK, hc.StatusCode, "the reported endpoint reaches the runtime")
+	require.Equal(t, http.StatusForbidden, hc.StatusCode, "the ingress serves only requests with the workspace's ingress secret")
+	require.Empty(t, hcBody)
 
 	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
 	resp, err = http.DefaultClient.Do(req)

@@ -23,6 +23,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 
+	"aileron.dev/pkg/frontdoor"
 	"aileron.dev/services/docker-provisioner/provisioner"
 
 	"aileron.dev/pkg/workspace"
@@ -241,7 +242,7 @@ func startGatewayDirect(b *testing.B, cfg provisioner.Config, id string, labels 
 	hc.PortBindings = nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1"}}}
 	hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: "workspace-egress-" + id, Target: "/etc/aileron/egress"}}
 	args := []string{"--listen", "workspace=" + ip("ws", 2) + ":3128", "--listen", "browser=" + ip("br", 2) + ":3129",
-		"--policy-file", "/etc/aileron/egress/policy.json", "--dns", cfg.Gateway.UpstreamDNS, "--ingress", ":8080",
+		"--policy-file", "/etc/aileron/egress/policy.json", "--secret-file", "/etc/aileron/egress/ingress-secret", "--dns", cfg.Gateway.UpstreamDNS, "--ingress", ":8080",
 		"--route", "/runtime/=" + ip("ws", 3) + ":8080", "--route", "/terminal/=" + ip("ws", 4) + ":8080", "--route", "/browser/=" + ip("br", 3) + ":8080"}
 	c, err := docker.ContainerCreate(ctx, &container.Config{Image: cfg.Gateway.Image, Cmd: args, User: "65532:65532", Labels: labels,
 		ExposedPorts: nat.PortSet{"8080/tcp": {}}}, hc, nil, nil, "workspace-egress-"+id)
@@ -254,6 +255,8 @@ func startGatewayDirect(b *testing.B, cfg provisioner.Config, id string, labels 
 	policy := []byte(`{"workspace":{"group":"workspace","mode":"deny","allowed_domains":[]},"browser":{"group":"browser","mode":"deny","allowed_domains":[]}}`)
 	require.NoError(b, tw.WriteHeader(&tar.Header{Name: "policy.json", Mode: 0o644, Size: int64(len(policy))}))
 	_, _ = tw.Write(policy)
+	require.NoError(b, tw.WriteHeader(&tar.Header{Name: "ingress-secret", Mode: 0o400, Uid: 65532, Gid: 65532, Size: int64(len(benchSecret))}))
+	_, _ = tw.Write([]byte(benchSecret))
 	require.NoError(b, tw.Close())
 	require.NoError(b, docker.CopyToContainer(ctx, c.ID, "/etc/aileron/egress", &buf, container.CopyToContainerOptions{}))
 	require.NoError(b, docker.ContainerStart(ctx, c.ID, container.StartOptions{}))
@@ -272,8 +275,17 @@ func benchHardened(memMB int64) *container.HostConfig {
 	}
 }
 
+// benchSecret is the ingress secret of the floor's bare gateways.
+const benchSecret = "be9c45ec2e7be9c45ec2e7be9c45ec2e7be9c45ec2e7be9c45ec2e7be9c45ec2"
+
+// healthy GETs u through a floor gateway's ingress, with its secret.
 func healthy(u string) bool {
-	resp, err := http.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set(frontdoor.Header, benchSecret)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false
 	}

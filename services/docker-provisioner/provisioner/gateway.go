@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
@@ -72,6 +74,7 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[workspac
 		"--listen", fmt.Sprintf("workspace=%s:%d", nets.ws.gatewayIP(), g.WorkspacePort),
 		"--listen", fmt.Sprintf("browser=%s:%d", nets.br.gatewayIP(), g.BrowserPort),
 		"--policy-file", gatewayConfigDir + "/" + policyFile,
+		"--secret-file", gatewayConfigDir + "/" + secretFile,
 		"--dns", g.UpstreamDNS,
 		"--ingress", fmt.Sprintf("%s.:%d", ingressAlias(id), g.IngressPort),
 	}
@@ -151,7 +154,7 @@ func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*e
 	if same {
 		return fp, nil
 	}
-	if err := p.copyFile(ctx, gatewayID, gatewayConfigDir, policyFile, data); err != nil {
+	if err := p.copyFile(ctx, gatewayID, gatewayConfigDir, policyFile, data, 0o644); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -161,25 +164,95 @@ func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*e
 	return fp, nil
 }
 
-// copyFile writes one file into a container (here: into a volume mounted in it).
-func (p *Provisioner) copyFile(ctx context.Context, containerID, dir, name string, data []byte) error {
+// applySecret gives the gateway the workspace's ingress secret, which its
+// ingress requires of every request (only the API's front door, holding the
+// same key, can compute it). It goes in a file in the gateway's config
+// volume, owned by the gateway's user with mode 0400, because the
+// alternatives leak it: a flag is in the process's arguments, which every
+// host user reads with ps, and a variable is in `docker inspect` and the
+// container's config on disk; the file also needs no recreate to change.
+//
+// The first pass of this process over a gateway container reads the file
+// back and writes it only when it is missing or differs (content, owner or
+// mode): a restarted provisioner loads the same key, finds every file right
+// and leaves running gateways alone, and a lost or stale file converges.
+// Later passes trust what this process checked or wrote (as for the policy
+// file), so a pass, which may be cut short by the next hint, costs no extra
+// engine call. A gateway without the file refuses everything (fails closed)
+// until it appears.
+func (p *Provisioner) applySecret(ctx context.Context, id, gatewayID string) error {
+	p.mu.Lock()
+	done := p.appliedSecret[id] == gatewayID
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	want := []byte(p.key.WorkspaceSecret(id))
+	ok, err := p.fileIs(ctx, gatewayID, gatewayConfigDir+"/"+secretFile, want, secretMode)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := p.copyFile(ctx, gatewayID, gatewayConfigDir, secretFile, want, secretMode); err != nil {
+			return err
+		}
+		p.log.Info("ingress secret written", "workspace_id", id)
+	}
+	p.mu.Lock()
+	p.appliedSecret[id] = gatewayID
+	p.mu.Unlock()
+	return nil
+}
+
+// fileIs reports whether path in the container holds exactly data, owned
+// by the gateway's user with mode; false when it does not exist.
+func (p *Provisioner) fileIs(ctx context.Context, containerID, path string, data []byte, mode int64) (bool, error) {
+	cctx, cancel := p.timeout(ctx)
+	defer cancel()
+	rc, _, err := p.docker.CopyFromContainer(cctx, containerID, path)
+	if cerrdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	hdr, err := tr.Next()
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	uid, gid := userIDs(p.cfg.Gateway.User)
+	if hdr.Typeflag != tar.TypeReg || hdr.Mode&0o7777 != mode || hdr.Uid != uid || hdr.Gid != gid || hdr.Size != int64(len(data)) {
+		return false, nil
+	}
+	got, err := io.ReadAll(io.LimitReader(tr, int64(len(data))+1))
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return bytes.Equal(got, data), nil
+}
+
+// copyFile writes one file, owned by the gateway's user, into a container
+// (here: into a volume mounted in it).
+func (p *Provisioner) copyFile(ctx context.Context, containerID, dir, name string, data []byte, mode int64) error {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	uid, gid := userIDs(p.cfg.Gateway.User)
-	hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Uid: uid, Gid: gid, ModTime: p.now()}
+	hdr := &tar.Header{Name: name, Mode: mode, Size: int64(len(data)), Uid: uid, Gid: gid, ModTime: p.now()}
 	if err := tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("write policy archive: %w", err)
+		return fmt.Errorf("write %s archive: %w", name, err)
 	}
 	if _, err := tw.Write(data); err != nil {
-		return fmt.Errorf("write policy archive: %w", err)
+		return fmt.Errorf("write %s archive: %w", name, err)
 	}
 	if err := tw.Close(); err != nil {
-		return fmt.Errorf("write policy archive: %w", err)
+		return fmt.Errorf("write %s archive: %w", name, err)
 	}
 	cctx, cancel := p.timeout(ctx)
 	defer cancel()
 	if err := p.docker.CopyToContainer(cctx, containerID, dir, &buf, container.CopyToContainerOptions{}); err != nil {
-		return fmt.Errorf("copy policy file: %w", err)
+		return fmt.Errorf("copy %s: %w", name, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -29,6 +30,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/frontdoor"
 	"aileron.dev/services/api/apitest"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/docker-provisioner/provisioner"
@@ -70,6 +72,9 @@ func testMain(m *testing.M) int {
 	}
 	// Objects of earlier runs that died before their cleanup.
 	cleanupByLabel(ctx, func(instance string) bool { return staleRun(instance) })
+	// The tests reach services at their endpoints as the front door does.
+	http.DefaultClient.Transport = frontDoorTransport{}
+	e2eHTTP.Transport = frontDoorTransport{}
 	code := m.Run()
 	cleanupByLabel(ctx, func(instance string) bool { return strings.HasPrefix(instance, "t-"+runID+"-") })
 	_ = docker.Close()
@@ -167,6 +172,7 @@ type harness struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan error
+	key    frontdoor.Key
 }
 
 // newHarness starts NATS and the api; tweak adjusts the provisioner config
@@ -269,7 +275,54 @@ func (h *harness) get(id string) *workspacev1.Workspace {
 		return nil
 	}
 	require.NoError(h.t, err)
+	h.knowEndpoints(resp.Workspace)
 	return resp.Workspace
+}
+
+// ingressSecret is what the API's front door sends to workspace id's
+// ingress in frontdoor.Header: computed from the key in the harness's
+// secrets bucket, the one the provisioner loads.
+func (h *harness) ingressSecret(id string) string {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.key == nil {
+		k, err := frontdoor.LoadKey(context.Background(), h.api.JS)
+		require.NoError(h.t, err)
+		h.key = k
+	}
+	return h.key.WorkspaceSecret(id)
+}
+
+// knowEndpoints records the ingress secret of each of w's endpoints for
+// frontDoorTransport.
+func (h *harness) knowEndpoints(w *workspacev1.Workspace) {
+	h.t.Helper()
+	s := w.GetServices()
+	for _, svc := range []*workspacev1.ServiceStatus{s.GetRuntime(), s.GetTerminal(), s.GetBrowser(), s.GetCanvas()} {
+		if u, err := url.Parse(svc.GetEndpoint()); err == nil && u.Host != "" {
+			endpointSecrets.Store(u.Host, h.ingressSecret(w.GetId()))
+		}
+	}
+}
+
+// endpointSecrets maps the host:port of every endpoint a harness has read
+// to its workspace's ingress secret (a reused port is overwritten by the
+// next read).
+var endpointSecrets sync.Map
+
+// frontDoorTransport is the transport of http.DefaultClient and e2eHTTP in
+// these tests: it adds frontdoor.Header to requests to a known endpoint, as
+// the front door does, so tests written against endpoints keep working. A
+// test of the refusal uses a client of its own.
+type frontDoorTransport struct{}
+
+func (frontDoorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if secret, ok := endpointSecrets.Load(req.URL.Host); ok && req.Header.Get(frontdoor.Header) == "" {
+		req = req.Clone(req.Context())
+		req.Header.Set(frontdoor.Header, secret.(string))
+	}
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 // waitState polls until the workspace is in state (and, for running and

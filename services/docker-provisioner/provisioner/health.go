@@ -13,13 +13,16 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-connections/nat"
 
+	"aileron.dev/pkg/frontdoor"
 	"aileron.dev/pkg/workspace"
 )
 
 // Health checks are HTTP probes from the provisioner through the workspace's
 // published ingress port (the gateway routes /<service>/ to the service).
 // That path works on every engine, needs no shell or HEALTHCHECK in FROM
-// scratch images, and proves the endpoint users get works end to end.
+// scratch images, and proves the endpoint users get works end to end. The
+// probe carries the workspace's ingress secret, as the API's front door does,
+// since the ingress refuses every request without it.
 
 // ingressPort returns the host port the gateway's ingress is published on.
 func (p *Provisioner) ingressPort(gw container.InspectResponse) (string, bool) {
@@ -60,13 +63,14 @@ func (p *Provisioner) endpoint(port string, service workspace.Service) string {
 // healthy (2xx or 3xx). The workspace controls the answer, so the probe never
 // follows a redirect (a GET from the host's network to wherever the workspace
 // points, e.g. a metadata address): a 3xx is judged by its status alone.
-func (p *Provisioner) probeOnce(ctx context.Context, port string, service workspace.Service) error {
+func (p *Provisioner) probeOnce(ctx context.Context, id, port string, service workspace.Service) error {
 	path := route(service) + strings.TrimLeft(p.cfg.Services.Get(service).HealthPath, "/")
 	u := "http://" + net.JoinHostPort(p.probeHost(), port) + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
+	req.Header.Set(frontdoor.Header, p.key.WorkspaceSecret(id))
 	c := *p.probe
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Do(req)
@@ -86,7 +90,7 @@ func (p *Provisioner) probeOnce(ctx context.Context, port string, service worksp
 // backing off from 20ms to 250ms. It returns the last error per unhealthy
 // service. firstMiss, when set, is called once with the errors of the first
 // round that was not all healthy (to report progress early).
-func (p *Provisioner) awaitHealthy(ctx context.Context, port string, services []workspace.Service, wait time.Duration, firstMiss func(map[workspace.Service]error)) map[workspace.Service]error {
+func (p *Provisioner) awaitHealthy(ctx context.Context, id, port string, services []workspace.Service, wait time.Duration, firstMiss func(map[workspace.Service]error)) map[workspace.Service]error {
 	deadline := p.now().Add(wait)
 	pending := services
 	errs := map[workspace.Service]error{}
@@ -95,7 +99,7 @@ func (p *Provisioner) awaitHealthy(ctx context.Context, port string, services []
 		var mu sync.Mutex
 		var still []workspace.Service
 		_ = parallel(pending, func(s workspace.Service) error {
-			err := p.probeOnce(ctx, port, s)
+			err := p.probeOnce(ctx, id, port, s)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

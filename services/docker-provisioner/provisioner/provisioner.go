@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/frontdoor"
 	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
 	"aileron.dev/pkg/workspace"
@@ -41,8 +42,10 @@ type Provisioner struct {
 	now    func() time.Time
 
 	// Set by Run before any worker starts.
-	store         *store.Store
-	policies      jetstream.KeyValue
+	store    *store.Store
+	policies jetstream.KeyValue
+	// key is the front-door key; each gateway gets key.WorkspaceSecret(id).
+	key           frontdoor.Key
 	dnsMitigation bool
 	dnsLeakFixed  bool
 	// hostAddrs are this host's public addresses, which gateways never dial.
@@ -60,6 +63,9 @@ type Provisioner struct {
 	failedGen map[string]int64
 	// appliedPolicy holds the content of the policy file last written per workspace.
 	appliedPolicy map[string]string
+	// appliedSecret holds the gateway container whose ingress secret file
+	// this process checked or wrote, per workspace.
+	appliedSecret map[string]string
 	// retries counts consecutive failed reconciles per workspace for backoff.
 	retries map[string]int
 	// imageSeen holds when each image was last found on the engine.
@@ -99,6 +105,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		failedGen:     map[string]int64{},
 		crashes:       map[string]*crashes{},
 		appliedPolicy: map[string]string{},
+		appliedSecret: map[string]string{},
 		retries:       map[string]int{},
 		reserved:      map[netip.Prefix]bool{},
 		imageSeen:     map[string]time.Time{},
@@ -185,6 +192,11 @@ func (p *Provisioner) init(ctx context.Context) error {
 	}
 	if p.policies, err = p.js.KeyValue(ctx, bus.BucketFirewall); err != nil {
 		return fmt.Errorf("open bucket %s: %w", bus.BucketFirewall, err)
+	}
+	// The API loads the same key from the same bucket: both derive the same
+	// secret per workspace, across restarts of either.
+	if p.key, err = frontdoor.LoadKey(ctx, p.js); err != nil {
+		return err
 	}
 	return p.ensureOutsideNetwork(ctx)
 }

@@ -182,8 +182,8 @@ func (p *Provisioner) imageUsers(ref string, enabled map[workspace.Service]bool)
 	return out
 }
 
-// ensureGateway creates or adopts the gateway, writes its policy file and
-// starts it, then reports the firewall revision it enforces.
+// ensureGateway creates or adopts the gateway, writes its policy and ingress
+// secret files and starts it, then reports the firewall revision it enforces.
 func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[workspace.Service]bool, exists bool) (container.InspectResponse, error) {
 	c, err := p.ensureContainer(ctx, w.Id, p.gatewaySpec(w, nets, enabled), exists)
 	if err != nil {
@@ -191,6 +191,9 @@ func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspac
 	}
 	fp, err := p.applyPolicy(ctx, w.Id, c.ID)
 	if err != nil {
+		return c, err
+	}
+	if err := p.applySecret(ctx, w.Id, c.ID); err != nil {
 		return c, err
 	}
 	if !c.State.Running {
@@ -290,7 +293,7 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 		case <-probeCtx.Done():
 		}
 	}()
-	errs := p.awaitHealthy(probeCtx, port, names, time.Duration(p.cfg.HealthWait), func(errs map[workspace.Service]error) {
+	errs := p.awaitHealthy(probeCtx, w.Id, port, names, time.Duration(p.cfg.HealthWait), func(errs map[workspace.Service]error) {
 		expired := p.judgeHealth(st, names, cs, errs)
 		if len(expired) == 0 {
 			_ = p.report(ctx, w, workspace.PhaseProgressing, "waiting for health checks", "", st)

@@ -155,5 +155,6 @@ func (p *Provisioner) forget(id string) {
 	delete(p.failedGen, id)
 	delete(p.crashes, id)
 	delete(p.appliedPolicy, id)
+	delete(p.appliedSecret, id)
 	delete(p.retries, id)
 }

@@ -29,6 +29,13 @@ const gatewayConfigDir = "/etc/aileron/egress"
 // policyFile is the gateway's policy file inside gatewayConfigDir.
 const policyFile = "policy.json"
 
+// secretFile is the gateway's ingress secret inside gatewayConfigDir, and
+// secretMode its mode: readable by the gateway's user (its owner) only.
+const (
+	secretFile = "ingress-secret"
+	secretMode = 0o400
+)
+
 // containerSpec is everything needed to create one container. Its hash
 // (stamped as LabelSpecHash) decides adopt-or-replace.
 type containerSpec struct {

@@ -3,6 +3,12 @@
 // (runtime, terminal, browser CDP/preview, canvas), which sit on internal
 // networks that cannot publish ports themselves. WebSocket upgrades pass
 // through.
+//
+// The ingress serves only the API's front door: every request must carry
+// the workspace's ingress secret in Header (see SetSecret and
+// WatchSecretFile). A request without it, or with another one, gets a bare
+// 403 and reaches no service; the header is removed before proxying, so a
+// service never sees the secret.
 package ingress
 
 import (
@@ -14,6 +20,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // ErrInvalidRoute is wrapped by every route parsing error.
@@ -49,10 +56,13 @@ func ParseRoute(s string) (Route, error) {
 	return Route{Prefix: prefix, Target: u}, nil
 }
 
-// Handler routes requests to the longest matching prefix.
+// Handler admits requests that carry the ingress secret and routes them to
+// the longest matching prefix. A new Handler has no secret and refuses
+// everything until SetSecret.
 type Handler struct {
 	routes []route
 	log    *slog.Logger
+	secret atomic.Pointer[[]byte]
 }
 
 type route struct {
@@ -84,6 +94,10 @@ func (h *Handler) newProxy(r Route) *httputil.ReverseProxy {
 			if raw := pr.In.URL.RawPath; raw != "" {
 				pr.Out.URL.RawPath = strip(raw, r.Prefix)
 			}
+			pr.Out.Header.Del(Header)
+			if pr.Out.Trailer != nil {
+				pr.Out.Trailer.Del(Header)
+			}
 			pr.SetURL(r.Target)
 			pr.SetXForwarded()
 			pr.Out.Header.Set("X-Forwarded-Prefix", strings.TrimSuffix(r.Prefix, "/"))
@@ -105,8 +119,13 @@ func strip(path, prefix string) string {
 	return "/" + rest
 }
 
-// ServeHTTP proxies the request to its route or answers 404.
+// ServeHTTP refuses a request without the secret (403), then proxies it to
+// its route or answers 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if !h.admit(req) {
+		refuse(w)
+		return
+	}
 	for _, r := range h.routes {
 		if strings.HasPrefix(req.URL.Path, r.Prefix) || req.URL.Path == strings.TrimSuffix(r.Prefix, "/") && r.Prefix != "/" {
 			r.proxy.ServeHTTP(w, req)

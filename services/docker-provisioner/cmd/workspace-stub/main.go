@@ -18,6 +18,9 @@
 //	                          raw traffic that ignores the proxy: a TCP
 //	                          connect, or a UDP DNS query for N (outbound.go)
 //
+// Every request is logged (JSON on stderr, message "request") with its
+// method, path and header names, so tests can tell what reached a service.
+//
 // Environment: PORT (default 8080), AILERON_SERVICE (name echoed by /info),
 // STUB_DATA_DIR (default /workspace), STUB_FAIL_HEALTH (any non-empty value).
 package main
@@ -34,6 +37,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -92,6 +96,12 @@ func envOr(k, def string) string {
 // ServeHTTP routes on the path suffix so any ingress prefix works.
 func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
+	names := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	s.log.Info("request", "method", r.Method, "path", p, "query", r.URL.RawQuery, "headers", names)
 	switch {
 	case strings.HasSuffix(p, "/healthz"):
 		s.health(w)

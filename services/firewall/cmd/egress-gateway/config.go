@@ -29,8 +29,13 @@ type Config struct {
 	Routes []ingress.Route
 	// PolicyFile is the JSON policy file, watched for changes.
 	PolicyFile string
-	// PolicyInterval is how often the policy file is checked.
+	// PolicyInterval is how often the policy and ingress secret files are checked.
 	PolicyInterval time.Duration
+	// SecretFile holds the workspace's ingress secret, watched like the
+	// policy file. A file, not a flag or variable: process arguments are
+	// readable by every user of the host (ps), and a file can be written
+	// after the container starts and replaced without recreating it.
+	SecretFile string
 	// DNSServer is the host:port every egress name is resolved with.
 	DNSServer string
 	// Log is the log level and format.
@@ -53,9 +58,10 @@ func parseConfig(args []string) (Config, error) {
 	cfg := Config{Log: config.DefaultLog()}
 	fs.StringVar(&cfg.Ingress, "ingress", "", "ingress listen address")
 	fs.StringVar(&cfg.PolicyFile, "policy-file", "", "policy JSON file")
+	fs.StringVar(&cfg.SecretFile, "secret-file", "", "file holding the ingress secret every ingress request must carry (without it the ingress refuses everything)")
 	fs.StringVar(&cfg.DNSServer, "dns", "", "DNS server HOST[:PORT] for egress names")
 	cfg.Log.Register(fs)
-	fs.DurationVar(&cfg.PolicyInterval, "policy-interval", time.Second, "policy file check interval")
+	fs.DurationVar(&cfg.PolicyInterval, "policy-interval", time.Second, "policy and secret file check interval")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain connections on shutdown")
 	// The lists' documented variables are plural.
 	fs.SetEnv("route", EnvPrefix+"ROUTES")
@@ -127,9 +133,12 @@ func (c Config) Validate() error {
 		if c.PolicyFile == "" {
 			errs = append(errs, errors.New("policy-file: required with --listen"))
 		}
-		if c.PolicyInterval <= 0 {
-			errs = append(errs, errors.New("policy-interval: must be positive"))
-		}
+	}
+	if (len(c.Listen) > 0 || c.SecretFile != "") && c.PolicyInterval <= 0 {
+		errs = append(errs, errors.New("policy-interval: must be positive"))
+	}
+	if c.SecretFile != "" && c.Ingress == "" {
+		errs = append(errs, errors.New("secret-file: given without --ingress"))
 	}
 	if len(c.Routes) > 0 && c.Ingress == "" {
 		errs = append(errs, errors.New("route: given without --ingress"))

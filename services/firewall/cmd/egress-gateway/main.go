@@ -65,13 +65,20 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}()
 
-	srv, err := startIngress(cfg, log, errc)
+	srv, h, err := startIngress(cfg, log, errc)
 	if err != nil {
 		cancel()
 		_ = proxy.Close()
 		<-watchDone
 		return err
 	}
+	secretDone := make(chan struct{})
+	go func() {
+		defer close(secretDone)
+		if h != nil && cfg.SecretFile != "" {
+			ingress.WatchSecretFile(ctx, cfg.SecretFile, cfg.PolicyInterval, h.SetSecret, log)
+		}
+	}()
 
 	var runErr error
 	select {
@@ -87,6 +94,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	_ = proxy.Shutdown(sctx)
 	<-watchDone
+	<-secretDone
 	if errors.Is(runErr, egress.ErrClosed) || errors.Is(runErr, http.ErrServerClosed) || errors.Is(runErr, context.Canceled) {
 		runErr = nil
 	}
@@ -94,23 +102,27 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // startIngress starts the ingress server (nil when none is configured);
-// Serve's result goes to errc.
-func startIngress(cfg Config, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+// Serve's result goes to errc. The handler refuses every request until it
+// has a secret (from the watched --secret-file).
+func startIngress(cfg Config, log *slog.Logger, errc chan<- error) (*http.Server, *ingress.Handler, error) {
 	if cfg.Ingress == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	h, err := ingress.NewHandler(cfg.Routes, log)
 	if err != nil {
-		return nil, fmt.Errorf("build ingress: %w", err)
+		return nil, nil, fmt.Errorf("build ingress: %w", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Ingress)
 	if err != nil {
-		return nil, fmt.Errorf("listen ingress: %w", err)
+		return nil, nil, fmt.Errorf("listen ingress: %w", err)
+	}
+	if cfg.SecretFile == "" {
+		log.Error("ingress has no --secret-file, refusing every request")
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("ingress listening", slog.String("addr", ln.Addr().String()), slog.Int("routes", len(cfg.Routes)))
 	go func() { errc <- srv.Serve(ln) }()
-	return srv, nil
+	return srv, h, nil
 }
 
 func closeAll(ls []net.Listener) {

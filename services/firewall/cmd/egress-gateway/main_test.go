@@ -36,21 +36,23 @@ func TestParseConfig(t *testing.T) {
 	require.Equal(t, map[policy.Group]string{"workspace": ":1", "browser": ":2"}, cfg.Listen)
 	require.Equal(t, "10.0.0.2:53", cfg.DNSServer)
 
-	cfg, err = parseConfig([]string{"--listen", "browser=:9", "--ingress", ":8080", "--route", "/runtime/=runtime:8080",
+	cfg, err = parseConfig([]string{"--listen", "browser=:9", "--ingress", ":8080", "--secret-file", "/etc/s", "--route", "/runtime/=runtime:8080",
 		"--route", "/terminal=terminal:7681", "--dns", "[fd00::53]:5353", "--log-format", "text"})
 	require.NoError(t, err)
 	require.Equal(t, map[policy.Group]string{"browser": ":9"}, cfg.Listen, "flags replace env")
 	require.Len(t, cfg.Routes, 2)
 	require.Equal(t, "/terminal/", cfg.Routes[1].Prefix)
 	require.Equal(t, "[fd00::53]:5353", cfg.DNSServer)
+	require.Equal(t, "/etc/s", cfg.SecretFile)
 
 	for name, args := range map[string][]string{
-		"unknown group":  {"--listen", "db=:1"},
-		"no equals":      {"--listen", ":1"},
-		"duplicate":      {"--listen", "workspace=:1", "--listen", "workspace=:2"},
-		"bad route":      {"--ingress", ":1", "--route", "runtime:8080"},
-		"bad log format": {"--log-format", "xml"},
-		"extra args":     {"stray"},
+		"unknown group":          {"--listen", "db=:1"},
+		"no equals":              {"--listen", ":1"},
+		"duplicate":              {"--listen", "workspace=:1", "--listen", "workspace=:2"},
+		"bad route":              {"--ingress", ":1", "--route", "runtime:8080"},
+		"bad log format":         {"--log-format", "xml"},
+		"secret without ingress": {"--listen", "workspace=:1", "--dns", "1.1.1.1", "--policy-file", "/p", "--secret-file", "/s"},
+		"extra args":             {"stray"},
 	} {
 		_, err := parseConfig(args)
 		require.Error(t, err, name)
@@ -82,11 +84,16 @@ func TestRun(t *testing.T) {
 	defer backend.Close()
 	policyFile := filepath.Join(t.TempDir(), "policy.json")
 	require.NoError(t, os.WriteFile(policyFile, []byte(`{"workspace": {"network_access_enabled": true, "mode": "allowlist", "allowed_domains": ["example.test"]}}`), 0o600))
+	// The secret file is written after the gateway starts, as the
+	// provisioner may do.
+	secretFile := filepath.Join(t.TempDir(), "ingress-secret")
+	const secret = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2"
 
 	cfg := Config{
 		Listen:          map[policy.Group]string{policy.GroupWorkspace: freeAddr(t)},
 		Ingress:         freeAddr(t),
 		PolicyFile:      policyFile,
+		SecretFile:      secretFile,
 		PolicyInterval:  10 * time.Millisecond,
 		DNSServer:       dns.Addr,
 		Log:             config.DefaultLog(),
@@ -102,15 +109,28 @@ func TestRun(t *testing.T) {
 	go func() { done <- run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
 
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	require.Eventually(t, func() bool {
-		resp, err := client.Get("http://" + cfg.Ingress + "/runtime/hello")
+	getRuntime := func(secret string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, "http://"+cfg.Ingress+"/runtime/hello", nil)
+		require.NoError(t, err)
+		if secret != "" {
+			req.Header.Set(ingress.Header, secret)
+		}
+		resp, err := client.Do(req)
 		if err != nil {
-			return false
+			return 0, err.Error()
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return string(b) == "runtime /hello"
-	}, 5*time.Second, 20*time.Millisecond)
+		return resp.StatusCode, string(b)
+	}
+	require.Eventually(t, func() bool { code, _ := getRuntime(secret); return code == http.StatusForbidden },
+		5*time.Second, 20*time.Millisecond, "no secret file yet: refused")
+	require.NoError(t, os.WriteFile(secretFile, []byte(secret), 0o400))
+	require.Eventually(t, func() bool { _, body := getRuntime(secret); return body == "runtime /hello" },
+		5*time.Second, 20*time.Millisecond)
+	code, body := getRuntime("")
+	require.Equal(t, http.StatusForbidden, code)
+	require.Empty(t, body)
 
 	// The production address filter refuses the loopback answer; an
 	// unlisted name is refused by policy.
