@@ -305,6 +305,9 @@ func (fd *FrontDoor) rewrite(pr *httputil.ProxyRequest) {
 	up := pr.In.Context().Value(upstreamKey{}).(*upstream)
 	pr.SetURL(up.url)
 	pr.SetXForwarded()
+	// The service sees the origin the browser is on, so its own same-origin
+	// checks (the terminal's Origin check) hold behind the front door.
+	pr.Out.Host = pr.In.Host
 	pr.Out.Header.Set("X-Forwarded-Proto", fd.cfg.Scheme)
 	pr.Out.Header.Set(pkgfd.Header, up.secret)
 	if up.stripAuth {
