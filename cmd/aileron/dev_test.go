@@ -88,13 +88,7 @@ func TestDevServesTheREADMEDemo(t *testing.T) {
 
 	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == "running" },
 		3*time.Minute, 200*time.Millisecond, "the demo workspace must reach running")
-	w = getJSON(t, base+"/api/v1/workspaces/"+id)
-	runtime := w["services"].(map[string]any)["runtime"].(map[string]any)
-	require.Contains(t, runtime["endpoint"], "http://127.0.0.1:")
-	hc, err := http.Get(strings.TrimSuffix(runtime["endpoint"].(string), "/") + "/healthz")
-	require.NoError(t, err)
-	hc.Body.Close()
-	require.Equal(t, http.StatusOK, hc.StatusCode, "the reported endpoint reaches the runtime")
+	requireFrontDoor(t, base, id)
 
 	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
 	resp, err = http.DefaultClient.Do(req)
@@ -116,6 +110,60 @@ func TestDevServesTheREADMEDemo(t *testing.T) {
 	out, err = exec.Command("docker", "network", "ls", "-q", "--filter", "label=aileron.dev/workspace-id="+id).CombinedOutput()
 	require.NoError(t, err)
 	require.Empty(t, strings.TrimSpace(string(out)), "no network of the workspace is left")
+}
+
+// requireFrontDoor checks that the runtime's reported endpoint is its front
+// door on the apps domain and reaches the runtime with a credential only.
+func requireFrontDoor(t *testing.T, base, id string) {
+	t.Helper()
+	w := getJSON(t, base+"/api/v1/workspaces/"+id)
+	runtime := w["services"].(map[string]any)["runtime"].(map[string]any)
+	port := base[strings.LastIndex(base, ":")+1:]
+	host := "runtime--" + id + ".localhost:" + port
+	require.Equal(t, "http://"+host+"/", runtime["endpoint"])
+	healthz := func(token string) int {
+		req, err := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+		require.NoError(t, err)
+		req.Host = host // *.localhost is loopback in browsers; Go's resolver needs no help with an address
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusUnauthorized, healthz(""), "the front door wants a credential even in open dev mode")
+	require.Equal(t, http.StatusOK, healthz("dev"), "the front door reaches the runtime")
+}
+
+// TestDevFrontDoorOnDocker reaches a workspace on the real engine through the
+// front door. It uses the images `make images` built (it does not rebuild
+// them, so it can run beside other work on the same engine).
+func TestDevFrontDoorOnDocker(t *testing.T) {
+	base := startDev(t, "--docker=on")
+	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(`{"name": "front-door", "provisioner": "docker"}`))
+	require.NoError(t, err)
+	var w map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
+	id := w["id"].(string)
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
+		if r, err := http.DefaultClient.Do(req); err == nil {
+			r.Body.Close()
+		}
+		require.Eventually(t, func() bool {
+			r, err := http.Get(base + "/api/v1/workspaces/" + id)
+			require.NoError(t, err)
+			r.Body.Close()
+			return r.StatusCode == http.StatusNotFound
+		}, 2*time.Minute, 200*time.Millisecond)
+	})
+	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == "running" },
+		3*time.Minute, 200*time.Millisecond, "the workspace must reach running (are the images built? make images)")
+	requireFrontDoor(t, base, id)
 }
 
 func TestDevRefusesRemoteListenWithoutAuth(t *testing.T) {
