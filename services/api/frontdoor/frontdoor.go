@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/status"
@@ -55,6 +56,7 @@ func New(cfg Config, key pkgfd.Key, o *orchestrator.Orchestrator, authn *auth.Au
 	fd.proxy = &httputil.ReverseProxy{
 		Rewrite:        fd.rewrite,
 		FlushInterval:  -1, // streams (SSE, chunked bodies) pass through as they come
+		BufferPool:     bufferPool{},
 		ModifyResponse: fd.modifyResponse,
 		ErrorHandler:   fd.upstreamError,
 		Transport: &http.Transport{
@@ -64,12 +66,24 @@ func New(cfg Config, key pkgfd.Key, o *orchestrator.Orchestrator, authn *auth.Au
 			MaxIdleConnsPerHost:    32,
 			IdleConnTimeout:        90 * time.Second,
 			MaxResponseHeaderBytes: 1 << 20,
+			ReadBufferSize:         64 << 10,
+			WriteBufferSize:        64 << 10,
 			ForceAttemptHTTP2:      false,
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return fd, nil
 }
+
+// bufferPool lends the proxy 256 KiB copy buffers: a bulk transfer then
+// costs a few large reads and writes instead of many 32 KiB ones, while a
+// trickle is still written (and flushed) as soon as it arrives.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
 // Dispatch sends requests for a front-door host to fd and every other one to next.
 func (fd *FrontDoor) Dispatch(next http.Handler) http.Handler {

@@ -60,7 +60,7 @@ func (in *ingress) seen() (http.Header, string) {
 	return in.last, in.host
 }
 
-func newIngress(t *testing.T) *ingress {
+func newIngress(t testing.TB) *ingress {
 	in := &ingress{release: make(chan struct{})}
 	in.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in.mu.Lock()
@@ -76,6 +76,24 @@ func newIngress(t *testing.T) *ingress {
 				return
 			}
 			_, _ = io.WriteString(w, "second\n")
+		case "/runtime/blob":
+			_, _ = w.Write(blob)
+		case "/runtime/wsblob":
+			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			for {
+				if _, _, err := c.Read(r.Context()); err != nil {
+					return
+				}
+				for off := 0; off < len(blob); off += wsChunk {
+					if err := c.Write(r.Context(), websocket.MessageBinary, blob[off:off+wsChunk]); err != nil {
+						return
+					}
+				}
+			}
 		case "/runtime/ws":
 			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 			if err != nil {
@@ -97,6 +115,12 @@ func newIngress(t *testing.T) *ingress {
 	return in
 }
 
+// blob is the 1 MiB body of the stream benchmarks, sent over WebSockets in
+// wsChunk messages.
+var blob = make([]byte, 1<<20)
+
+const wsChunk = 16 << 10
+
 type harness struct {
 	env *apitest.Env
 	in  *ingress
@@ -104,7 +128,7 @@ type harness struct {
 	key pkgfd.Key
 }
 
-func start(t *testing.T) *harness {
+func start(t testing.TB) *harness {
 	t.Helper()
 	tokens := map[string]auth.StaticToken{
 		auth.HashToken(alice): {Name: "alice"},
@@ -121,7 +145,7 @@ func start(t *testing.T) *harness {
 }
 
 // api calls the REST API as token.
-func (h *harness) api(t *testing.T, token, method, path string) (int, map[string]any) {
+func (h *harness) api(t testing.TB, token, method, path string) (int, map[string]any) {
 	t.Helper()
 	body := io.Reader(nil)
 	if method == http.MethodPost {
@@ -142,7 +166,7 @@ func (h *harness) api(t *testing.T, token, method, path string) (int, map[string
 
 // running creates a workspace of alice's that a provisioner reports running
 // with its services at the stand-in ingress.
-func (h *harness) running(t *testing.T, name string) string {
+func (h *harness) running(t testing.TB, name string) string {
 	t.Helper()
 	req, err := http.NewRequest("POST", h.env.URL+"/api/v1/workspaces", strings.NewReader(`{"name":"`+name+`","provisioner":"docker"}`))
 	require.NoError(t, err)
@@ -161,7 +185,7 @@ func (h *harness) running(t *testing.T, name string) string {
 
 const eventsv1Running = "running"
 
-func (h *harness) report(t *testing.T, id, phase string) {
+func (h *harness) report(t testing.TB, id, phase string) {
 	t.Helper()
 	var gen int64
 	require.Eventually(t, func() bool {
@@ -193,7 +217,7 @@ func (h *harness) host(s, id string) string {
 }
 
 // get sends a request to a front-door host through the API's listener.
-func (h *harness) get(t *testing.T, host, path string, hdr http.Header) (*http.Response, map[string]any) {
+func (h *harness) get(t testing.TB, host, path string, hdr http.Header) (*http.Response, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest("GET", h.env.URL+path, nil)
 	require.NoError(t, err)
