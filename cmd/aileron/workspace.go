@@ -30,6 +30,8 @@ commands:
   watch [ID]                   print every change until interrupted
   open ID [SERVICE]            print a one-time link that opens a service (default runtime)
                                in a browser on its own origin; --browser opens it
+  port-forward ID SERVICE [LOCAL_PORT]
+                               serve a service on 127.0.0.1 (with the CLI's token)
 
 flags of every command:
   --api URL     API base URL (env AILERON_API, default ` + defaultAPI + `)
@@ -65,6 +67,8 @@ func runWorkspace(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return e.watch(ctx, rest)
 	case "open":
 		return e.open(ctx, rest)
+	case "port-forward":
+		return e.portForward(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, workspaceUsage)
 		return exitOK

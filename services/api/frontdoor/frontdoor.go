@@ -54,8 +54,14 @@ func New(cfg Config, key pkgfd.Key, o *orchestrator.Orchestrator, authn *auth.Au
 	fd := &FrontDoor{cfg: cfg, apiPort: apiPort, key: key, ticket: signer{key.Derive("ticket")},
 		session: signer{key.Derive("session")}, o: o, authn: authn, log: log, now: time.Now}
 	fd.proxy = &httputil.ReverseProxy{
-		Rewrite:        fd.rewrite,
-		FlushInterval:  -1, // streams (SSE, chunked bodies) pass through as they come
+		Rewrite: fd.rewrite,
+		// No periodic flush: ReverseProxy already flushes every write of a
+		// response without Content-Length (chunked streams, long polls) and of
+		// text/event-stream, so streams are never held back; a response of
+		// known length goes out in large writes without a flush per write
+		// (which cost a small request ~30%: headers and body in separate
+		// packets, and chunked encoding).
+		FlushInterval:  0,
 		BufferPool:     bufferPool{},
 		ModifyResponse: fd.modifyResponse,
 		ErrorHandler:   fd.upstreamError,

@@ -250,6 +250,17 @@ func TestBearerTokens(t *testing.T) {
 	require.NotContains(t, rt["endpoint"], h.in.URL)
 	_, list := h.api(t, alice, "GET", "/api/v1/workspaces")
 	require.Equal(t, "http://"+host+"/", list["workspaces"].([]any)[0].(map[string]any)["services"].(map[string]any)["runtime"].(map[string]any)["endpoint"])
+	// So does the watch (the REST stream over gRPC).
+	wreq, err := http.NewRequest("GET", h.env.URL+"/api/v1/workspaces:watch?id="+id, nil)
+	require.NoError(t, err)
+	wreq.Header.Set("Authorization", "Bearer "+alice)
+	wresp, err := http.DefaultClient.Do(wreq)
+	require.NoError(t, err)
+	line, err := bufio.NewReader(wresp.Body).ReadString('\n')
+	wresp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, line, `"endpoint":"http://`+host+`/"`)
+	require.NotContains(t, line, h.in.URL)
 	// The index keeps the internal endpoint.
 	rec, ok := h.env.Server.Orchestrator.Index().Get(id)
 	require.True(t, ok)
