@@ -118,9 +118,8 @@ func (fd *FrontDoor) cookieName() string {
 
 // upstream is what the checks decided for one proxied request.
 type upstream struct {
-	url       *url.URL
-	secret    string
-	stripAuth bool
+	url    *url.URL
+	secret string
 }
 
 type upstreamKey struct{}
@@ -138,7 +137,7 @@ func (fd *FrontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fd.enter(w, r, t, origin)
 		return
 	}
-	p, c, stripAuth, ok := fd.authenticate(w, r, t)
+	p, c, ok := fd.authenticate(w, r, t)
 	if !ok {
 		return
 	}
@@ -163,35 +162,35 @@ func (fd *FrontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("service %s of workspace %s has no usable endpoint", t.service, t.id))
 		return
 	}
-	up := &upstream{url: u, secret: fd.key.WorkspaceSecret(t.id), stripAuth: stripAuth}
+	up := &upstream{url: u, secret: fd.key.WorkspaceSecret(t.id)}
 	fd.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, up)))
 }
 
-// authenticate finds the caller: a valid session cookie for this origin, else
-// the API's bearer token. It answers the request itself when it fails.
-func (fd *FrontDoor) authenticate(w http.ResponseWriter, r *http.Request, t *target) (p auth.Principal, c *claims, stripAuth, ok bool) {
-	if ck, err := r.Cookie(fd.cookieName()); err == nil {
+// authenticate finds the caller: the API's bearer token when the request
+// carries an Authorization header (which belongs to the front door: it never
+// reaches the workspace), else a valid session cookie for this origin. It
+// answers the request itself when it fails.
+func (fd *FrontDoor) authenticate(w http.ResponseWriter, r *http.Request, t *target) (p auth.Principal, c *claims, ok bool) {
+	h := r.Header.Get("Authorization")
+	if ck, err := r.Cookie(fd.cookieName()); err == nil && h == "" {
 		cl, err := fd.session.verify(ck.Value, fd.now())
 		if err == nil && cl.Workspace == t.id && cl.Service == t.service {
-			return auth.Principal{Subject: cl.Subject, Admin: cl.Admin, Method: "session"}, &cl, false, true
+			return auth.Principal{Subject: cl.Subject, Admin: cl.Admin, Method: "session"}, &cl, true
 		}
-		if r.Header.Get("Authorization") == "" {
-			fd.fail(w, r, http.StatusUnauthorized, errcode.FrontDoorCredentialInvalid, "cookie",
-				"the session cookie is not valid for this service (expired, forged or for another one); open the service again")
-			return p, nil, false, false
-		}
+		fd.fail(w, r, http.StatusUnauthorized, errcode.FrontDoorCredentialInvalid, "cookie",
+			"the session cookie is not valid for this service (expired, forged or for another one); open the service again")
+		return p, nil, false
 	}
-	h := r.Header.Get("Authorization")
 	if h == "" {
 		// Even dev mode's open API wants a credential here: browsers send no
 		// Authorization header cross-site, so this keeps other web pages out.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="aileron"`)
 		fd.fail(w, r, http.StatusUnauthorized, errcode.AuthTokenMissing, "Authorization",
 			"an Authorization: Bearer <token> header, or a session from POST /api/v1/workspaces/{id}/services/{service}:open, is required")
-		return p, nil, false, false
+		return p, nil, false
 	}
 	if fd.authn == nil {
-		return auth.Principal{Subject: "dev", Admin: true, Method: "dev"}, nil, true, true
+		return auth.Principal{Subject: "dev", Admin: true, Method: "dev"}, nil, true
 	}
 	p, err := fd.authn.Authenticate(r.Context(), h)
 	if err != nil {
@@ -204,9 +203,9 @@ func (fd *FrontDoor) authenticate(w http.ResponseWriter, r *http.Request, t *tar
 		} else {
 			fd.fail(w, r, http.StatusInternalServerError, errcode.Internal, "", "internal error")
 		}
-		return p, nil, false, false
+		return p, nil, false
 	}
-	return p, nil, true, true
+	return p, nil, true
 }
 
 // sameOrigin refuses what another origin makes a browser send: a WebSocket
@@ -330,9 +329,7 @@ func (fd *FrontDoor) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = pr.In.Host
 	pr.Out.Header.Set("X-Forwarded-Proto", fd.cfg.Scheme)
 	pr.Out.Header.Set(pkgfd.Header, up.secret)
-	if up.stripAuth {
-		pr.Out.Header.Del("Authorization")
-	}
+	pr.Out.Header.Del("Authorization")
 	stripCookie(pr.Out.Header, fd.cookieName())
 }
 
@@ -358,7 +355,9 @@ func stripCookie(h http.Header, name string) {
 	}
 }
 
-// modifyResponse keeps a service from replacing the front door's cookie.
+// modifyResponse keeps a service's cookies on its own origin: a cookie with
+// a Domain attribute (which would reach every service of the apps domain, and
+// in dev the console's host) and one named like the front door's are dropped.
 func (fd *FrontDoor) modifyResponse(resp *http.Response) error {
 	vals := resp.Header.Values("Set-Cookie")
 	if len(vals) == 0 {
@@ -366,9 +365,11 @@ func (fd *FrontDoor) modifyResponse(resp *http.Response) error {
 	}
 	resp.Header.Del("Set-Cookie")
 	for _, v := range vals {
-		if k, _, _ := strings.Cut(v, "="); strings.TrimSpace(k) != fd.cookieName() {
-			resp.Header.Add("Set-Cookie", v)
+		c, err := http.ParseSetCookie(v)
+		if err != nil || c.Domain != "" || strings.EqualFold(c.Name, fd.cookieName()) {
+			continue
 		}
+		resp.Header.Add("Set-Cookie", v)
 	}
 	return nil
 }

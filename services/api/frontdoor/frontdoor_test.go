@@ -106,6 +106,11 @@ func newIngress(t testing.TB) *ingress {
 			}
 			_ = c.Write(r.Context(), typ, append([]byte("echo: "), msg...))
 			_, _, _ = c.Read(r.Context())
+		case "/runtime/setcookie":
+			w.Header().Add("Set-Cookie", "own=1; Path=/")
+			w.Header().Add("Set-Cookie", "wide=1; Domain=localhost; Path=/")
+			w.Header().Add("Set-Cookie", "aileron-session=planted; Path=/")
+			fallthrough
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]string{"path": r.URL.Path, "query": r.URL.RawQuery})
@@ -375,6 +380,20 @@ func TestTicketsAndSessions(t *testing.T) {
 	seen, _ := h.in.seen()
 	require.Equal(t, "theirs=2", seen.Get("Cookie"), "the front door's cookie stays with the front door")
 	require.Equal(t, h.key.WorkspaceSecret(id), seen.Get(pkgfd.Header))
+
+	// A service keeps its cookies to its own origin and cannot replace the session.
+	resp, _ = h.get(t, host, "/setcookie", cookie)
+	require.Equal(t, []string{"own=1; Path=/"}, resp.Header.Values("Set-Cookie"))
+	// With an Authorization header the bearer token decides, and never reaches the workspace.
+	both := cookie.Clone()
+	both.Set("Authorization", "Bearer "+bob)
+	resp, b = h.get(t, host, "/page", both)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "%v", b)
+	both.Set("Authorization", "Bearer "+alice)
+	resp, _ = h.get(t, host, "/page", both)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	seen, _ = h.in.seen()
+	require.Empty(t, seen.Get("Authorization"))
 
 	// The cookie is good on its own origin only, and not cross-origin.
 	resp, b = h.get(t, h.host("terminal", id), "/page", cookie)
