@@ -42,19 +42,19 @@ type Config struct {
 // Register adds the front door's flags, shared by `aileron dev` and the api
 // binary, to fs (a config.Set reads each from its AILERON_* variable too:
 // --apps-domain is AILERON_APPS_DOMAIN).
-func (f *Config) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Domain, "apps-domain", "localhost", "domain of the workspace services' origins: <service>--<id>.<apps-domain> (needs a wildcard DNS record and certificate in production)")
-	fs.StringVar(&f.Scheme, "apps-scheme", "http", "scheme of the workspace services' public URLs: http or https")
-	fs.IntVar(&f.Port, "apps-port", 0, "port of the workspace services' public URLs (0: the API's HTTP port)")
-	fs.DurationVar(&f.TicketTTL, "apps-ticket-ttl", time.Minute, "how long an unused link from `open` stays good")
-	fs.DurationVar(&f.SessionTTL, "apps-session-ttl", 8*time.Hour, "how long a browser session on a service's origin lasts")
+func (c *Config) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Domain, "apps-domain", "localhost", "domain of the workspace services' origins: <service>--<id>.<apps-domain> (needs a wildcard DNS record and certificate in production)")
+	fs.StringVar(&c.Scheme, "apps-scheme", "http", "scheme of the workspace services' public URLs: http or https")
+	fs.IntVar(&c.Port, "apps-port", 0, "port of the workspace services' public URLs (0: the API's HTTP port)")
+	fs.DurationVar(&c.TicketTTL, "apps-ticket-ttl", time.Minute, "how long an unused one-time link to a service (OpenWorkspaceService) stays good")
+	fs.DurationVar(&c.SessionTTL, "apps-session-ttl", 8*time.Hour, "how long a browser session on a service's origin lasts")
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Domain == "" || strings.ContainsAny(c.Domain, ":/ ") || strings.HasPrefix(c.Domain, ".") || strings.HasSuffix(c.Domain, ".") {
-		errs = append(errs, fmt.Errorf("--apps-domain %q: want a DNS name such as localhost or apps.example.com", c.Domain))
+	if c.Domain == "" || strings.ToLower(c.Domain) != c.Domain || strings.ContainsAny(c.Domain, ":/ ") || strings.HasPrefix(c.Domain, ".") || strings.HasSuffix(c.Domain, ".") {
+		errs = append(errs, fmt.Errorf("--apps-domain %q: want a lower-case DNS name such as localhost or apps.example.com", c.Domain))
 	}
 	if c.Scheme != "http" && c.Scheme != "https" {
 		errs = append(errs, fmt.Errorf("--apps-scheme %q: want http or https", c.Scheme))

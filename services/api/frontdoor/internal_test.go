@@ -44,3 +44,16 @@ func TestMatch(t *testing.T) {
 	require.Equal(t, "https://runtime--"+id+".apps.example.com", Config{Domain: "apps.example.com", Scheme: "https", Port: 443}.origin("runtime", id, 3001))
 	require.Equal(t, "http://runtime--"+id+".localhost:3001", c.origin("runtime", id, 3001))
 }
+
+func TestConfigValidate(t *testing.T) {
+	require.NoError(t, DefaultConfig().Validate())
+	for name, c := range map[string]Config{
+		"upper-case domain": {Domain: "Apps.Example.com", Scheme: "https", TicketTTL: time.Minute, SessionTTL: time.Hour},
+		"domain with port":  {Domain: "localhost:3001", Scheme: "http", TicketTTL: time.Minute, SessionTTL: time.Hour},
+		"scheme":            {Domain: "localhost", Scheme: "ftp", TicketTTL: time.Minute, SessionTTL: time.Hour},
+		"ticket ttl":        {Domain: "localhost", Scheme: "http", TicketTTL: time.Hour, SessionTTL: time.Hour},
+		"port":              {Domain: "localhost", Scheme: "http", Port: 70000, TicketTTL: time.Minute, SessionTTL: time.Hour},
+	} {
+		require.Error(t, c.Validate(), name)
+	}
+}
