@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -135,6 +136,42 @@ func requireFrontDoor(t *testing.T, base, id string) {
 	}
 	require.Equal(t, http.StatusUnauthorized, healthz(""), "the front door wants a credential even in open dev mode")
 	require.Equal(t, http.StatusOK, healthz("dev"), "the front door reaches the runtime")
+
+	// A browser's way in: a one-time link for the terminal, then its cookie.
+	resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/services/terminal:open", "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	var open map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&open))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%v", open)
+	link, err := url.Parse(open["url"].(string))
+	require.NoError(t, err)
+	require.Equal(t, "terminal--"+id+".localhost:"+port, link.Host)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	enter := func(host string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, base+link.RequestURI(), nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := noRedirect.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	require.Equal(t, http.StatusUnauthorized, enter(host).StatusCode, "a terminal ticket does not open the runtime")
+	entered := enter(link.Host)
+	require.Equal(t, http.StatusSeeOther, entered.StatusCode)
+	require.Len(t, entered.Cookies(), 1)
+	req, err := http.NewRequest(http.MethodGet, base+"/info", nil)
+	require.NoError(t, err)
+	req.Host = link.Host
+	req.AddCookie(entered.Cookies()[0])
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var info map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&info))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "terminal", info["service"], "the session reaches the terminal's container through its ingress")
 }
 
 // TestDevFrontDoorOnDocker reaches a workspace on the real engine through the
