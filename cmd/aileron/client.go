@@ -201,6 +201,13 @@ func (c *client) restartService(ctx context.Context, id, service string) (*works
 		&workspacev1.RestartServiceRequest{}, w)
 }
 
+// open asks for a one-time link to a service.
+func (c *client) open(ctx context.Context, id, service string) (*workspacev1.OpenWorkspaceServiceResponse, error) {
+	r := &workspacev1.OpenWorkspaceServiceResponse{}
+	return r, c.call(ctx, http.MethodPost, wsPath(id, "/services/", url.PathEscape(service), ":open"), nil,
+		&workspacev1.OpenWorkspaceServiceRequest{}, r)
+}
+
 func (c *client) delete(ctx context.Context, id string) (*workspacev1.Workspace, error) {
 	w := &workspacev1.Workspace{}
 	return w, c.call(ctx, http.MethodDelete, wsPath(id), nil, nil, w)

@@ -18,6 +18,7 @@ import (
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
+	"aileron.dev/services/api/frontdoor"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
 	"aileron.dev/services/api/ui"
@@ -39,6 +40,7 @@ type devConfig struct {
 	// AILERON_DOCKER_* variables override it as in the docker-provisioner.
 	DockerConfig string
 	Auth         auth.Flags
+	FrontDoor    frontdoor.Config
 	// ready, when set, is told the REST address once every service runs.
 	ready func(restAddr string)
 }
@@ -53,7 +55,7 @@ func (c devConfig) Validate() error {
 	if _, _, err := bus.ParseSync(c.NATSSync); err != nil {
 		return err
 	}
-	return c.Log.Validate()
+	return errors.Join(c.Log.Validate(), c.FrontDoor.Validate())
 }
 
 func parseDev(args []string, stderr io.Writer) (devConfig, error) {
@@ -71,6 +73,7 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 	fs.StringVar(&c.Docker, "docker", "auto", `run the docker provisioner: "auto" (when the Docker socket answers), "on" or "off"; its settings come from --docker-config and AILERON_DOCKER_* (services/docker-provisioner/README.md)`)
 	fs.StringVar(&c.DockerConfig, "docker-config", "", "JSON config file of the docker provisioner")
 	c.Auth.Register(fs.FlagSet)
+	c.FrontDoor.Register(fs.FlagSet)
 	// Named before the rule that derives names from flags.
 	fs.SetEnv("http", "AILERON_HTTP_ADDR")
 	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
@@ -124,7 +127,8 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	oc.Provisioners = []workspace.Provisioner{workspace.ProvisionerDocker}
 	oc.MaxWorkspacesPerOwner = cfg.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc,
-		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler()}
+		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler(),
+		FrontDoor: &cfg.FrontDoor}
 	sc.Secure(auth.NewGuard(authn, limiter, js, log))
 	api, err := server.Start(ctx, sc, js, log)
 	if err != nil {

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	dockerprov "aileron.dev/services/docker-provisioner/provisioner"
 )
 
 // startDev runs `aileron dev` in-process on free ports and returns its REST URL.
@@ -88,18 +92,7 @@ func TestDevServesTheREADMEDemo(t *testing.T) {
 
 	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == "running" },
 		3*time.Minute, 200*time.Millisecond, "the demo workspace must reach running")
-	w = getJSON(t, base+"/api/v1/workspaces/"+id)
-	runtime := w["services"].(map[string]any)["runtime"].(map[string]any)
-	require.Contains(t, runtime["endpoint"], "http://127.0.0.1:")
-	// Running means the provisioner's health probes, which carry the
-	// workspace's ingress secret as the front door does, passed the ingress.
-	// Another local process with only the port number gets nothing.
-	hc, err := http.Get(strings.TrimSuffix(runtime["endpoint"].(string), "/") + "/healthz")
-	require.NoError(t, err)
-	hcBody, _ := io.ReadAll(hc.Body)
-	hc.Body.Close()
-	require.Equal(t, http.StatusForbidden, hc.StatusCode, "the ingress serves only requests with the workspace's ingress secret")
-	require.Empty(t, hcBody)
+	requireFrontDoor(t, base, id)
 
 	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
 	resp, err = http.DefaultClient.Do(req)
@@ -123,9 +116,96 @@ func TestDevServesTheREADMEDemo(t *testing.T) {
 	require.Empty(t, strings.TrimSpace(string(out)), "no network of the workspace is left")
 }
 
+// requireFrontDoor checks that the runtime's reported endpoint is its front
+// door on the apps domain and reaches the runtime with a credential only.
+func requireFrontDoor(t *testing.T, base, id string) {
+	t.Helper()
+	w := getJSON(t, base+"/api/v1/workspaces/"+id)
+	runtime := w["services"].(map[string]any)["runtime"].(map[string]any)
+	port := base[strings.LastIndex(base, ":")+1:]
+	host := "runtime--" + id + ".localhost:" + port
+	require.Equal(t, "http://"+host+"/", runtime["endpoint"])
+	healthz := func(token string) int {
+		req, err := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+		require.NoError(t, err)
+		req.Host = host // *.localhost is loopback in browsers; Go's resolver needs no help with an address
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// Running means the provisioner's health probes, which carry the
+	// workspace's ingress secret as the front door does, passed the ingress.
+	// Another local process with only the ingress port gets nothing.
+	direct, err := http.Get("http://" + ingressAddr(t, id) + "/runtime/healthz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(direct.Body)
+	direct.Body.Close()
+	require.Equal(t, http.StatusForbidden, direct.StatusCode, "the ingress serves only requests with the workspace's ingress secret")
+	require.Empty(t, body)
+
+	require.Equal(t, http.StatusUnauthorized, healthz(""), "the front door wants a credential even in open dev mode")
+	require.Equal(t, http.StatusOK, healthz("dev"), "the front door reaches the runtime")
+
+	// A browser's way in: a one-time link for the terminal, then its cookie.
+	resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/services/terminal:open", "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	var open map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&open))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%v", open)
+	link, err := url.Parse(open["url"].(string))
+	require.NoError(t, err)
+	require.Equal(t, "terminal--"+id+".localhost:"+port, link.Host)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	enter := func(host string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, base+link.RequestURI(), nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := noRedirect.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	require.Equal(t, http.StatusUnauthorized, enter(host).StatusCode, "a terminal ticket does not open the runtime")
+	entered := enter(link.Host)
+	require.Equal(t, http.StatusSeeOther, entered.StatusCode)
+	require.Len(t, entered.Cookies(), 1)
+	req, err := http.NewRequest(http.MethodGet, base+"/info", nil)
+	require.NoError(t, err)
+	req.Host = link.Host
+	req.AddCookie(entered.Cookies()[0])
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var info map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&info))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "terminal", info["service"], "the session reaches the terminal's container through its ingress")
+}
+
 func TestDevRefusesRemoteListenWithoutAuth(t *testing.T) {
 	cfg, err := parseDev([]string{"--data-dir", t.TempDir(), "--http", "0.0.0.0:0", "--grpc", "127.0.0.1:0", "--nats-port", "-1", "--docker=off"}, io.Discard)
 	require.NoError(t, err)
 	err = dev(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.ErrorContains(t, err, "loopback")
+}
+
+// ingressAddr is the loopback address the gateway of workspace id publishes
+// its ingress on.
+func ingressAddr(t *testing.T, id string) string {
+	t.Helper()
+	cli, err := dockerprov.NewDockerClient()
+	require.NoError(t, err)
+	defer cli.Close()
+	c, err := cli.ContainerInspect(context.Background(), dockerprov.GatewayName(id))
+	require.NoError(t, err)
+	for _, b := range c.NetworkSettings.Ports["8080/tcp"] {
+		return net.JoinHostPort(b.HostIP, b.HostPort)
+	}
+	t.Fatalf("gateway of %s publishes no ingress port", id)
+	return ""
 }

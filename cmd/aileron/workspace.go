@@ -28,6 +28,10 @@ commands:
   restart-service ID SERVICE   restart one service: runtime, terminal, browser or canvas
   delete ID                    delete a workspace and its data (asks first unless --yes)
   watch [ID]                   print every change until interrupted
+  open ID [SERVICE]            print a one-time link that opens a service (default runtime)
+                               in a browser on its own origin; --browser opens it
+  port-forward ID SERVICE [LOCAL_PORT]
+                               serve a service on 127.0.0.1 (with the CLI's token)
 
 flags of every command:
   --api URL     API base URL (env AILERON_API, default ` + defaultAPI + `)
@@ -61,6 +65,10 @@ func runWorkspace(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return e.delete(ctx, rest)
 	case "watch":
 		return e.watch(ctx, rest)
+	case "open":
+		return e.open(ctx, rest)
+	case "port-forward":
+		return e.portForward(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, workspaceUsage)
 		return exitOK
@@ -194,6 +202,35 @@ func (e *cliEnv) restartService(ctx context.Context, args []string) int {
 		return e.fail(err)
 	}
 	return e.accepted("restart of "+pos[1], w)
+}
+
+// open prints (and with --browser opens) a service's one-time link.
+func (e *cliEnv) open(ctx context.Context, args []string) int {
+	fs := e.flags("workspace open", "ID [SERVICE]")
+	browser := fs.Bool("browser", false, "open the link with xdg-open (or open on macOS)")
+	pos, code, ok := e.parse(fs, args, 1, 2)
+	if !ok {
+		return code
+	}
+	svc := string(workspace.ServiceRuntime)
+	if len(pos) == 2 {
+		svc = pos[1]
+	}
+	r, err := e.client.open(ctx, pos[0], svc)
+	if err != nil {
+		return e.fail(err)
+	}
+	if e.output == "json" {
+		return e.printJSON(r)
+	}
+	fmt.Fprintln(e.stdout, r.Url)
+	if *browser {
+		if err := openBrowser(r.Url); err != nil {
+			fmt.Fprintf(e.stderr, "error: BROWSER: %v (open the link above yourself)\n", err)
+			return exitAPI
+		}
+	}
+	return exitOK
 }
 
 func (e *cliEnv) accepted(what string, w *workspacev1.Workspace) int {

@@ -51,7 +51,8 @@ func TestRenderDefaults(t *testing.T) {
 	t.Run("api", func(t *testing.T) {
 		_, c := container(t, m, p+"api")
 		assert.Equal(t, "aileron/api:dev", c.Image)
-		assert.Subset(t, c.Args, []string{"--http=:3001", "--grpc=:9090", "--replicas=3", "--provisioners=kubernetes"})
+		assert.Subset(t, c.Args, []string{"--http=:3001", "--grpc=:9090", "--replicas=3", "--provisioners=kubernetes",
+			"--apps-domain=localhost", "--apps-scheme=http", "--apps-port=0", "--apps-session-ttl=8h"})
 		require.NotNil(t, c.ReadinessProbe.HTTPGet)
 		assert.Equal(t, "/healthz", c.ReadinessProbe.HTTPGet.Path)
 		assert.Equal(t, "http", c.ReadinessProbe.HTTPGet.Port.String())
@@ -330,6 +331,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"bare wildcard domain", []string{"firewall.defaults.workspace[0]=*"}, "at '/firewall/defaults/workspace/0'"},
 		{"domain with port", []string{"firewall.defaults.workspace[0]=example.com:443"}, "at '/firewall/defaults/workspace/0'"},
 		{"bad digest", []string{"api.image.digest=latest"}, "at '/api/image/digest'"},
+		{"apps domain with a port", []string{"api.apps.domain=apps.example.com:443"}, "at '/api/apps/domain'"},
+		{"apps scheme", []string{"api.apps.scheme=ftp"}, "at '/api/apps/scheme'"},
 		{"bad pull policy", []string{"workspaceOperator.image.pullPolicy=Sometimes"}, "at '/workspaceOperator/image/pullPolicy'"},
 		{"root user", []string{"podSecurityContext.runAsNonRoot=false"}, "at '/podSecurityContext/runAsNonRoot': value must be true"},
 		{"uid 0", []string{"containerSecurityContext.runAsUser=0"}, "at '/containerSecurityContext/runAsUser'"},

@@ -181,6 +181,27 @@ const (
 // With returns the code p + suffix.
 func (p Prefix) With(suffix string) Code { return Code(string(p) + suffix) }
 
+// Front-door errors: a request to a workspace service on its own origin
+// (<service>--<id>.<apps domain>).
+const (
+	// FrontDoorCredentialInvalid (401): the ticket or session cookie is forged,
+	// expired, already used, for another workspace or service, or from before
+	// the workspace was last stopped, started or restarted.
+	FrontDoorCredentialInvalid Code = "FRONTDOOR_CREDENTIAL_INVALID"
+	// FrontDoorRequestRefused (403): a cross-origin request carrying the
+	// session cookie, or a WebSocket upgrade from a foreign Origin.
+	FrontDoorRequestRefused Code = "FRONTDOOR_REQUEST_REFUSED"
+	// FrontDoorHostInvalid (404): the host is on the apps domain but names no
+	// service and workspace id.
+	FrontDoorHostInvalid Code = "FRONTDOOR_HOST_INVALID"
+	// WorkspaceNotRunning (409): the workspace is not running; the message
+	// names its state.
+	WorkspaceNotRunning Code = "WORKSPACE_NOT_RUNNING"
+	// WorkspaceServiceUnavailable (503): the service is not running (the
+	// message names its state) or its ingress did not answer.
+	WorkspaceServiceUnavailable Code = "WORKSPACE_SERVICE_UNAVAILABLE"
+)
+
 // All lists every fixed code.
 var All = []Code{
 	RequestInvalid, RequestEncodingInvalid, WorkspaceNameInvalid, WorkspaceIDInvalid, WorkspaceProvisionerInvalid,
@@ -204,6 +225,7 @@ var All = []Code{
 	SessionNotFound, SessionTagInvalid, SessionExists, SessionInputClosed, SessionInputBlocked,
 	SignalInvalid, TerminalNotFound, TerminalIDInvalid, TerminalExists, TerminalLimitReached,
 	OriginNotAllowed,
+	FrontDoorCredentialInvalid, FrontDoorRequestRefused, FrontDoorHostInvalid, WorkspaceNotRunning, WorkspaceServiceUnavailable,
 }
 
 // Prefixes lists every prefix of run-time codes.

@@ -29,6 +29,7 @@ import (
 var mutating = map[string]bool{
 	"CreateWorkspace": true, "StopWorkspace": true, "StartWorkspace": true, "RestartWorkspace": true,
 	"RestartService": true, "DeleteWorkspace": true, "UpdateFirewall": true,
+	"OpenWorkspaceService": true, // issues a credential: audited
 }
 
 // Guard authenticates, rate-limits and audits calls. Health checks pass freely.
@@ -43,6 +44,10 @@ type Guard struct {
 func NewGuard(a *Authenticator, l *Limiter, js jetstream.JetStream, log *slog.Logger) *Guard {
 	return &Guard{auth: a, limiter: l, js: js, log: log}
 }
+
+// Authenticator returns the guard's authenticator (the front door checks
+// bearer tokens with it too).
+func (g *Guard) Authenticator() *Authenticator { return g.auth }
 
 // Unary is the unary server interceptor.
 func (g *Guard) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {

@@ -262,6 +262,9 @@ func (h *Handler) WatchWorkspaces(req *workspacev1.WatchWorkspacesRequest, strea
 	}
 }
 
+// ToStatus is toStatus for the API's other gRPC handlers (the front door's).
+func ToStatus(err error) error { return toStatus(err) }
+
 // toStatus maps a domain error to a gRPC status carrying an ErrorInfo whose
 // reason is the stable code and whose metadata names the field.
 func toStatus(err error) error {

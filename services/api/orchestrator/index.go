@@ -81,6 +81,15 @@ func (x *Index) Owner(id string) (string, bool) {
 	return w.Owner, true
 }
 
+// Get returns the workspace with id, if the index holds it. The record is
+// shared: callers must not modify it.
+func (x *Index) Get(id string) (*workspacev1.Workspace, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	w, ok := x.byID[id]
+	return w, ok
+}
+
 // Filter selects workspaces for List and Watch.
 type Filter struct {
 	ID, Owner   string

@@ -22,8 +22,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	pkgfd "aileron.dev/pkg/frontdoor"
 	"aileron.dev/pkg/store"
 	"aileron.dev/services/api/auth"
+	"aileron.dev/services/api/frontdoor"
 	"aileron.dev/services/api/gateway"
 	"aileron.dev/services/api/orchestrator"
 )
@@ -44,6 +46,13 @@ type Config struct {
 	UI http.Handler
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration
+	// FrontDoor, when set, serves the workspace services' origins
+	// (<service>--<id>.<apps domain>) on the REST port, reports front-door
+	// URLs as service endpoints and enables OpenWorkspaceService.
+	FrontDoor *frontdoor.Config
+	// Authenticator checks the front door's bearer tokens; nil is the open
+	// dev authenticator. Secure sets it.
+	Authenticator *auth.Authenticator
 }
 
 // Secure puts the guard's authentication, rate-limit and audit interceptors in
@@ -52,6 +61,7 @@ func (c *Config) Secure(g *auth.Guard) {
 	c.UnaryInterceptors = append(c.UnaryInterceptors, g.Unary)
 	c.StreamInterceptors = append(c.StreamInterceptors, g.Stream)
 	c.Identity = auth.Identity
+	c.Authenticator = g.Authenticator()
 }
 
 // Server is a running api service.
@@ -59,7 +69,9 @@ type Server struct {
 	// HTTPAddr and GRPCAddr are the bound addresses (useful with port 0).
 	HTTPAddr, GRPCAddr string
 	Orchestrator       *orchestrator.Orchestrator
-	done               chan error
+	// FrontDoor is the front door, when configured.
+	FrontDoor *frontdoor.FrontDoor
+	done      chan error
 }
 
 // Wait blocks until the server stopped after its context ended.
@@ -87,12 +99,24 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		_ = gl.Close()
 		return nil, fmt.Errorf("listen http: %w", err)
 	}
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), logUnary(log), checkUnary}
+	stream := []grpc.StreamServerInterceptor{recoverStream(log), checkStream}
+	var handler workspacev1.WorkspaceServiceServer = orchestrator.NewHandler(o, cfg.Identity, cfg.Access)
+	var fd *frontdoor.FrontDoor
+	if cfg.FrontDoor != nil {
+		if fd, err = startFrontDoor(ctx, cfg, js, o, hl, log); err != nil {
+			_, _ = gl.Close(), hl.Close()
+			return nil, err
+		}
+		unary, stream = append(unary, fd.Unary), append(stream, fd.Stream)
+		handler = fd.Handler(handler.(*orchestrator.Handler), cfg.Identity)
+	}
 	gs := grpc.NewServer(append(limitOptions(),
 		grpc.ForceServerCodecV2(newRequestCodec()),
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{recoverUnary(log), logUnary(log), checkUnary}, cfg.UnaryInterceptors...)...),
-		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{recoverStream(log), checkStream}, cfg.StreamInterceptors...)...),
+		grpc.ChainUnaryInterceptor(append(unary, cfg.UnaryInterceptors...)...),
+		grpc.ChainStreamInterceptor(append(stream, cfg.StreamInterceptors...)...),
 	)...)
-	workspacev1.RegisterWorkspaceServiceServer(gs, orchestrator.NewHandler(o, cfg.Identity, cfg.Access))
+	workspacev1.RegisterWorkspaceServiceServer(gs, handler)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 
@@ -107,9 +131,14 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		_, _, _ = gl.Close(), hl.Close(), conn.Close()
 		return nil, err
 	}
-	httpSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	if fd != nil {
+		gw = fd.Dispatch(gw)
+	}
+	// Headers are capped (the front door forwards them to workspaces) and
+	// idle keep-alives end; there is no write timeout, for streams.
+	httpSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: 2 * time.Minute}
 
-	s := &Server{HTTPAddr: hl.Addr().String(), GRPCAddr: gl.Addr().String(), Orchestrator: o, done: make(chan error, 1)}
+	s := &Server{HTTPAddr: hl.Addr().String(), GRPCAddr: gl.Addr().String(), Orchestrator: o, FrontDoor: fd, done: make(chan error, 1)}
 	loopsDone := make(chan struct{})
 	go func() { o.Run(ctx); close(loopsDone) }()
 	go func() { _ = gs.Serve(gl) }()
@@ -143,6 +172,20 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		s.done <- err
 	}()
 	return s, nil
+}
+
+// startFrontDoor loads the control plane's front-door key and builds the
+// front door on the REST listener's port.
+func startFrontDoor(ctx context.Context, cfg Config, js jetstream.JetStream, o *orchestrator.Orchestrator, hl net.Listener, log *slog.Logger) (*frontdoor.FrontDoor, error) {
+	key, err := pkgfd.LoadKey(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	port := 0
+	if a, ok := hl.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	return frontdoor.New(*cfg.FrontDoor, key, o, cfg.Authenticator, port, log.With("component", "frontdoor"))
 }
 
 func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {

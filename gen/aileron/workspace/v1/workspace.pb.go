@@ -1118,6 +1118,127 @@ func (x *RestartServiceRequest) GetService() string {
 	return ""
 }
 
+// OpenWorkspaceServiceRequest names one service of a workspace.
+type OpenWorkspaceServiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Workspace id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// runtime, terminal, browser or canvas.
+	Service       string `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenWorkspaceServiceRequest) Reset() {
+	*x = OpenWorkspaceServiceRequest{}
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenWorkspaceServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenWorkspaceServiceRequest) ProtoMessage() {}
+
+func (x *OpenWorkspaceServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenWorkspaceServiceRequest.ProtoReflect.Descriptor instead.
+func (*OpenWorkspaceServiceRequest) Descriptor() ([]byte, []int) {
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *OpenWorkspaceServiceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *OpenWorkspaceServiceRequest) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+// OpenWorkspaceServiceResponse is the link that opens the service.
+type OpenWorkspaceServiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The service's front-door URL carrying a one-time ticket; a browser that
+	// follows it gets a session cookie for that service's origin only.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// When the ticket expires if unused.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// The service's front-door URL without a ticket (non-browser clients send
+	// their bearer token there).
+	Endpoint      string `protobuf:"bytes,3,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenWorkspaceServiceResponse) Reset() {
+	*x = OpenWorkspaceServiceResponse{}
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenWorkspaceServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenWorkspaceServiceResponse) ProtoMessage() {}
+
+func (x *OpenWorkspaceServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenWorkspaceServiceResponse.ProtoReflect.Descriptor instead.
+func (*OpenWorkspaceServiceResponse) Descriptor() ([]byte, []int) {
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *OpenWorkspaceServiceResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *OpenWorkspaceServiceResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *OpenWorkspaceServiceResponse) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
 // DeleteWorkspaceRequest deletes a workspace.
 type DeleteWorkspaceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1129,7 +1250,7 @@ type DeleteWorkspaceRequest struct {
 
 func (x *DeleteWorkspaceRequest) Reset() {
 	*x = DeleteWorkspaceRequest{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[13]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1262,7 @@ func (x *DeleteWorkspaceRequest) String() string {
 func (*DeleteWorkspaceRequest) ProtoMessage() {}
 
 func (x *DeleteWorkspaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[13]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1275,7 @@ func (x *DeleteWorkspaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWorkspaceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWorkspaceRequest) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{13}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteWorkspaceRequest) GetId() string {
@@ -1175,7 +1296,7 @@ type GetFirewallRequest struct {
 
 func (x *GetFirewallRequest) Reset() {
 	*x = GetFirewallRequest{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[14]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1308,7 @@ func (x *GetFirewallRequest) String() string {
 func (*GetFirewallRequest) ProtoMessage() {}
 
 func (x *GetFirewallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[14]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1321,7 @@ func (x *GetFirewallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFirewallRequest.ProtoReflect.Descriptor instead.
 func (*GetFirewallRequest) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{14}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetFirewallRequest) GetId() string {
@@ -1237,7 +1358,7 @@ type Firewall struct {
 
 func (x *Firewall) Reset() {
 	*x = Firewall{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[15]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1370,7 @@ func (x *Firewall) String() string {
 func (*Firewall) ProtoMessage() {}
 
 func (x *Firewall) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[15]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1383,7 @@ func (x *Firewall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Firewall.ProtoReflect.Descriptor instead.
 func (*Firewall) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{15}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Firewall) GetId() string {
@@ -1353,7 +1474,7 @@ type UpdateFirewallRequest struct {
 
 func (x *UpdateFirewallRequest) Reset() {
 	*x = UpdateFirewallRequest{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[16]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1486,7 @@ func (x *UpdateFirewallRequest) String() string {
 func (*UpdateFirewallRequest) ProtoMessage() {}
 
 func (x *UpdateFirewallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[16]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1499,7 @@ func (x *UpdateFirewallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFirewallRequest.ProtoReflect.Descriptor instead.
 func (*UpdateFirewallRequest) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{16}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateFirewallRequest) GetId() string {
@@ -1448,7 +1569,7 @@ type WatchWorkspacesRequest struct {
 
 func (x *WatchWorkspacesRequest) Reset() {
 	*x = WatchWorkspacesRequest{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[17]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1581,7 @@ func (x *WatchWorkspacesRequest) String() string {
 func (*WatchWorkspacesRequest) ProtoMessage() {}
 
 func (x *WatchWorkspacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[17]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1594,7 @@ func (x *WatchWorkspacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkspacesRequest.ProtoReflect.Descriptor instead.
 func (*WatchWorkspacesRequest) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{17}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchWorkspacesRequest) GetId() string {
@@ -1498,7 +1619,7 @@ type WatchWorkspacesResponse struct {
 
 func (x *WatchWorkspacesResponse) Reset() {
 	*x = WatchWorkspacesResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[18]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1631,7 @@ func (x *WatchWorkspacesResponse) String() string {
 func (*WatchWorkspacesResponse) ProtoMessage() {}
 
 func (x *WatchWorkspacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[18]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1644,7 @@ func (x *WatchWorkspacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkspacesResponse.ProtoReflect.Descriptor instead.
 func (*WatchWorkspacesResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{18}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchWorkspacesResponse) GetType() string {
@@ -1551,7 +1672,7 @@ type CreateWorkspaceResponse struct {
 
 func (x *CreateWorkspaceResponse) Reset() {
 	*x = CreateWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[19]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1684,7 @@ func (x *CreateWorkspaceResponse) String() string {
 func (*CreateWorkspaceResponse) ProtoMessage() {}
 
 func (x *CreateWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[19]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1697,7 @@ func (x *CreateWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*CreateWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{19}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1597,7 +1718,7 @@ type GetWorkspaceResponse struct {
 
 func (x *GetWorkspaceResponse) Reset() {
 	*x = GetWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[20]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1730,7 @@ func (x *GetWorkspaceResponse) String() string {
 func (*GetWorkspaceResponse) ProtoMessage() {}
 
 func (x *GetWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[20]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1743,7 @@ func (x *GetWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{20}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1643,7 +1764,7 @@ type StopWorkspaceResponse struct {
 
 func (x *StopWorkspaceResponse) Reset() {
 	*x = StopWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[21]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1776,7 @@ func (x *StopWorkspaceResponse) String() string {
 func (*StopWorkspaceResponse) ProtoMessage() {}
 
 func (x *StopWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[21]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1789,7 @@ func (x *StopWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*StopWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{21}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StopWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1689,7 +1810,7 @@ type StartWorkspaceResponse struct {
 
 func (x *StartWorkspaceResponse) Reset() {
 	*x = StartWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[22]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +1822,7 @@ func (x *StartWorkspaceResponse) String() string {
 func (*StartWorkspaceResponse) ProtoMessage() {}
 
 func (x *StartWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[22]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +1835,7 @@ func (x *StartWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*StartWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{22}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StartWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1735,7 +1856,7 @@ type RestartWorkspaceResponse struct {
 
 func (x *RestartWorkspaceResponse) Reset() {
 	*x = RestartWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[23]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +1868,7 @@ func (x *RestartWorkspaceResponse) String() string {
 func (*RestartWorkspaceResponse) ProtoMessage() {}
 
 func (x *RestartWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[23]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1881,7 @@ func (x *RestartWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*RestartWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{23}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RestartWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1781,7 +1902,7 @@ type RestartServiceResponse struct {
 
 func (x *RestartServiceResponse) Reset() {
 	*x = RestartServiceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[24]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1914,7 @@ func (x *RestartServiceResponse) String() string {
 func (*RestartServiceResponse) ProtoMessage() {}
 
 func (x *RestartServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[24]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1927,7 @@ func (x *RestartServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartServiceResponse.ProtoReflect.Descriptor instead.
 func (*RestartServiceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{24}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RestartServiceResponse) GetWorkspace() *Workspace {
@@ -1827,7 +1948,7 @@ type DeleteWorkspaceResponse struct {
 
 func (x *DeleteWorkspaceResponse) Reset() {
 	*x = DeleteWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[25]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1960,7 @@ func (x *DeleteWorkspaceResponse) String() string {
 func (*DeleteWorkspaceResponse) ProtoMessage() {}
 
 func (x *DeleteWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[25]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1973,7 @@ func (x *DeleteWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{25}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1873,7 +1994,7 @@ type GetFirewallResponse struct {
 
 func (x *GetFirewallResponse) Reset() {
 	*x = GetFirewallResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[26]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +2006,7 @@ func (x *GetFirewallResponse) String() string {
 func (*GetFirewallResponse) ProtoMessage() {}
 
 func (x *GetFirewallResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[26]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +2019,7 @@ func (x *GetFirewallResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFirewallResponse.ProtoReflect.Descriptor instead.
 func (*GetFirewallResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{26}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetFirewallResponse) GetFirewall() *Firewall {
@@ -1919,7 +2040,7 @@ type UpdateFirewallResponse struct {
 
 func (x *UpdateFirewallResponse) Reset() {
 	*x = UpdateFirewallResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[27]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2052,7 @@ func (x *UpdateFirewallResponse) String() string {
 func (*UpdateFirewallResponse) ProtoMessage() {}
 
 func (x *UpdateFirewallResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[27]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2065,7 @@ func (x *UpdateFirewallResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFirewallResponse.ProtoReflect.Descriptor instead.
 func (*UpdateFirewallResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{27}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateFirewallResponse) GetFirewall() *Firewall {
@@ -2055,7 +2176,15 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"A\n" +
 	"\x15RestartServiceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aservice\x18\x02 \x01(\tR\aservice\"(\n" +
+	"\aservice\x18\x02 \x01(\tR\aservice\"G\n" +
+	"\x1bOpenWorkspaceServiceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aservice\x18\x02 \x01(\tR\aservice\"\x89\x01\n" +
+	"\x1cOpenWorkspaceServiceResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x1a\n" +
+	"\bendpoint\x18\x03 \x01(\tR\bendpoint\"(\n" +
 	"\x16DeleteWorkspaceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"$\n" +
 	"\x12GetFirewallRequest\x12\x0e\n" +
@@ -2101,7 +2230,7 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x13GetFirewallResponse\x12:\n" +
 	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall\"T\n" +
 	"\x16UpdateFirewallResponse\x12:\n" +
-	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall2\xa8\x0e\n" +
+	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall2\xe4\x0f\n" +
 	"\x10WorkspaceService\x12\x98\x01\n" +
 	"\x0fCreateWorkspace\x12,.aileron.workspace.v1.CreateWorkspaceRequest\x1a-.aileron.workspace.v1.CreateWorkspaceResponse\"(\x82\xd3\xe4\x93\x02\":\x01*b\tworkspace\"\x12/api/v1/workspaces\x12\x87\x01\n" +
 	"\x0eListWorkspaces\x12+.aileron.workspace.v1.ListWorkspacesRequest\x1a,.aileron.workspace.v1.ListWorkspacesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/workspaces\x12\x91\x01\n" +
@@ -2112,7 +2241,8 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x0eRestartService\x12+.aileron.workspace.v1.RestartServiceRequest\x1a,.aileron.workspace.v1.RestartServiceResponse\"\x8f\x01\x82\xd3\xe4\x93\x02\x88\x01:\x01*ZD:\x01*b\tworkspace\"4/api/v1/workspaces/{id}/components/{service}/restartb\tworkspace\"2/api/v1/workspaces/{id}/services/{service}/restart\x12\x9a\x01\n" +
 	"\x0fDeleteWorkspace\x12,.aileron.workspace.v1.DeleteWorkspaceRequest\x1a-.aileron.workspace.v1.DeleteWorkspaceResponse\"*\x82\xd3\xe4\x93\x02$b\tworkspace*\x17/api/v1/workspaces/{id}\x12\x96\x01\n" +
 	"\vGetFirewall\x12(.aileron.workspace.v1.GetFirewallRequest\x1a).aileron.workspace.v1.GetFirewallResponse\"2\x82\xd3\xe4\x93\x02,b\bfirewall\x12 /api/v1/workspaces/{id}/firewall\x12\xa2\x01\n" +
-	"\x0eUpdateFirewall\x12+.aileron.workspace.v1.UpdateFirewallRequest\x1a,.aileron.workspace.v1.UpdateFirewallResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\bfirewall\x1a /api/v1/workspaces/{id}/firewall\x12\x92\x01\n" +
+	"\x0eUpdateFirewall\x12+.aileron.workspace.v1.UpdateFirewallRequest\x1a,.aileron.workspace.v1.UpdateFirewallResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\bfirewall\x1a /api/v1/workspaces/{id}/firewall\x12\xb9\x01\n" +
+	"\x14OpenWorkspaceService\x121.aileron.workspace.v1.OpenWorkspaceServiceRequest\x1a2.aileron.workspace.v1.OpenWorkspaceServiceResponse\":\x82\xd3\xe4\x93\x024:\x01*\"//api/v1/workspaces/{id}/services/{service}:open\x12\x92\x01\n" +
 	"\x0fWatchWorkspaces\x12,.aileron.workspace.v1.WatchWorkspacesRequest\x1a-.aileron.workspace.v1.WatchWorkspacesResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/workspaces:watch0\x01B\xfd\x05\x92A\xc7\x05\x12\xe5\x03\n" +
 	"\x16Aileron Workspaces API\x12\xc6\x03Create, start, stop, restart and delete agent workspaces (agent runtime, in-browser terminal, headless Chrome and an optional canvas) and manage each workspace's egress firewall. Every mutating call is asynchronous: it records the desired state and answers at once with the workspace; provisioners converge on it and the workspace's state follows (poll GET or watch /api/v1/workspaces:watch). Errors carry a stable machine-readable code; see docs/api.md.2\x02v1Z\xce\x01\n" +
 	"\xcb\x01\n" +
@@ -2133,95 +2263,100 @@ func file_aileron_workspace_v1_workspace_proto_rawDescGZIP() []byte {
 	return file_aileron_workspace_v1_workspace_proto_rawDescData
 }
 
-var file_aileron_workspace_v1_workspace_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_aileron_workspace_v1_workspace_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_aileron_workspace_v1_workspace_proto_goTypes = []any{
-	(*Workspace)(nil),                // 0: aileron.workspace.v1.Workspace
-	(*Services)(nil),                 // 1: aileron.workspace.v1.Services
-	(*ServiceStatus)(nil),            // 2: aileron.workspace.v1.ServiceStatus
-	(*Operations)(nil),               // 3: aileron.workspace.v1.Operations
-	(*FirewallStatus)(nil),           // 4: aileron.workspace.v1.FirewallStatus
-	(*CreateWorkspaceRequest)(nil),   // 5: aileron.workspace.v1.CreateWorkspaceRequest
-	(*ListWorkspacesRequest)(nil),    // 6: aileron.workspace.v1.ListWorkspacesRequest
-	(*ListWorkspacesResponse)(nil),   // 7: aileron.workspace.v1.ListWorkspacesResponse
-	(*GetWorkspaceRequest)(nil),      // 8: aileron.workspace.v1.GetWorkspaceRequest
-	(*StopWorkspaceRequest)(nil),     // 9: aileron.workspace.v1.StopWorkspaceRequest
-	(*StartWorkspaceRequest)(nil),    // 10: aileron.workspace.v1.StartWorkspaceRequest
-	(*RestartWorkspaceRequest)(nil),  // 11: aileron.workspace.v1.RestartWorkspaceRequest
-	(*RestartServiceRequest)(nil),    // 12: aileron.workspace.v1.RestartServiceRequest
-	(*DeleteWorkspaceRequest)(nil),   // 13: aileron.workspace.v1.DeleteWorkspaceRequest
-	(*GetFirewallRequest)(nil),       // 14: aileron.workspace.v1.GetFirewallRequest
-	(*Firewall)(nil),                 // 15: aileron.workspace.v1.Firewall
-	(*UpdateFirewallRequest)(nil),    // 16: aileron.workspace.v1.UpdateFirewallRequest
-	(*WatchWorkspacesRequest)(nil),   // 17: aileron.workspace.v1.WatchWorkspacesRequest
-	(*WatchWorkspacesResponse)(nil),  // 18: aileron.workspace.v1.WatchWorkspacesResponse
-	(*CreateWorkspaceResponse)(nil),  // 19: aileron.workspace.v1.CreateWorkspaceResponse
-	(*GetWorkspaceResponse)(nil),     // 20: aileron.workspace.v1.GetWorkspaceResponse
-	(*StopWorkspaceResponse)(nil),    // 21: aileron.workspace.v1.StopWorkspaceResponse
-	(*StartWorkspaceResponse)(nil),   // 22: aileron.workspace.v1.StartWorkspaceResponse
-	(*RestartWorkspaceResponse)(nil), // 23: aileron.workspace.v1.RestartWorkspaceResponse
-	(*RestartServiceResponse)(nil),   // 24: aileron.workspace.v1.RestartServiceResponse
-	(*DeleteWorkspaceResponse)(nil),  // 25: aileron.workspace.v1.DeleteWorkspaceResponse
-	(*GetFirewallResponse)(nil),      // 26: aileron.workspace.v1.GetFirewallResponse
-	(*UpdateFirewallResponse)(nil),   // 27: aileron.workspace.v1.UpdateFirewallResponse
-	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
+	(*Workspace)(nil),                    // 0: aileron.workspace.v1.Workspace
+	(*Services)(nil),                     // 1: aileron.workspace.v1.Services
+	(*ServiceStatus)(nil),                // 2: aileron.workspace.v1.ServiceStatus
+	(*Operations)(nil),                   // 3: aileron.workspace.v1.Operations
+	(*FirewallStatus)(nil),               // 4: aileron.workspace.v1.FirewallStatus
+	(*CreateWorkspaceRequest)(nil),       // 5: aileron.workspace.v1.CreateWorkspaceRequest
+	(*ListWorkspacesRequest)(nil),        // 6: aileron.workspace.v1.ListWorkspacesRequest
+	(*ListWorkspacesResponse)(nil),       // 7: aileron.workspace.v1.ListWorkspacesResponse
+	(*GetWorkspaceRequest)(nil),          // 8: aileron.workspace.v1.GetWorkspaceRequest
+	(*StopWorkspaceRequest)(nil),         // 9: aileron.workspace.v1.StopWorkspaceRequest
+	(*StartWorkspaceRequest)(nil),        // 10: aileron.workspace.v1.StartWorkspaceRequest
+	(*RestartWorkspaceRequest)(nil),      // 11: aileron.workspace.v1.RestartWorkspaceRequest
+	(*RestartServiceRequest)(nil),        // 12: aileron.workspace.v1.RestartServiceRequest
+	(*OpenWorkspaceServiceRequest)(nil),  // 13: aileron.workspace.v1.OpenWorkspaceServiceRequest
+	(*OpenWorkspaceServiceResponse)(nil), // 14: aileron.workspace.v1.OpenWorkspaceServiceResponse
+	(*DeleteWorkspaceRequest)(nil),       // 15: aileron.workspace.v1.DeleteWorkspaceRequest
+	(*GetFirewallRequest)(nil),           // 16: aileron.workspace.v1.GetFirewallRequest
+	(*Firewall)(nil),                     // 17: aileron.workspace.v1.Firewall
+	(*UpdateFirewallRequest)(nil),        // 18: aileron.workspace.v1.UpdateFirewallRequest
+	(*WatchWorkspacesRequest)(nil),       // 19: aileron.workspace.v1.WatchWorkspacesRequest
+	(*WatchWorkspacesResponse)(nil),      // 20: aileron.workspace.v1.WatchWorkspacesResponse
+	(*CreateWorkspaceResponse)(nil),      // 21: aileron.workspace.v1.CreateWorkspaceResponse
+	(*GetWorkspaceResponse)(nil),         // 22: aileron.workspace.v1.GetWorkspaceResponse
+	(*StopWorkspaceResponse)(nil),        // 23: aileron.workspace.v1.StopWorkspaceResponse
+	(*StartWorkspaceResponse)(nil),       // 24: aileron.workspace.v1.StartWorkspaceResponse
+	(*RestartWorkspaceResponse)(nil),     // 25: aileron.workspace.v1.RestartWorkspaceResponse
+	(*RestartServiceResponse)(nil),       // 26: aileron.workspace.v1.RestartServiceResponse
+	(*DeleteWorkspaceResponse)(nil),      // 27: aileron.workspace.v1.DeleteWorkspaceResponse
+	(*GetFirewallResponse)(nil),          // 28: aileron.workspace.v1.GetFirewallResponse
+	(*UpdateFirewallResponse)(nil),       // 29: aileron.workspace.v1.UpdateFirewallResponse
+	(*timestamppb.Timestamp)(nil),        // 30: google.protobuf.Timestamp
 }
 var file_aileron_workspace_v1_workspace_proto_depIdxs = []int32{
 	1,  // 0: aileron.workspace.v1.Workspace.services:type_name -> aileron.workspace.v1.Services
 	4,  // 1: aileron.workspace.v1.Workspace.firewall_status:type_name -> aileron.workspace.v1.FirewallStatus
 	3,  // 2: aileron.workspace.v1.Workspace.operations:type_name -> aileron.workspace.v1.Operations
-	28, // 3: aileron.workspace.v1.Workspace.state_deadline_time:type_name -> google.protobuf.Timestamp
-	28, // 4: aileron.workspace.v1.Workspace.create_time:type_name -> google.protobuf.Timestamp
-	28, // 5: aileron.workspace.v1.Workspace.update_time:type_name -> google.protobuf.Timestamp
+	30, // 3: aileron.workspace.v1.Workspace.state_deadline_time:type_name -> google.protobuf.Timestamp
+	30, // 4: aileron.workspace.v1.Workspace.create_time:type_name -> google.protobuf.Timestamp
+	30, // 5: aileron.workspace.v1.Workspace.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 6: aileron.workspace.v1.Services.runtime:type_name -> aileron.workspace.v1.ServiceStatus
 	2,  // 7: aileron.workspace.v1.Services.terminal:type_name -> aileron.workspace.v1.ServiceStatus
 	2,  // 8: aileron.workspace.v1.Services.browser:type_name -> aileron.workspace.v1.ServiceStatus
 	2,  // 9: aileron.workspace.v1.Services.canvas:type_name -> aileron.workspace.v1.ServiceStatus
-	28, // 10: aileron.workspace.v1.ServiceStatus.last_restart_time:type_name -> google.protobuf.Timestamp
-	28, // 11: aileron.workspace.v1.Operations.restart_workspace_time:type_name -> google.protobuf.Timestamp
-	28, // 12: aileron.workspace.v1.Operations.restart_runtime_time:type_name -> google.protobuf.Timestamp
-	28, // 13: aileron.workspace.v1.Operations.restart_terminal_time:type_name -> google.protobuf.Timestamp
-	28, // 14: aileron.workspace.v1.Operations.restart_browser_time:type_name -> google.protobuf.Timestamp
-	28, // 15: aileron.workspace.v1.Operations.restart_canvas_time:type_name -> google.protobuf.Timestamp
-	28, // 16: aileron.workspace.v1.FirewallStatus.update_time:type_name -> google.protobuf.Timestamp
+	30, // 10: aileron.workspace.v1.ServiceStatus.last_restart_time:type_name -> google.protobuf.Timestamp
+	30, // 11: aileron.workspace.v1.Operations.restart_workspace_time:type_name -> google.protobuf.Timestamp
+	30, // 12: aileron.workspace.v1.Operations.restart_runtime_time:type_name -> google.protobuf.Timestamp
+	30, // 13: aileron.workspace.v1.Operations.restart_terminal_time:type_name -> google.protobuf.Timestamp
+	30, // 14: aileron.workspace.v1.Operations.restart_browser_time:type_name -> google.protobuf.Timestamp
+	30, // 15: aileron.workspace.v1.Operations.restart_canvas_time:type_name -> google.protobuf.Timestamp
+	30, // 16: aileron.workspace.v1.FirewallStatus.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 17: aileron.workspace.v1.ListWorkspacesResponse.workspaces:type_name -> aileron.workspace.v1.Workspace
-	4,  // 18: aileron.workspace.v1.Firewall.status:type_name -> aileron.workspace.v1.FirewallStatus
-	0,  // 19: aileron.workspace.v1.WatchWorkspacesResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 20: aileron.workspace.v1.CreateWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 21: aileron.workspace.v1.GetWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 22: aileron.workspace.v1.StopWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 23: aileron.workspace.v1.StartWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 24: aileron.workspace.v1.RestartWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 25: aileron.workspace.v1.RestartServiceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 26: aileron.workspace.v1.DeleteWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	15, // 27: aileron.workspace.v1.GetFirewallResponse.firewall:type_name -> aileron.workspace.v1.Firewall
-	15, // 28: aileron.workspace.v1.UpdateFirewallResponse.firewall:type_name -> aileron.workspace.v1.Firewall
-	5,  // 29: aileron.workspace.v1.WorkspaceService.CreateWorkspace:input_type -> aileron.workspace.v1.CreateWorkspaceRequest
-	6,  // 30: aileron.workspace.v1.WorkspaceService.ListWorkspaces:input_type -> aileron.workspace.v1.ListWorkspacesRequest
-	8,  // 31: aileron.workspace.v1.WorkspaceService.GetWorkspace:input_type -> aileron.workspace.v1.GetWorkspaceRequest
-	9,  // 32: aileron.workspace.v1.WorkspaceService.StopWorkspace:input_type -> aileron.workspace.v1.StopWorkspaceRequest
-	10, // 33: aileron.workspace.v1.WorkspaceService.StartWorkspace:input_type -> aileron.workspace.v1.StartWorkspaceRequest
-	11, // 34: aileron.workspace.v1.WorkspaceService.RestartWorkspace:input_type -> aileron.workspace.v1.RestartWorkspaceRequest
-	12, // 35: aileron.workspace.v1.WorkspaceService.RestartService:input_type -> aileron.workspace.v1.RestartServiceRequest
-	13, // 36: aileron.workspace.v1.WorkspaceService.DeleteWorkspace:input_type -> aileron.workspace.v1.DeleteWorkspaceRequest
-	14, // 37: aileron.workspace.v1.WorkspaceService.GetFirewall:input_type -> aileron.workspace.v1.GetFirewallRequest
-	16, // 38: aileron.workspace.v1.WorkspaceService.UpdateFirewall:input_type -> aileron.workspace.v1.UpdateFirewallRequest
-	17, // 39: aileron.workspace.v1.WorkspaceService.WatchWorkspaces:input_type -> aileron.workspace.v1.WatchWorkspacesRequest
-	19, // 40: aileron.workspace.v1.WorkspaceService.CreateWorkspace:output_type -> aileron.workspace.v1.CreateWorkspaceResponse
-	7,  // 41: aileron.workspace.v1.WorkspaceService.ListWorkspaces:output_type -> aileron.workspace.v1.ListWorkspacesResponse
-	20, // 42: aileron.workspace.v1.WorkspaceService.GetWorkspace:output_type -> aileron.workspace.v1.GetWorkspaceResponse
-	21, // 43: aileron.workspace.v1.WorkspaceService.StopWorkspace:output_type -> aileron.workspace.v1.StopWorkspaceResponse
-	22, // 44: aileron.workspace.v1.WorkspaceService.StartWorkspace:output_type -> aileron.workspace.v1.StartWorkspaceResponse
-	23, // 45: aileron.workspace.v1.WorkspaceService.RestartWorkspace:output_type -> aileron.workspace.v1.RestartWorkspaceResponse
-	24, // 46: aileron.workspace.v1.WorkspaceService.RestartService:output_type -> aileron.workspace.v1.RestartServiceResponse
-	25, // 47: aileron.workspace.v1.WorkspaceService.DeleteWorkspace:output_type -> aileron.workspace.v1.DeleteWorkspaceResponse
-	26, // 48: aileron.workspace.v1.WorkspaceService.GetFirewall:output_type -> aileron.workspace.v1.GetFirewallResponse
-	27, // 49: aileron.workspace.v1.WorkspaceService.UpdateFirewall:output_type -> aileron.workspace.v1.UpdateFirewallResponse
-	18, // 50: aileron.workspace.v1.WorkspaceService.WatchWorkspaces:output_type -> aileron.workspace.v1.WatchWorkspacesResponse
-	40, // [40:51] is the sub-list for method output_type
-	29, // [29:40] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	30, // 18: aileron.workspace.v1.OpenWorkspaceServiceResponse.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 19: aileron.workspace.v1.Firewall.status:type_name -> aileron.workspace.v1.FirewallStatus
+	0,  // 20: aileron.workspace.v1.WatchWorkspacesResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 21: aileron.workspace.v1.CreateWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 22: aileron.workspace.v1.GetWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 23: aileron.workspace.v1.StopWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 24: aileron.workspace.v1.StartWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 25: aileron.workspace.v1.RestartWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 26: aileron.workspace.v1.RestartServiceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 27: aileron.workspace.v1.DeleteWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	17, // 28: aileron.workspace.v1.GetFirewallResponse.firewall:type_name -> aileron.workspace.v1.Firewall
+	17, // 29: aileron.workspace.v1.UpdateFirewallResponse.firewall:type_name -> aileron.workspace.v1.Firewall
+	5,  // 30: aileron.workspace.v1.WorkspaceService.CreateWorkspace:input_type -> aileron.workspace.v1.CreateWorkspaceRequest
+	6,  // 31: aileron.workspace.v1.WorkspaceService.ListWorkspaces:input_type -> aileron.workspace.v1.ListWorkspacesRequest
+	8,  // 32: aileron.workspace.v1.WorkspaceService.GetWorkspace:input_type -> aileron.workspace.v1.GetWorkspaceRequest
+	9,  // 33: aileron.workspace.v1.WorkspaceService.StopWorkspace:input_type -> aileron.workspace.v1.StopWorkspaceRequest
+	10, // 34: aileron.workspace.v1.WorkspaceService.StartWorkspace:input_type -> aileron.workspace.v1.StartWorkspaceRequest
+	11, // 35: aileron.workspace.v1.WorkspaceService.RestartWorkspace:input_type -> aileron.workspace.v1.RestartWorkspaceRequest
+	12, // 36: aileron.workspace.v1.WorkspaceService.RestartService:input_type -> aileron.workspace.v1.RestartServiceRequest
+	15, // 37: aileron.workspace.v1.WorkspaceService.DeleteWorkspace:input_type -> aileron.workspace.v1.DeleteWorkspaceRequest
+	16, // 38: aileron.workspace.v1.WorkspaceService.GetFirewall:input_type -> aileron.workspace.v1.GetFirewallRequest
+	18, // 39: aileron.workspace.v1.WorkspaceService.UpdateFirewall:input_type -> aileron.workspace.v1.UpdateFirewallRequest
+	13, // 40: aileron.workspace.v1.WorkspaceService.OpenWorkspaceService:input_type -> aileron.workspace.v1.OpenWorkspaceServiceRequest
+	19, // 41: aileron.workspace.v1.WorkspaceService.WatchWorkspaces:input_type -> aileron.workspace.v1.WatchWorkspacesRequest
+	21, // 42: aileron.workspace.v1.WorkspaceService.CreateWorkspace:output_type -> aileron.workspace.v1.CreateWorkspaceResponse
+	7,  // 43: aileron.workspace.v1.WorkspaceService.ListWorkspaces:output_type -> aileron.workspace.v1.ListWorkspacesResponse
+	22, // 44: aileron.workspace.v1.WorkspaceService.GetWorkspace:output_type -> aileron.workspace.v1.GetWorkspaceResponse
+	23, // 45: aileron.workspace.v1.WorkspaceService.StopWorkspace:output_type -> aileron.workspace.v1.StopWorkspaceResponse
+	24, // 46: aileron.workspace.v1.WorkspaceService.StartWorkspace:output_type -> aileron.workspace.v1.StartWorkspaceResponse
+	25, // 47: aileron.workspace.v1.WorkspaceService.RestartWorkspace:output_type -> aileron.workspace.v1.RestartWorkspaceResponse
+	26, // 48: aileron.workspace.v1.WorkspaceService.RestartService:output_type -> aileron.workspace.v1.RestartServiceResponse
+	27, // 49: aileron.workspace.v1.WorkspaceService.DeleteWorkspace:output_type -> aileron.workspace.v1.DeleteWorkspaceResponse
+	28, // 50: aileron.workspace.v1.WorkspaceService.GetFirewall:output_type -> aileron.workspace.v1.GetFirewallResponse
+	29, // 51: aileron.workspace.v1.WorkspaceService.UpdateFirewall:output_type -> aileron.workspace.v1.UpdateFirewallResponse
+	14, // 52: aileron.workspace.v1.WorkspaceService.OpenWorkspaceService:output_type -> aileron.workspace.v1.OpenWorkspaceServiceResponse
+	20, // 53: aileron.workspace.v1.WorkspaceService.WatchWorkspaces:output_type -> aileron.workspace.v1.WatchWorkspacesResponse
+	42, // [42:54] is the sub-list for method output_type
+	30, // [30:42] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_aileron_workspace_v1_workspace_proto_init() }
@@ -2236,7 +2371,7 @@ func file_aileron_workspace_v1_workspace_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_aileron_workspace_v1_workspace_proto_rawDesc), len(file_aileron_workspace_v1_workspace_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,17 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	WorkspaceService_CreateWorkspace_FullMethodName  = "/aileron.workspace.v1.WorkspaceService/CreateWorkspace"
-	WorkspaceService_ListWorkspaces_FullMethodName   = "/aileron.workspace.v1.WorkspaceService/ListWorkspaces"
-	WorkspaceService_GetWorkspace_FullMethodName     = "/aileron.workspace.v1.WorkspaceService/GetWorkspace"
-	WorkspaceService_StopWorkspace_FullMethodName    = "/aileron.workspace.v1.WorkspaceService/StopWorkspace"
-	WorkspaceService_StartWorkspace_FullMethodName   = "/aileron.workspace.v1.WorkspaceService/StartWorkspace"
-	WorkspaceService_RestartWorkspace_FullMethodName = "/aileron.workspace.v1.WorkspaceService/RestartWorkspace"
-	WorkspaceService_RestartService_FullMethodName   = "/aileron.workspace.v1.WorkspaceService/RestartService"
-	WorkspaceService_DeleteWorkspace_FullMethodName  = "/aileron.workspace.v1.WorkspaceService/DeleteWorkspace"
-	WorkspaceService_GetFirewall_FullMethodName      = "/aileron.workspace.v1.WorkspaceService/GetFirewall"
-	WorkspaceService_UpdateFirewall_FullMethodName   = "/aileron.workspace.v1.WorkspaceService/UpdateFirewall"
-	WorkspaceService_WatchWorkspaces_FullMethodName  = "/aileron.workspace.v1.WorkspaceService/WatchWorkspaces"
+	WorkspaceService_CreateWorkspace_FullMethodName      = "/aileron.workspace.v1.WorkspaceService/CreateWorkspace"
+	WorkspaceService_ListWorkspaces_FullMethodName       = "/aileron.workspace.v1.WorkspaceService/ListWorkspaces"
+	WorkspaceService_GetWorkspace_FullMethodName         = "/aileron.workspace.v1.WorkspaceService/GetWorkspace"
+	WorkspaceService_StopWorkspace_FullMethodName        = "/aileron.workspace.v1.WorkspaceService/StopWorkspace"
+	WorkspaceService_StartWorkspace_FullMethodName       = "/aileron.workspace.v1.WorkspaceService/StartWorkspace"
+	WorkspaceService_RestartWorkspace_FullMethodName     = "/aileron.workspace.v1.WorkspaceService/RestartWorkspace"
+	WorkspaceService_RestartService_FullMethodName       = "/aileron.workspace.v1.WorkspaceService/RestartService"
+	WorkspaceService_DeleteWorkspace_FullMethodName      = "/aileron.workspace.v1.WorkspaceService/DeleteWorkspace"
+	WorkspaceService_GetFirewall_FullMethodName          = "/aileron.workspace.v1.WorkspaceService/GetFirewall"
+	WorkspaceService_UpdateFirewall_FullMethodName       = "/aileron.workspace.v1.WorkspaceService/UpdateFirewall"
+	WorkspaceService_OpenWorkspaceService_FullMethodName = "/aileron.workspace.v1.WorkspaceService/OpenWorkspaceService"
+	WorkspaceService_WatchWorkspaces_FullMethodName      = "/aileron.workspace.v1.WorkspaceService/WatchWorkspaces"
 )
 
 // WorkspaceServiceClient is the client API for WorkspaceService service.
@@ -60,6 +61,9 @@ type WorkspaceServiceClient interface {
 	GetFirewall(ctx context.Context, in *GetFirewallRequest, opts ...grpc.CallOption) (*GetFirewallResponse, error)
 	// UpdateFirewall replaces the firewall settings; revision must be the one read.
 	UpdateFirewall(ctx context.Context, in *UpdateFirewallRequest, opts ...grpc.CallOption) (*UpdateFirewallResponse, error)
+	// OpenWorkspaceService issues a short-lived, one-time link that opens one
+	// service of a running workspace in a browser, on the service's own origin.
+	OpenWorkspaceService(ctx context.Context, in *OpenWorkspaceServiceRequest, opts ...grpc.CallOption) (*OpenWorkspaceServiceResponse, error)
 	// WatchWorkspaces streams every change of every visible workspace.
 	WatchWorkspaces(ctx context.Context, in *WatchWorkspacesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkspacesResponse], error)
 }
@@ -172,6 +176,16 @@ func (c *workspaceServiceClient) UpdateFirewall(ctx context.Context, in *UpdateF
 	return out, nil
 }
 
+func (c *workspaceServiceClient) OpenWorkspaceService(ctx context.Context, in *OpenWorkspaceServiceRequest, opts ...grpc.CallOption) (*OpenWorkspaceServiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpenWorkspaceServiceResponse)
+	err := c.cc.Invoke(ctx, WorkspaceService_OpenWorkspaceService_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *workspaceServiceClient) WatchWorkspaces(ctx context.Context, in *WatchWorkspacesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkspacesResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &WorkspaceService_ServiceDesc.Streams[0], WorkspaceService_WatchWorkspaces_FullMethodName, cOpts...)
@@ -219,6 +233,9 @@ type WorkspaceServiceServer interface {
 	GetFirewall(context.Context, *GetFirewallRequest) (*GetFirewallResponse, error)
 	// UpdateFirewall replaces the firewall settings; revision must be the one read.
 	UpdateFirewall(context.Context, *UpdateFirewallRequest) (*UpdateFirewallResponse, error)
+	// OpenWorkspaceService issues a short-lived, one-time link that opens one
+	// service of a running workspace in a browser, on the service's own origin.
+	OpenWorkspaceService(context.Context, *OpenWorkspaceServiceRequest) (*OpenWorkspaceServiceResponse, error)
 	// WatchWorkspaces streams every change of every visible workspace.
 	WatchWorkspaces(*WatchWorkspacesRequest, grpc.ServerStreamingServer[WatchWorkspacesResponse]) error
 	mustEmbedUnimplementedWorkspaceServiceServer()
@@ -260,6 +277,9 @@ func (UnimplementedWorkspaceServiceServer) GetFirewall(context.Context, *GetFire
 }
 func (UnimplementedWorkspaceServiceServer) UpdateFirewall(context.Context, *UpdateFirewallRequest) (*UpdateFirewallResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateFirewall not implemented")
+}
+func (UnimplementedWorkspaceServiceServer) OpenWorkspaceService(context.Context, *OpenWorkspaceServiceRequest) (*OpenWorkspaceServiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OpenWorkspaceService not implemented")
 }
 func (UnimplementedWorkspaceServiceServer) WatchWorkspaces(*WatchWorkspacesRequest, grpc.ServerStreamingServer[WatchWorkspacesResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchWorkspaces not implemented")
@@ -465,6 +485,24 @@ func _WorkspaceService_UpdateFirewall_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkspaceService_OpenWorkspaceService_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OpenWorkspaceServiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkspaceServiceServer).OpenWorkspaceService(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkspaceService_OpenWorkspaceService_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkspaceServiceServer).OpenWorkspaceService(ctx, req.(*OpenWorkspaceServiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _WorkspaceService_WatchWorkspaces_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchWorkspacesRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -522,6 +560,10 @@ var WorkspaceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateFirewall",
 			Handler:    _WorkspaceService_UpdateFirewall_Handler,
+		},
+		{
+			MethodName: "OpenWorkspaceService",
+			Handler:    _WorkspaceService_OpenWorkspaceService_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -93,6 +93,7 @@ export const api = {
   start: id => request('POST', `${ws(id)}/start`, {}),
   restart: id => request('POST', `${ws(id)}/restart`, {}),
   restartService: (id, service) => request('POST', `${ws(id)}/services/${encodeURIComponent(service)}/restart`, {}),
+  open: (id, service) => request('POST', `${ws(id)}/services/${encodeURIComponent(service)}:open`, {}),
   remove: id => request('DELETE', ws(id)),
   firewall: id => request('GET', `${ws(id)}/firewall`),
   updateFirewall: (id, body) => request('PUT', `${ws(id)}/firewall`, body),

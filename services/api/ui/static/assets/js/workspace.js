@@ -59,6 +59,36 @@ export function workspaceView(main, {id, navigate, setConnection}) {
     buttons[key] = {el: b, label};
     return b;
   }
+  // openButton opens a service in a new tab on the service's own origin: a
+  // one-time link from the API, exchanged there for a cookie of that origin.
+  function openButton(s) {
+    const key = `open-${s.name}`;
+    const b = h('button', {type: 'button', class: 'btn btn-small', id: key, 'aria-label': `Open ${s.name}`,
+      onclick: () => openService(s)}, 'Open');
+    buttons[key] = {el: b, label: 'Open'};
+    return b;
+  }
+  async function openService(s) {
+    const key = `open-${s.name}`;
+    // The tab opens now, inside the click, so no popup blocker stops it; it
+    // gets no handle on the console.
+    const tab = window.open('about:blank', '_blank');
+    if (tab) tab.opener = null;
+    pending.add(key);
+    render();
+    replace(alerts);
+    try {
+      const res = await api.open(id, s.name);
+      if (tab) tab.location.href = res.url;
+      else window.open(res.url, '_blank', 'noopener,noreferrer');
+    } catch (err) {
+      if (tab) tab.close();
+      replace(alerts, banner(err, {title: `Opening ${s.label} failed.`}));
+    } finally {
+      pending.delete(key);
+      render();
+    }
+  }
   function setButton(key, ok, title) {
     const {el, label} = buttons[key];
     el.disabled = !ok || pending.has(key);
@@ -120,7 +150,7 @@ export function workspaceView(main, {id, navigate, setConnection}) {
     cells.row = h('tr', {'data-service': s.name},
       h('th', {scope: 'row', 'data-label': 'Service'}, h('div', {}, s.label), h('div', {class: 'muted small'}, s.hint)),
       cells.state, cells.endpoint, cells.restart,
-      h('td', {class: 'cell-action'}, button(key, 'Restart',
+      h('td', {class: 'cell-action'}, openButton(s), ' ', button(key, 'Restart',
         () => run(key, `Restart of ${s.name}`, () => api.restartService(id, s.name)), {aria: `Restart ${s.name}`})));
   }
   services.append(h('table', {class: 'table svc-table'},
@@ -139,6 +169,10 @@ export function workspaceView(main, {id, navigate, setConnection}) {
       const title = deleted ? 'The workspace is deleted'
         : !st.enabled ? `${s.label} is not enabled in this workspace` : why('restart_service', w.state);
       setButton(`svc-${s.name}`, !deleted && st.enabled && allowed('restart_service', w.state), title);
+      const up = w.state === 'running' && st.state === 'running';
+      setButton(`open-${s.name}`, !deleted && st.enabled && up,
+        deleted ? 'The workspace is deleted' : !st.enabled ? `${s.label} is not enabled in this workspace`
+          : up ? `Open ${s.label} in a new tab` : `${s.label} is not running`);
     }
   }
 
