@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,6 +17,7 @@ import (
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
+	"aileron.dev/services/api/gateway"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
 	"aileron.dev/services/api/ui"
@@ -39,6 +39,7 @@ type devConfig struct {
 	// AILERON_DOCKER_* variables override it as in the docker-provisioner.
 	DockerConfig string
 	Auth         auth.Flags
+	Protection   gateway.Protection
 	// ready, when set, is told the REST address once every service runs.
 	ready func(restAddr string)
 }
@@ -53,7 +54,7 @@ func (c devConfig) Validate() error {
 	if _, _, err := bus.ParseSync(c.NATSSync); err != nil {
 		return err
 	}
-	return c.Log.Validate()
+	return errors.Join(c.Log.Validate(), c.Protection.Validate())
 }
 
 func parseDev(args []string, stderr io.Writer) (devConfig, error) {
@@ -65,12 +66,13 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 	fs.StringVar(&c.HTTPAddr, "http", "127.0.0.1:3001", "REST listen address")
 	fs.StringVar(&c.GRPCAddr, "grpc", "127.0.0.1:9090", "gRPC listen address")
 	fs.StringVar(&c.NATSHost, "nats-host", "127.0.0.1", "embedded NATS listen host")
-	fs.IntVar(&c.NATSPort, "nats-port", 4222, "embedded NATS port (-1 picks a free one)")
+	fs.IntVar(&c.NATSPort, "nats-port", 0, "embedded NATS port for outside consumers, which need the token in <data-dir>/nats.url (-1 picks a free one; 0: no TCP listener, in-process only)")
 	fs.StringVar(&c.NATSSync, "nats-sync", "always", `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
 	c.Log.Register(fs)
 	fs.StringVar(&c.Docker, "docker", "auto", `run the docker provisioner: "auto" (when the Docker socket answers), "on" or "off"; its settings come from --docker-config and AILERON_DOCKER_* (services/docker-provisioner/README.md)`)
 	fs.StringVar(&c.DockerConfig, "docker-config", "", "JSON config file of the docker provisioner")
 	c.Auth.Register(fs.FlagSet)
+	c.Protection.Register(fs.FlagSet)
 	// Named before the rule that derives names from flags.
 	fs.SetEnv("http", "AILERON_HTTP_ADDR")
 	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
@@ -99,16 +101,13 @@ func runDev(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{
-		StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Host: cfg.NATSHost, Port: cfg.NATSPort, Sync: cfg.NATSSync,
-	})
+	ns, err := startNATS(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	log.Info("embedded nats started", "url", ns.ClientURL(), "store", cfg.DataDir, "sync", cfg.NATSSync)
+	defer ns.stop()
 
-	nc, js, err := bus.Connect(ns.ClientURL(), "aileron-dev")
+	nc, js, err := bus.Connect(ns.url, "aileron-dev", ns.opts...)
 	if err != nil {
 		return err
 	}
@@ -124,7 +123,8 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	oc.Provisioners = []workspace.Provisioner{workspace.ProvisionerDocker}
 	oc.MaxWorkspacesPerOwner = cfg.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc,
-		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler()}
+		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler(),
+		Protection: cfg.Protection}
 	sc.Secure(auth.NewGuard(authn, limiter, js, log))
 	api, err := server.Start(ctx, sc, js, log)
 	if err != nil {

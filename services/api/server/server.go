@@ -42,6 +42,8 @@ type Config struct {
 	StreamInterceptors []grpc.StreamServerInterceptor
 	// UI serves every non-API path of the REST port, when set.
 	UI http.Handler
+	// Protection lists the Host names the REST port answers besides loopback.
+	Protection gateway.Protection
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration
 }
@@ -102,7 +104,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		_, _ = gl.Close(), hl.Close()
 		return nil, fmt.Errorf("dial grpc: %w", err)
 	}
-	gw, err := gateway.New(ctx, conn, cfg.UI)
+	gw, err := gateway.New(ctx, conn, cfg.UI, cfg.Protection)
 	if err != nil {
 		_, _, _ = gl.Close(), hl.Close(), conn.Close()
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
+	"aileron.dev/services/api/gateway"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
 )
@@ -29,11 +30,12 @@ type Config struct {
 	Deadline           time.Duration
 	Log                config.Log
 	Auth               auth.Flags
+	Protection         gateway.Protection
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	return errors.Join(c.NATS.Validate(), c.Log.Validate())
+	return errors.Join(c.NATS.Validate(), c.Log.Validate(), c.Protection.Validate())
 }
 
 func main() {
@@ -56,6 +58,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.Deadline, "deadline", 5*time.Minute, "deadline of the other transitional states")
 	c.Log.Register(fs)
 	c.Auth.Register(fs.FlagSet)
+	c.Protection.Register(fs.FlagSet)
 	// Named before the rule that derives names from flags.
 	fs.SetEnv("http", "AILERON_HTTP_ADDR")
 	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
@@ -86,7 +89,7 @@ func run(ctx context.Context, args []string) error {
 	oc.Deadlines[workspace.StateCreating] = c.CreatingDeadline
 	oc.MaxWorkspacesPerOwner = c.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, Orchestrator: oc,
-		Access: orchestrator.AccessPolicy{FirewallAdminOnly: c.Auth.FirewallAdminOnly}}
+		Access: orchestrator.AccessPolicy{FirewallAdminOnly: c.Auth.FirewallAdminOnly}, Protection: c.Protection}
 	sc.Secure(auth.NewGuard(authn, limiter, js, log))
 	s, err := server.Start(ctx, sc, js, log)
 	if err != nil {
