@@ -124,8 +124,12 @@ func unsafe(r *http.Request) bool {
 }
 
 // crossSite names the header that makes r cross-site and why, or "".
-// Sec-Fetch-Site "same-site" is refused too: every *.localhost origin,
-// including each workspace service's, is same-site with the console.
+// Sec-Fetch-Site "same-site" is refused too: a page on another port of the
+// same address (127.0.0.1:8080 against the API on 127.0.0.1:3001) is
+// same-site, and so is a workspace service's origin under the same
+// registrable domain as the console (runtime--<id>.apps.example.com and
+// aileron.example.com). Chromium treats each *.localhost name as a site of
+// its own (cross-site).
 func crossSite(r *http.Request) (field, why string) {
 	switch s := r.Header.Get("Sec-Fetch-Site"); s {
 	case "", "same-origin", "none":

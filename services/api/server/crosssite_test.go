@@ -108,9 +108,16 @@ func TestCrossSiteRequestsWriteNothing(t *testing.T) {
 			header: with("Content-Type", "application/json", "Origin", "null")}, 403, "REQUEST_CROSS_SITE", "Origin"},
 		{"Origin of another local port", request{method: "POST", path: create, body: spec,
 			header: with("Content-Type", "application/json", "Origin", "http://127.0.0.1:1")}, 403, "REQUEST_CROSS_SITE", "Origin"},
-		// A workspace service's origin (runtime--<id>.localhost) is same-site with a localhost console.
-		{"same-site workspace origin", request{method: "POST", path: create, body: spec, host: "localhost" + port,
-			header: with("Content-Type", "application/json", "Origin", "http://runtime--abc.localhost"+port, "Sec-Fetch-Site", "same-site")},
+		// A page on another port of the address, or a workspace service's
+		// origin under the console's registrable domain, is same-site.
+		{"same-site page on another port", request{method: "POST", path: create, body: spec,
+			header: with("Content-Type", "application/json", "Origin", "http://127.0.0.1:8080", "Sec-Fetch-Site", "same-site")},
+			403, "REQUEST_CROSS_SITE", "Sec-Fetch-Site"},
+		{"same-site workspace origin", request{method: "POST", path: create, body: spec, host: "aileron.example.com",
+			header: with("Content-Type", "application/json", "Origin", "https://runtime--abc.apps.example.com", "Sec-Fetch-Site", "same-site")},
+			403, "REQUEST_CROSS_SITE", "Sec-Fetch-Site"},
+		{"a *.localhost page", request{method: "POST", path: create, body: spec, host: "localhost" + port,
+			header: with("Content-Type", "application/json", "Origin", "http://runtime--abc.localhost"+port, "Sec-Fetch-Site", "cross-site")},
 			403, "REQUEST_CROSS_SITE", "Sec-Fetch-Site"},
 		{"same-site even without Origin", request{method: "POST", path: create, body: spec,
 			header: with("Content-Type", "application/json", "Sec-Fetch-Site", "same-site")}, 403, "REQUEST_CROSS_SITE", "Sec-Fetch-Site"},

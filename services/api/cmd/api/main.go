@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -69,6 +70,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.Log.Logger(os.Stderr)
+	if host, _, err := net.SplitHostPort(c.HTTPAddr); len(c.Protection.AllowedHosts) == 0 && (err != nil || !isLoopback(host)) {
+		log.Warn("no --allowed-hosts: the REST port answers only loopback Host names (and /healthz any)", "http", c.HTTPAddr)
+	}
 	authn, limiter, err := c.Auth.Build(c.HTTPAddr, c.GRPCAddr)
 	if err != nil {
 		return err
@@ -96,4 +100,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return s.Wait()
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
