@@ -140,7 +140,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 		return err
 	}
 	if authn.Open() {
-		log.Warn("NO AUTHENTICATION: aileron dev serves anyone who can reach loopback; pass --oidc-issuer or --tokens-file to require tokens", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
+		log.Warn("NO AUTHENTICATION: aileron dev serves every local user of this machine (a single-user convenience); on a shared host pass --tokens-file (or --oidc-issuer) to require tokens", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
 	}
 	if cfg.ready != nil {
 		cfg.ready(api.HTTPAddr)
