@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,6 +18,7 @@ import (
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
+	"aileron.dev/services/api/gateway"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
 	"aileron.dev/services/api/ui"
@@ -41,6 +41,7 @@ type devConfig struct {
 	DockerConfig string
 	Auth         auth.Flags
 	FrontDoor    frontdoor.Config
+	Protection   gateway.Protection
 	// ready, when set, is told the REST address once every service runs.
 	ready func(restAddr string)
 }
@@ -55,7 +56,7 @@ func (c devConfig) Validate() error {
 	if _, _, err := bus.ParseSync(c.NATSSync); err != nil {
 		return err
 	}
-	return errors.Join(c.Log.Validate(), c.FrontDoor.Validate())
+	return errors.Join(c.Log.Validate(), c.FrontDoor.Validate(), c.Protection.Validate())
 }
 
 func parseDev(args []string, stderr io.Writer) (devConfig, error) {
@@ -67,13 +68,14 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 	fs.StringVar(&c.HTTPAddr, "http", "127.0.0.1:3001", "REST listen address")
 	fs.StringVar(&c.GRPCAddr, "grpc", "127.0.0.1:9090", "gRPC listen address")
 	fs.StringVar(&c.NATSHost, "nats-host", "127.0.0.1", "embedded NATS listen host")
-	fs.IntVar(&c.NATSPort, "nats-port", 4222, "embedded NATS port (-1 picks a free one)")
+	fs.IntVar(&c.NATSPort, "nats-port", 0, "embedded NATS port for outside consumers, which need the token in <data-dir>/nats.url (-1 picks a free one; 0: no TCP listener, in-process only)")
 	fs.StringVar(&c.NATSSync, "nats-sync", "always", `JetStream fsync: "always" (no acknowledged write lost on power loss) or an interval like "2m"`)
 	c.Log.Register(fs)
 	fs.StringVar(&c.Docker, "docker", "auto", `run the docker provisioner: "auto" (when the Docker socket answers), "on" or "off"; its settings come from --docker-config and AILERON_DOCKER_* (services/docker-provisioner/README.md)`)
 	fs.StringVar(&c.DockerConfig, "docker-config", "", "JSON config file of the docker provisioner")
 	c.Auth.Register(fs.FlagSet)
 	c.FrontDoor.Register(fs.FlagSet)
+	c.Protection.Register(fs.FlagSet)
 	// Named before the rule that derives names from flags.
 	fs.SetEnv("http", "AILERON_HTTP_ADDR")
 	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
@@ -102,16 +104,13 @@ func runDev(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{
-		StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Host: cfg.NATSHost, Port: cfg.NATSPort, Sync: cfg.NATSSync,
-	})
+	ns, err := startNATS(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	log.Info("embedded nats started", "url", ns.ClientURL(), "store", cfg.DataDir, "sync", cfg.NATSSync)
+	defer ns.stop()
 
-	nc, js, err := bus.Connect(ns.ClientURL(), "aileron-dev")
+	nc, js, err := bus.Connect(ns.url, "aileron-dev", ns.opts...)
 	if err != nil {
 		return err
 	}
@@ -128,7 +127,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	oc.MaxWorkspacesPerOwner = cfg.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc,
 		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler(),
-		FrontDoor: &cfg.FrontDoor}
+		FrontDoor: &cfg.FrontDoor, Protection: cfg.Protection}
 	sc.Secure(auth.NewGuard(authn, limiter, js, log))
 	api, err := server.Start(ctx, sc, js, log)
 	if err != nil {
@@ -144,7 +143,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 		return err
 	}
 	if authn.Open() {
-		log.Warn("NO AUTHENTICATION: aileron dev serves anyone who can reach loopback; pass --oidc-issuer or --tokens-file to require tokens", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
+		log.Warn("NO AUTHENTICATION: aileron dev serves every local user of this machine (a single-user convenience); on a shared host pass --tokens-file (or --oidc-issuer) to require tokens", "rest", api.HTTPAddr, "grpc", api.GRPCAddr)
 	}
 	if cfg.ready != nil {
 		cfg.ready(api.HTTPAddr)

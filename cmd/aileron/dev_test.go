@@ -18,10 +18,11 @@ import (
 	dockerprov "aileron.dev/services/docker-provisioner/provisioner"
 )
 
-// startDev runs `aileron dev` in-process on free ports and returns its REST URL.
+// startDev runs `aileron dev` in-process on free ports (NATS in-process, as
+// by default) and returns its REST URL; a later flag in extra wins.
 func startDev(t *testing.T, extra ...string) string {
 	t.Helper()
-	args := append([]string{"--data-dir", t.TempDir(), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--nats-port", "-1"}, extra...)
+	args := append([]string{"--data-dir", t.TempDir(), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"}, extra...)
 	cfg, err := parseDev(args, io.Discard)
 	require.NoError(t, err)
 	ready := make(chan string, 1)

@@ -35,6 +35,13 @@ type EmbeddedConfig struct {
 	// Host and Port to listen on; Port -1 picks a free port.
 	Host string
 	Port int
+	// InProcess opens no TCP listener at all: clients connect with
+	// nats.InProcessServer(server), so no other local user can reach it.
+	// Host and Port are ignored.
+	InProcess bool
+	// Token, when set, is required of every client, TCP or in-process
+	// (nats://TOKEN@host:port, or nats.Token).
+	Token string
 	// Sync is the JetStream fsync policy: "always" fsyncs every write before it
 	// is acknowledged; a duration such as "2m" (the NATS default) batches fsyncs
 	// and can lose acknowledged writes on power loss (not on a process crash).
@@ -65,15 +72,17 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		host = "127.0.0.1"
 	}
 	opts := &server.Options{
-		ServerName:   "aileron-embedded",
-		Host:         host,
-		Port:         cfg.Port,
-		JetStream:    true,
-		StoreDir:     cfg.StoreDir,
-		NoSigs:       true,
-		SyncAlways:   always,
-		SyncInterval: interval,
-		MaxPayload:   8 << 20,
+		ServerName:    "aileron-embedded",
+		Host:          host,
+		Port:          cfg.Port,
+		JetStream:     true,
+		StoreDir:      cfg.StoreDir,
+		NoSigs:        true,
+		SyncAlways:    always,
+		SyncInterval:  interval,
+		MaxPayload:    8 << 20,
+		DontListen:    cfg.InProcess,
+		Authorization: cfg.Token,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

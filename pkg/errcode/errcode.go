@@ -66,6 +66,20 @@ const (
 	PermissionDenied Code = "PERMISSION_DENIED"
 	// FirewallAdminOnly: the server lets only admins change firewall settings.
 	FirewallAdminOnly Code = "FIREWALL_ADMIN_ONLY"
+	// RequestCrossSite: a mutating call (or a WebSocket upgrade) came from
+	// another site: its Sec-Fetch-Site is cross-site or same-site, or its
+	// Origin is not the request's Host (403); the field names the header.
+	RequestCrossSite Code = "REQUEST_CROSS_SITE"
+)
+
+// Refusals of what browsers can be tricked into sending (415, 421).
+const (
+	// RequestContentTypeInvalid: a mutating call's body is not
+	// application/json (415); the field is Content-Type.
+	RequestContentTypeInvalid Code = "REQUEST_CONTENT_TYPE_INVALID"
+	// HostNotAllowed: the Host header names neither a loopback name nor one
+	// of --allowed-hosts (421), e.g. a DNS-rebinding page; the field is Host.
+	HostNotAllowed Code = "HOST_NOT_ALLOWED"
 )
 
 // Not found and method errors (404, 405, 501).
@@ -209,7 +223,8 @@ var All = []Code{
 	PageSizeInvalid, PageTokenInvalid, SearchInvalid,
 	FirewallDomainInvalid, FirewallDomainsTooMany, FirewallModeInvalid,
 	Unauthenticated, AuthTokenMissing, AuthTokenInvalid, AuthTokenExpired, AuthAudienceInvalid,
-	AuthIssuerInvalid, PermissionDenied, FirewallAdminOnly,
+	AuthIssuerInvalid, PermissionDenied, FirewallAdminOnly, RequestCrossSite,
+	RequestContentTypeInvalid, HostNotAllowed,
 	WorkspaceNotFound, NotFound, RouteNotFound, MethodNotAllowed, NotImplemented,
 	WorkspaceNameConflict, WorkspaceStopNotAllowed, WorkspaceStartNotAllowed, WorkspaceRestartNotAllowed,
 	WorkspaceServiceRestartNotAllowed, WorkspaceServiceNotEnabled, FirewallUpdateNotAllowed,

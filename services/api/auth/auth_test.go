@@ -104,6 +104,9 @@ func do(t *testing.T, env *apitest.Env, token, method, path string, body any) (*
 	}
 	req, err := http.NewRequest(method, env.URL+path, rd)
 	require.NoError(t, err)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -249,6 +252,7 @@ func TestAuditEvents(t *testing.T) {
 	req, _ := http.NewRequest("POST", env.URL+"/api/v1/workspaces", strings.NewReader(`{"name":"audited"}`))
 	req.Header.Set("Authorization", "Bearer "+frank)
 	req.Header.Set("X-Request-Id", "req-123")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -45,8 +45,9 @@ var successStatus = map[string]int{
 }
 
 // New returns the REST handler forwarding to the gRPC server on conn.
-// extra, if non-nil, serves every path outside /api/ (the web UI).
-func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler) (http.Handler, error) {
+// extra, if non-nil, serves every path outside /api/ (the web UI). Every
+// request passes Protect with p first.
+func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler, p Protection) (http.Handler, error) {
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &marshaler{JSONPb: runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
@@ -79,7 +80,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler) (http.H
 			routingErrorHandler(r.Context(), nil, nil, w, r, http.StatusNotFound)
 		})
 	}
-	return withRequestID(root), nil
+	return withRequestID(Protect(p, root)), nil
 }
 
 func headerMatcher(key string) (string, bool) {

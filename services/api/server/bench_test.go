@@ -25,6 +25,7 @@ func BenchmarkRESTvsGRPC(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	rest := func(method, path string, body []byte) {
 		req, _ := http.NewRequest(method, env.URL+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		require.NoError(b, err)
 		_, _ = io.Copy(io.Discard, resp.Body)

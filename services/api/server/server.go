@@ -44,6 +44,8 @@ type Config struct {
 	StreamInterceptors []grpc.StreamServerInterceptor
 	// UI serves every non-API path of the REST port, when set.
 	UI http.Handler
+	// Protection lists the Host names the REST port answers besides loopback.
+	Protection gateway.Protection
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration
 	// FrontDoor, when set, serves the workspace services' origins
@@ -126,7 +128,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		_, _ = gl.Close(), hl.Close()
 		return nil, fmt.Errorf("dial grpc: %w", err)
 	}
-	gw, err := gateway.New(ctx, conn, cfg.UI)
+	gw, err := gateway.New(ctx, conn, cfg.UI, cfg.Protection)
 	if err != nil {
 		_, _, _ = gl.Close(), hl.Close(), conn.Close()
 		return nil, err

@@ -80,8 +80,9 @@ func tokenAuth(t *testing.T, token string) *auth.Authenticator {
 }
 
 // browser starts headless Chromium; a missing binary fails the test.
-// JavaScript exceptions and console errors fail it at cleanup.
-func browser(t *testing.T) context.Context {
+// JavaScript exceptions and console errors fail it at cleanup; extra
+// listeners see every event too.
+func browser(t *testing.T, extra ...func(ev any)) context.Context {
 	t.Helper()
 	path := chromiumPath()
 	_, err := os.Stat(path)
@@ -99,6 +100,9 @@ func browser(t *testing.T) context.Context {
 		return slices.Clone(browserLog)
 	})
 	listen := func(ev any) {
+		for _, f := range extra {
+			f(ev)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		switch ev := ev.(type) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
+	"aileron.dev/services/api/gateway"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/api/server"
 )
@@ -31,11 +33,12 @@ type Config struct {
 	Log                config.Log
 	Auth               auth.Flags
 	FrontDoor          frontdoor.Config
+	Protection         gateway.Protection
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	return errors.Join(c.NATS.Validate(), c.Log.Validate(), c.FrontDoor.Validate())
+	return errors.Join(c.NATS.Validate(), c.Log.Validate(), c.FrontDoor.Validate(), c.Protection.Validate())
 }
 
 func main() {
@@ -59,6 +62,7 @@ func run(ctx context.Context, args []string) error {
 	c.Log.Register(fs)
 	c.Auth.Register(fs.FlagSet)
 	c.FrontDoor.Register(fs.FlagSet)
+	c.Protection.Register(fs.FlagSet)
 	// Named before the rule that derives names from flags.
 	fs.SetEnv("http", "AILERON_HTTP_ADDR")
 	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
@@ -69,6 +73,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.Log.Logger(os.Stderr)
+	if host, _, err := net.SplitHostPort(c.HTTPAddr); len(c.Protection.AllowedHosts) == 0 && (err != nil || !isLoopback(host)) {
+		log.Warn("no --allowed-hosts: the REST port answers only loopback Host names (and /healthz any)", "http", c.HTTPAddr)
+	}
 	authn, limiter, err := c.Auth.Build(c.HTTPAddr, c.GRPCAddr)
 	if err != nil {
 		return err
@@ -89,11 +96,16 @@ func run(ctx context.Context, args []string) error {
 	oc.Deadlines[workspace.StateCreating] = c.CreatingDeadline
 	oc.MaxWorkspacesPerOwner = c.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, Orchestrator: oc,
-		Access: orchestrator.AccessPolicy{FirewallAdminOnly: c.Auth.FirewallAdminOnly}, FrontDoor: &c.FrontDoor}
+		Access: orchestrator.AccessPolicy{FirewallAdminOnly: c.Auth.FirewallAdminOnly}, FrontDoor: &c.FrontDoor, Protection: c.Protection}
 	sc.Secure(auth.NewGuard(authn, limiter, js, log))
 	s, err := server.Start(ctx, sc, js, log)
 	if err != nil {
 		return err
 	}
 	return s.Wait()
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
