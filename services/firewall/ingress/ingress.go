@@ -99,6 +99,10 @@ func (h *Handler) newProxy(r Route) *httputil.ReverseProxy {
 				pr.Out.Trailer.Del(Header)
 			}
 			pr.SetURL(r.Target)
+			// The service sees the Host the browser used (the front door's
+			// origin, which the front door passes on), so its own Origin
+			// checks compare against the origin it is served from.
+			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 			pr.Out.Header.Set("X-Forwarded-Prefix", strings.TrimSuffix(r.Prefix, "/"))
 		},

@@ -138,6 +138,25 @@ func TestRouting(t *testing.T) {
 	}
 }
 
+// The service sees the Host the request came with, so a service that checks
+// Origin against Host (the terminal) accepts its own front-door origin.
+func TestKeepsHost(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Host) }))
+	t.Cleanup(upstream.Close)
+	gw := gateway(t, "/terminal/="+upstream.URL)
+	defer http.DefaultClient.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, gw.URL+"/terminal/", nil)
+	require.NoError(t, err)
+	req.Host = "terminal--abc.localhost:3001"
+	req.Header.Set(ingress.Header, secret)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, "terminal--abc.localhost:3001", string(b))
+}
+
 func TestUpstreamDown(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	addr := down.URL
