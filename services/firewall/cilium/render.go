@@ -14,10 +14,18 @@
 //
 //   - network access disabled: nothing, not even DNS;
 //   - allowlist: DNS to kube-dns (through Cilium's DNS proxy, which learns the
-//     names) and TCP 443/80 to the effective domains via toFQDNs;
-//   - deny: DNS to kube-dns only, so in-cluster names still resolve but no
-//     external domain is reachable;
-//   - unrestricted: DNS to kube-dns and the "world" entity on any port.
+//     names) for the effective domains and cluster-local names only, and TCP
+//     443/80 to the effective domains via toFQDNs;
+//   - deny: DNS to kube-dns for cluster-local names only, so in-cluster names
+//     still resolve but no external name does;
+//   - unrestricted: DNS to kube-dns for any name and the "world" entity on
+//     any port.
+//
+// The DNS rules name what may be asked, not only where: kube-dns resolves
+// outside names recursively, so a rule admitting every name would let a
+// workspace tunnel data through DNS queries past deny and allowlist.
+// Cluster-local names (the cluster domain and everything under it) stay
+// askable: the resolver's search list expands every lookup into them first.
 //
 // Every policy sets enableDefaultDeny.egress (Cilium 1.15+) and always has at
 // least one egress rule, which also puts older Cilium versions into egress
@@ -47,6 +55,8 @@ type DNSConfig struct {
 	Namespace string
 	// Labels of the DNS pods; {"k8s-app": "kube-dns"} when empty.
 	Labels map[string]string
+	// ClusterDomain is the cluster's DNS domain; "cluster.local" when empty.
+	ClusterDomain string
 }
 
 // Input is everything Render needs for one workspace group.
@@ -124,7 +134,7 @@ func egressRules(in Input) (allow []any, deny []any) {
 		// An empty rule allows nothing but still selects egress default-deny.
 		return []any{map[string]any{}}, nil
 	}
-	allow = []any{dnsRule(in.DNS)}
+	allow = []any{dnsRule(in.DNS, dnsNames(in.DNS, e))}
 	switch e.Mode {
 	case policy.ModeAllowlist:
 		if fqdns := fqdnSelectors(e.AllowedDomains); len(fqdns) > 0 {
@@ -162,7 +172,22 @@ func ingressRules(in Input) []any {
 // namespaceLabel is the label Cilium gives every endpoint with its pod's namespace.
 const namespaceLabel = "io.kubernetes.pod.namespace"
 
-func dnsRule(c DNSConfig) map[string]any {
+// dnsNames are the names a group may ask kube-dns about: any in
+// unrestricted mode; else the cluster-local names, plus the effective domains
+// in allowlist mode.
+func dnsNames(c DNSConfig, e policy.Effective) []any {
+	if e.Mode == policy.ModeUnrestricted {
+		return []any{map[string]any{"matchPattern": "*"}}
+	}
+	domain := cmp.Or(c.ClusterDomain, "cluster.local")
+	names := []any{map[string]any{"matchName": domain}, map[string]any{"matchPattern": "**." + domain}}
+	if e.Mode == policy.ModeAllowlist {
+		names = append(names, fqdnSelectors(e.AllowedDomains)...)
+	}
+	return names
+}
+
+func dnsRule(c DNSConfig, names []any) map[string]any {
 	ns := cmp.Or(c.Namespace, "kube-system")
 	labels := c.Labels
 	if len(labels) == 0 {
@@ -174,9 +199,9 @@ func dnsRule(c DNSConfig) map[string]any {
 		"toEndpoints": []any{map[string]any{"matchLabels": sel}},
 		"toPorts": []any{map[string]any{
 			"ports": append(portList([]string{"53"}, "UDP"), portList([]string{"53"}, "TCP")...),
-			// The DNS proxy must see every query for toFQDNs to learn the
-			// addresses; this is an L7 DNS rule, not a toFQDNs selector.
-			"rules": map[string]any{"dns": []any{map[string]any{"matchPattern": "*"}}},
+			// The DNS proxy sees every query (toFQDNs learns the addresses
+			// from the answers) and refuses names outside the list.
+			"rules": map[string]any{"dns": names},
 		}},
 	}
 }

@@ -111,6 +111,42 @@ func TestRenderIngressAdmitsOnlyGroupAndAPI(t *testing.T) {
 	require.Len(t, spec["ingress"].([]any)[0].(map[string]any)["fromEndpoints"], 1, "without peers only the group's own pods")
 }
 
+// dnsNames returns the names the policy's DNS rule lets the group ask about.
+func dnsNames(t *testing.T, spec map[string]any) []any {
+	t.Helper()
+	for _, r := range spec["egress"].([]any) {
+		for _, p := range r.(map[string]any)["toPorts"].([]any) {
+			if rules, ok := p.(map[string]any)["rules"]; ok {
+				return rules.(map[string]any)["dns"].([]any)
+			}
+		}
+	}
+	t.Fatal("no DNS rule")
+	return nil
+}
+
+// kube-dns resolves outside names recursively: only unrestricted may ask it
+// about any name; deny asks only about cluster-local names, allowlist also
+// about its domains. A DNS tunnel has no name to ride on.
+func TestRenderDNSAdmitsOnlyAllowedNames(t *testing.T) {
+	local := []any{map[string]any{"matchName": "cluster.local"}, map[string]any{"matchPattern": "**.cluster.local"}}
+	require.Equal(t, local, dnsNames(t, spec(cilium.Render(input(t, policy.GroupWorkspace, true, policy.ModeDeny)))))
+
+	allow := dnsNames(t, spec(cilium.Render(input(t, policy.GroupWorkspace, true, policy.ModeAllowlist))))
+	require.Equal(t, local, allow[:2])
+	require.Contains(t, allow, map[string]any{"matchName": "api.example.com"})
+	require.Contains(t, allow, map[string]any{"matchPattern": "**.corp.example.net"})
+	require.NotContains(t, allow, map[string]any{"matchPattern": "*"})
+
+	in := input(t, policy.GroupBrowser, true, policy.ModeDeny)
+	in.DNS.ClusterDomain = "corp.internal"
+	require.Equal(t, []any{map[string]any{"matchName": "corp.internal"}, map[string]any{"matchPattern": "**.corp.internal"}},
+		dnsNames(t, spec(cilium.Render(in))))
+
+	require.Equal(t, []any{map[string]any{"matchPattern": "*"}},
+		dnsNames(t, spec(cilium.Render(input(t, policy.GroupWorkspace, true, policy.ModeUnrestricted)))))
+}
+
 func TestRenderDisabledAllowsNothing(t *testing.T) {
 	for _, m := range []policy.Mode{policy.ModeAllowlist, policy.ModeDeny, policy.ModeUnrestricted} {
 		s := spec(cilium.Render(input(t, policy.GroupWorkspace, false, m)))
