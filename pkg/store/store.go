@@ -160,18 +160,40 @@ func (s *Store) List(ctx context.Context) ([]*storev1.WorkspaceRecord, error) {
 		return nil, fmt.Errorf("list workspaces: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
+	return collect(ctx, w.Updates())
+}
+
+// ErrListIncomplete means a listing ended before the bucket's current values
+// had all arrived (the watcher closed early: a lost connection, a stop).
+var ErrListIncomplete = errors.New("list workspaces: listing ended before it was complete")
+
+// collect reads the current values from a watcher's updates up to the nil
+// entry that marks their end. A channel that closes before that entry is an
+// error, never a partial list: callers such as the orphan sweep read a
+// missing record as "this workspace does not exist".
+func collect(ctx context.Context, updates <-chan jetstream.KeyValueEntry) ([]*storev1.WorkspaceRecord, error) {
 	var out []*storev1.WorkspaceRecord
-	for e := range w.Updates() {
-		if e == nil {
-			return out, nil
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-updates:
+			if !ok {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				return nil, ErrListIncomplete
+			}
+			if e == nil {
+				return out, nil
+			}
+			rec, err := Decode(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rec)
 		}
-		rec, err := Decode(e)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
 	}
-	return out, ctx.Err()
 }
 
 // Watch streams every change of every workspace record, starting with the

@@ -96,6 +96,9 @@ type Config struct {
 	// Instance is stamped on every object as aileron.dev/instance; the orphan
 	// sweep only considers objects of its own instance, so two control planes
 	// (or parallel test runs) on one engine never remove each other's objects.
+	// Empty (the default) uses the installation's id, kept in the secrets
+	// bucket (see LoadInstance): a provisioner pointed at another NATS has
+	// another id.
 	Instance string `json:"instance"`
 	// Services configures runtime, terminal, browser and canvas.
 	Services Services `json:"services"`
@@ -130,6 +133,9 @@ type Config struct {
 	SweepInterval Duration `json:"sweep_interval"`
 	SweepGrace    Duration `json:"sweep_grace"`
 	SweepDryRun   bool     `json:"sweep_dry_run"`
+	// SweepDataVolumes lets the sweep remove an orphan's data volume (the
+	// user's files); off, such volumes are kept and logged each pass.
+	SweepDataVolumes bool `json:"sweep_data_volumes"`
 	// StopTimeout is the graceful stop period before SIGKILL.
 	StopTimeout Duration `json:"stop_timeout"`
 	// DockerTimeout bounds each Docker API call; PullTimeout bounds an image pull.
@@ -160,7 +166,6 @@ func DefaultConfig() Config {
 		}
 	}
 	return Config{
-		Instance: "default",
 		Services: Services{Runtime: svc(1024), Terminal: svc(256), Browser: svc(1024), Canvas: svc(512)},
 		Gateway: GatewayConfig{
 			Image: "aileron/egress-gateway:dev", User: "65532:65532",
@@ -193,7 +198,7 @@ var labelValue = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 // Validate checks the configuration and names the offending field.
 func (c Config) Validate() error {
 	var errs []error
-	if !labelValue.MatchString(c.Instance) {
+	if c.Instance != "" && !labelValue.MatchString(c.Instance) {
 		errs = append(errs, fmt.Errorf("instance %q: want 1-63 lowercase letters, digits, '.', '_' or '-'", c.Instance))
 	}
 	for _, name := range workspace.Services {

@@ -47,6 +47,7 @@ func (c *Config) envSet() *config.Set {
 		s.Var(d, name, strings.ReplaceAll(name, "-", "_"))
 	}
 	s.BoolVar(&c.SweepDryRun, "sweep-dry-run", c.SweepDryRun, "sweep_dry_run")
+	s.BoolVar(&c.SweepDataVolumes, "sweep-data-volumes", c.SweepDataVolumes, "sweep_data_volumes")
 	s.IntVar(&c.CrashLimit, "crash-limit", c.CrashLimit, "crash_limit")
 	s.StringVar(&c.Gateway.Image, "gateway-image", c.Gateway.Image, "gateway.image")
 	s.StringVar(&c.Gateway.UpstreamDNS, "gateway-dns", c.Gateway.UpstreamDNS, "gateway.upstream_dns")

@@ -190,6 +190,12 @@ func (p *Provisioner) init(ctx context.Context) error {
 	if p.store, err = store.Open(ctx, p.js); err != nil {
 		return err
 	}
+	if p.cfg.Instance == "" {
+		if p.cfg.Instance, err = LoadInstance(ctx, p.js, p.store); err != nil {
+			return err
+		}
+	}
+	p.log.Info("docker provisioner instance", "instance", p.cfg.Instance)
 	if p.policies, err = p.js.KeyValue(ctx, bus.BucketFirewall); err != nil {
 		return fmt.Errorf("open bucket %s: %w", bus.BucketFirewall, err)
 	}

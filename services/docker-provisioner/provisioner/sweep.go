@@ -2,10 +2,12 @@ package provisioner
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/docker/docker/api/types/volume"
 
+	"aileron.dev/pkg/store"
 	"aileron.dev/pkg/workspace"
 )
 
@@ -13,21 +15,31 @@ import (
 type orphan struct {
 	kind, name, id, workspace string
 	created                   time.Time
+	// data marks a workspace's data volume: user files.
+	data bool
 }
 
 // sweepOnce removes (or, in dry-run mode, logs) every container, network and
 // volume of this instance whose workspace is not in the store and that is
 // older than SweepGrace. Objects are listed before the store is read, so an
-// object of a workspace created meanwhile always finds its record.
-func (p *Provisioner) sweepOnce(ctx context.Context) {
+// object of a workspace created meanwhile always finds its record; each
+// candidate is read from the store once more right before it is removed.
+// Data volumes are kept (and logged) unless SweepDataVolumes is set.
+func (p *Provisioner) sweepOnce(ctx context.Context) { p.sweep(ctx, nil) }
+
+// sweep is sweepOnce; afterList, when set, runs between the listing and the
+// first removal (tests use it to create a record in that window).
+func (p *Provisioner) sweep(ctx context.Context, afterList func()) {
 	candidates, err := p.ownedObjects(ctx)
 	if err != nil {
 		p.log.Warn("orphan sweep list failed", "err", err)
 		return
 	}
+	// A listing that ended early is an error (store.ErrListIncomplete): the
+	// pass is skipped rather than reading missing records as orphans.
 	recs, err := p.store.List(ctx)
 	if err != nil {
-		p.log.Warn("orphan sweep store list failed", "err", err)
+		p.log.Warn("orphan sweep store list failed, pass skipped", "err", err)
 		return
 	}
 	live := map[string]bool{}
@@ -36,16 +48,52 @@ func (p *Provisioner) sweepOnce(ctx context.Context) {
 			live[r.Workspace.Id] = true
 		}
 	}
+	if afterList != nil {
+		afterList()
+	}
 	cutoff := p.now().Add(-time.Duration(p.cfg.SweepGrace))
+	var kept []string
 	// Containers first: networks and volumes in use cannot be removed.
 	for _, kind := range []string{"container", "network", "volume"} {
 		for _, o := range candidates {
 			if o.kind != kind || live[o.workspace] || o.created.After(cutoff) {
 				continue
 			}
+			if o.data && !p.cfg.SweepDataVolumes {
+				kept = append(kept, o.name)
+				continue
+			}
+			if !p.stillOrphan(ctx, o.workspace) {
+				live[o.workspace] = true
+				continue
+			}
 			p.removeOrphan(ctx, o)
 		}
 	}
+	if len(kept) > 0 {
+		p.log.Warn("orphan sweep kept data volumes of workspaces that have no record; remove them by hand or set sweep_data_volumes",
+			"count", len(kept), "volumes", kept)
+	}
+}
+
+// stillOrphan reads the record of workspace id once more: true only when the
+// store answers that it does not exist (or is not a docker workspace). A
+// workspace created since the listing, or a store that does not answer,
+// keeps its objects.
+func (p *Provisioner) stillOrphan(ctx context.Context, id string) bool {
+	rec, err := p.store.Get(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return true
+	case err != nil:
+		p.log.Warn("orphan sweep re-check failed, objects kept", "workspace_id", id, "err", err)
+		return false
+	}
+	if workspace.Provisioner(rec.GetWorkspace().GetProvisioner()) == workspace.ProvisionerDocker {
+		p.log.Info("orphan sweep: workspace appeared since the listing, objects kept", "workspace_id", id)
+		return false
+	}
+	return true
 }
 
 func (p *Provisioner) removeOrphan(ctx context.Context, o orphan) {
@@ -82,14 +130,14 @@ func (p *Provisioner) ownedObjects(ctx context.Context) ([]orphan, error) {
 		if len(c.Names) > 0 {
 			name = c.Names[0]
 		}
-		out = append(out, orphan{"container", name, c.ID, c.Labels[LabelWorkspaceID], time.Unix(c.Created, 0)})
+		out = append(out, orphan{kind: "container", name: name, id: c.ID, workspace: c.Labels[LabelWorkspaceID], created: time.Unix(c.Created, 0)})
 	}
 	ns, err := p.listNetworks(ctx, p.ownedFilter(""))
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range ns {
-		out = append(out, orphan{"network", n.Name, n.ID, n.Labels[LabelWorkspaceID], n.Created})
+		out = append(out, orphan{kind: "network", name: n.Name, id: n.ID, workspace: n.Labels[LabelWorkspaceID], created: n.Created})
 	}
 	cctx, cancel := p.timeout(ctx)
 	defer cancel()
@@ -99,7 +147,11 @@ func (p *Provisioner) ownedObjects(ctx context.Context) ([]orphan, error) {
 	}
 	for _, v := range vs.Volumes {
 		created, _ := time.Parse(time.RFC3339, v.CreatedAt)
-		out = append(out, orphan{"volume", v.Name, v.Name, v.Labels[LabelWorkspaceID], created})
+		ws := v.Labels[LabelWorkspaceID]
+		// A volume counts as data unless its labels say it is the gateway's
+		// config volume: one of unknown role is kept like user files.
+		data := roleOf(v.Labels) != roleGatewayFS || v.Name == VolumeName(ws)
+		out = append(out, orphan{kind: "volume", name: v.Name, id: v.Name, workspace: ws, created: created, data: data})
 	}
 	// Objects without a workspace label (none are created) are never orphans.
 	kept := out[:0]
