@@ -81,6 +81,10 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[workspac
 	for _, a := range p.hostAddrs {
 		args = append(args, "--deny-cidr", a.String())
 	}
+	for _, c := range g.DenyCIDRs {
+		pfx, _ := parseCIDR(c) // validated with the config
+		args = append(args, "--deny-cidr", pfx.String())
+	}
 	for _, s := range workspace.Services {
 		if enabled[s] {
 			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).serviceIP(s), p.cfg.Services.Get(s).Port)
