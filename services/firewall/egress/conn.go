@@ -120,11 +120,13 @@ func (p *Proxy) handleConnect(ctx context.Context, c *trackedConn, br *bufio.Rea
 		return
 	}
 	_ = c.SetReadDeadline(time.Now().Add(p.opts.timeouts.Handshake))
-	hello, sni, err := readClientHello(br)
+	hello, sni, encrypted, err := readClientHello(br)
 	_ = c.SetReadDeadline(time.Time{})
 	switch {
 	case err != nil:
 		v.status, v.reason = http.StatusForbidden, ReasonNotTLS
+	case encrypted:
+		v.status, v.reason = http.StatusForbidden, ReasonECH
 	case sni == "":
 		v.status, v.reason = http.StatusForbidden, ReasonSNIMissing
 	case !sameName(sni, v.name):

@@ -28,6 +28,7 @@ const (
 	ReasonNotTLS          = "not-tls"
 	ReasonSNIMissing      = "sni-missing"
 	ReasonSNIMismatch     = "sni-mismatch"
+	ReasonECH             = "ech-refused"
 	ReasonHostMismatch    = "host-header-mismatch"
 	ReasonBadRequest      = "bad-request"
 	ReasonResolveFailed   = "resolve-failed"
