@@ -22,6 +22,7 @@ func (p *Proxy) serveConn(ctx context.Context, c *trackedConn, g policy.Group) {
 	t := p.opts.timeouts
 	br := bufio.NewReaderSize(c, maxHeadBytes)
 	for {
+		c.dest.Store(nil)
 		c.idle.Store(true)
 		_ = c.SetReadDeadline(time.Now().Add(t.KeepAlive))
 		if _, err := br.Peek(1); err != nil {
@@ -104,6 +105,13 @@ func (p *Proxy) handleConnect(ctx context.Context, c *trackedConn, br *bufio.Rea
 	v := p.decide(ctx, g, host, port)
 	v.port = port
 	if v.status != 0 {
+		p.logDecision(ctx, g, c.RemoteAddr(), req.Method, host, v, netip.AddrPort{})
+		writeRefusal(c, v.status, v.reason)
+		return
+	}
+	if reason := p.claim(c, v.name); reason != "" {
+		v = deny(http.StatusForbidden, reason)
+		v.port = port
 		p.logDecision(ctx, g, c.RemoteAddr(), req.Method, host, v, netip.AddrPort{})
 		writeRefusal(c, v.status, v.reason)
 		return

@@ -248,19 +248,33 @@ func TestModes(t *testing.T) {
 	require.Zero(t, e.private.Accepted())
 }
 
-func TestReloadKeepsOpenTunnel(t *testing.T) {
+// A reload closes the open tunnels the new policy refuses, and only those:
+// a running exfiltration stops when an admin tightens the policy.
+func TestReloadCutsTunnelsTheNewPolicyRefuses(t *testing.T) {
 	e := newEnv(t)
-	resp, c := e.connect(t, policy.GroupWorkspace, "allowed.test:443")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	tc := tls.Client(c, &tls.Config{ServerName: "allowed.test", RootCAs: e.ca.Pool})
-	require.Equal(t, "https allowed.test /before", tlsGet(t, tc, "allowed.test", "/before"))
+	open := func(name string) (net.Conn, *tls.Conn) {
+		resp, c := e.connect(t, policy.GroupWorkspace, name+":443")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		tc := tls.Client(c, &tls.Config{ServerName: name, RootCAs: e.ca.Pool})
+		require.Equal(t, "https "+name+" /before", tlsGet(t, tc, name, "/before"))
+		return c, tc
+	}
+	cutRaw, _ := open("allowed.test")
+	_, kept := open("a.wild.test")
+
+	e.proxy.SetPolicies(egress.Policies{
+		Workspace: allowlist(policy.GroupWorkspace, "*.wild.test"),
+		Browser:   allowlist(policy.GroupBrowser, "browser.test"),
+	})
+	require.True(t, isClosed(cutRaw), "the tunnel to a name the policy no longer allows is closed")
+	require.Equal(t, "https a.wild.test /after", tlsGet(t, kept, "a.wild.test", "/after"), "a tunnel the policy still allows goes on")
+	resp, _ := e.connect(t, policy.GroupWorkspace, "allowed.test:443")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "new tunnels see the new policy")
+	require.Equal(t, egress.ReasonNotAllowed, resp.Header.Get(egress.HeaderDenied))
 
 	e.proxy.SetPolicies(egress.Policies{})
-	resp, _ = e.connect(t, policy.GroupWorkspace, "allowed.test:443")
-	require.Equal(t, http.StatusForbidden, resp.StatusCode, "new tunnels see the new policy")
-	require.Equal(t, egress.ReasonNetworkDisabled, resp.Header.Get(egress.HeaderDenied))
-
-	require.Equal(t, "https allowed.test /after", tlsGet(t, tc, "allowed.test", "/after"), "the open tunnel survives")
+	keptRaw := kept.NetConn()
+	require.True(t, isClosed(keptRaw), "network access off closes every tunnel")
 }
 
 func TestIdleTunnelCloses(t *testing.T) {
