@@ -83,6 +83,10 @@ type GatewayConfig struct {
 	// DenyHostAddresses makes the gateway refuse this host's own public
 	// addresses, so workspaces cannot reach host services through it.
 	DenyHostAddresses bool `json:"deny_host_addresses"`
+	// DenyCIDRs are more addresses or ranges the gateway never dials: a
+	// public address the host is reached by but does not hold itself (a
+	// cloud's 1:1 NAT), or any other destination to keep out of reach.
+	DenyCIDRs []string `json:"deny_cidrs,omitempty"`
 	// CPUs, MemoryMB and Pids limit the gateway like a service.
 	CPUs     float64 `json:"cpus"`
 	MemoryMB int64   `json:"memory_mb"`
@@ -259,6 +263,11 @@ func (g GatewayConfig) validate() error {
 			errs = append(errs, fmt.Errorf("gateway.%s %d: want 1-65535", name, p))
 		}
 	}
+	for i, c := range g.DenyCIDRs {
+		if _, err := parseCIDR(c); err != nil {
+			errs = append(errs, fmt.Errorf("gateway.deny_cidrs[%d] %q: want an address or a CIDR range", i, c))
+		}
+	}
 	if g.WorkspacePort == g.BrowserPort || g.WorkspacePort == g.IngressPort || g.BrowserPort == g.IngressPort {
 		errs = append(errs, errors.New("gateway ports: workspace_port, browser_port and ingress_port must differ"))
 	}
@@ -346,4 +355,13 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// parseCIDR reads a range ("203.0.113.0/24") or a single address ("203.0.113.7").
+func parseCIDR(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err
 }

@@ -39,6 +39,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"timeout", func(c *Config) { c.HealthTimeout = 0 }, "health_timeout"},
 		{"upstream dns", func(c *Config) { c.Gateway.UpstreamDNS = "127.0.0.11" }, "gateway.upstream_dns"},
 		{"default bridge", func(c *Config) { c.OutsideNetwork = "bridge" }, "outside_network"},
+		{"deny cidr", func(c *Config) { c.Gateway.DenyCIDRs = []string{"203.0.113.7", "nowhere"} }, "gateway.deny_cidrs[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
@@ -56,7 +57,8 @@ func TestLoadConfigMergesFileAndEnv(t *testing.T) {
 		"services": {"runtime": {"image": "example/runtime:1", "memory_mb": 2048}},
 		"health_timeout": "45s"
 	}`), 0o600))
-	env := map[string]string{"AILERON_DOCKER_BROWSER_IMAGE": "example/chrome:2", "AILERON_DOCKER_WORKERS": "4", "AILERON_DOCKER_SWEEP_DRY_RUN": "true"}
+	env := map[string]string{"AILERON_DOCKER_BROWSER_IMAGE": "example/chrome:2", "AILERON_DOCKER_WORKERS": "4", "AILERON_DOCKER_SWEEP_DRY_RUN": "true",
+		"AILERON_DOCKER_GATEWAY_DENY_CIDRS": "203.0.113.7, 198.51.100.0/24"}
 	c, err := LoadConfig(path, func(k string) string { return env[k] })
 	require.NoError(t, err)
 	require.Equal(t, "example/runtime:1", c.Services.Runtime.Image)
@@ -66,6 +68,7 @@ func TestLoadConfigMergesFileAndEnv(t *testing.T) {
 	require.Equal(t, Duration(45*time.Second), c.HealthTimeout)
 	require.Equal(t, 4, c.Workers)
 	require.True(t, c.SweepDryRun)
+	require.Equal(t, []string{"203.0.113.7", "198.51.100.0/24"}, c.Gateway.DenyCIDRs)
 
 	_, err = LoadConfig(path, func(k string) string { return map[string]string{"AILERON_DOCKER_WORKERS": "many"}[k] })
 	require.ErrorContains(t, err, "AILERON_DOCKER_WORKERS")

@@ -22,6 +22,26 @@ func (d *Duration) Set(s string) error {
 	return nil
 }
 
+// commaList is a list setting written "a,b,c" in the environment.
+type commaList []string
+
+func (l *commaList) Set(s string) error {
+	*l = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+func (l *commaList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
 // String writes the duration as a Go duration string.
 func (d Duration) String() string { return time.Duration(d).String() }
 
@@ -51,6 +71,7 @@ func (c *Config) envSet() *config.Set {
 	s.IntVar(&c.CrashLimit, "crash-limit", c.CrashLimit, "crash_limit")
 	s.StringVar(&c.Gateway.Image, "gateway-image", c.Gateway.Image, "gateway.image")
 	s.StringVar(&c.Gateway.UpstreamDNS, "gateway-dns", c.Gateway.UpstreamDNS, "gateway.upstream_dns")
+	s.Var((*commaList)(&c.Gateway.DenyCIDRs), "gateway-deny-cidrs", "gateway.deny_cidrs (comma-separated)")
 	for _, name := range workspace.Services {
 		svc, p := c.Services.Get(name), string(name)+"-"
 		s.StringVar(&svc.Image, p+"image", svc.Image, "image")

@@ -81,6 +81,10 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[workspac
 	for _, a := range p.hostAddrs {
 		args = append(args, "--deny-cidr", a.String())
 	}
+	for _, c := range g.DenyCIDRs {
+		pfx, _ := parseCIDR(c) // validated with the config
+		args = append(args, "--deny-cidr", pfx.String())
+	}
 	for _, s := range workspace.Services {
 		if enabled[s] {
 			target := fmt.Sprintf("%s:%d", nets.of(groupOf(s)).serviceIP(s), p.cfg.Services.Get(s).Port)
@@ -129,8 +133,8 @@ func (p *Provisioner) loadPolicy(ctx context.Context, id string) (*eventsv1.Fire
 
 // applyPolicy writes the workspace's effective policy (deny-all before the
 // firewall service computed one) into the gateway's policy volume, which the
-// gateway watches and reloads without dropping connections. It returns the
-// policy it wrote, nil for deny-all.
+// gateway watches and reloads, closing only the connections the new policy
+// refuses. It returns the policy it wrote, nil for deny-all.
 func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*eventsv1.FirewallPolicy, error) {
 	fp, err := p.loadPolicy(ctx, id)
 	if err != nil {

@@ -22,6 +22,7 @@ func (p *Proxy) serveConn(ctx context.Context, c *trackedConn, g policy.Group) {
 	t := p.opts.timeouts
 	br := bufio.NewReaderSize(c, maxHeadBytes)
 	for {
+		c.dest.Store(nil)
 		c.idle.Store(true)
 		_ = c.SetReadDeadline(time.Now().Add(t.KeepAlive))
 		if _, err := br.Peek(1); err != nil {
@@ -108,6 +109,13 @@ func (p *Proxy) handleConnect(ctx context.Context, c *trackedConn, br *bufio.Rea
 		writeRefusal(c, v.status, v.reason)
 		return
 	}
+	if reason := p.claim(c, v.name); reason != "" {
+		v = deny(http.StatusForbidden, reason)
+		v.port = port
+		p.logDecision(ctx, g, c.RemoteAddr(), req.Method, host, v, netip.AddrPort{})
+		writeRefusal(c, v.status, v.reason)
+		return
+	}
 	up, dialed, err := p.dial(ctx, v)
 	if err != nil {
 		v.status, v.reason = http.StatusBadGateway, ReasonDialFailed
@@ -120,11 +128,13 @@ func (p *Proxy) handleConnect(ctx context.Context, c *trackedConn, br *bufio.Rea
 		return
 	}
 	_ = c.SetReadDeadline(time.Now().Add(p.opts.timeouts.Handshake))
-	hello, sni, err := readClientHello(br)
+	hello, sni, encrypted, err := readClientHello(br)
 	_ = c.SetReadDeadline(time.Time{})
 	switch {
 	case err != nil:
 		v.status, v.reason = http.StatusForbidden, ReasonNotTLS
+	case encrypted:
+		v.status, v.reason = http.StatusForbidden, ReasonECH
 	case sni == "":
 		v.status, v.reason = http.StatusForbidden, ReasonSNIMissing
 	case !sameName(sni, v.name):

@@ -28,6 +28,7 @@ const (
 	ReasonNotTLS          = "not-tls"
 	ReasonSNIMissing      = "sni-missing"
 	ReasonSNIMismatch     = "sni-mismatch"
+	ReasonECH             = "ech-refused"
 	ReasonHostMismatch    = "host-header-mismatch"
 	ReasonBadRequest      = "bad-request"
 	ReasonResolveFailed   = "resolve-failed"
@@ -75,14 +76,8 @@ func (p *Proxy) decide(ctx context.Context, g policy.Group, host string, port ui
 	if err != nil || strings.HasPrefix(name, "*.") {
 		return deny(http.StatusForbidden, ReasonInvalidHost)
 	}
-	eff := p.Policies().For(g)
-	switch {
-	case !eff.NetworkAccessEnabled:
-		return deny(http.StatusForbidden, ReasonNetworkDisabled)
-	case eff.Mode == policy.ModeDeny:
-		return deny(http.StatusForbidden, ReasonModeDeny)
-	case !eff.Allows(name):
-		return deny(http.StatusForbidden, ReasonNotAllowed)
+	if reason := refusal(p.Policies().For(g), name); reason != "" {
+		return deny(http.StatusForbidden, reason)
 	}
 	rctx, cancel := context.WithTimeout(ctx, p.opts.timeouts.Resolve)
 	defer cancel()
@@ -97,6 +92,19 @@ func (p *Proxy) decide(ctx context.Context, g policy.Group, host string, port ui
 		}
 	}
 	return verdict{name: name, port: port, addrs: addrs, reason: ReasonAllowed}
+}
+
+// refusal is why policy eff refuses the normalised name, "" when it allows it.
+func refusal(eff policy.Effective, name string) string {
+	switch {
+	case !eff.NetworkAccessEnabled:
+		return ReasonNetworkDisabled
+	case eff.Mode == policy.ModeDeny:
+		return ReasonModeDeny
+	case !eff.Allows(name):
+		return ReasonNotAllowed
+	}
+	return ""
 }
 
 // dial connects to the first reachable checked address; it never resolves.

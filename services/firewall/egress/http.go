@@ -46,6 +46,11 @@ func (p *Proxy) handleHTTP(ctx context.Context, c *trackedConn, br *bufio.Reader
 	if v.status != 0 {
 		return refuse(host, v)
 	}
+	if reason := p.claim(c, v.name); reason != "" {
+		v = deny(http.StatusForbidden, reason)
+		v.port = port
+		return refuse(host, v)
+	}
 	up, dialed, err := p.dial(ctx, v)
 	if err != nil {
 		v.status, v.reason = http.StatusBadGateway, ReasonDialFailed

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,11 @@ type Proxy struct {
 // trackedConn is a client connection; idle ones are closed first on Shutdown.
 type trackedConn struct {
 	net.Conn
-	idle atomic.Bool
+	group policy.Group
+	idle  atomic.Bool
+	// dest is the name of the tunnel or request in progress, nil between
+	// requests; a policy change that refuses it closes the connection.
+	dest atomic.Pointer[string]
 }
 
 // New returns a proxy enforcing ps.
@@ -47,8 +52,34 @@ func New(ps Policies, opts ...Option) *Proxy {
 }
 
 // SetPolicies atomically replaces the policies. New requests see them at
-// once; established tunnels are not interrupted.
-func (p *Proxy) SetPolicies(ps Policies) { p.policies.Store(&ps) }
+// once; tunnels and requests in progress to a name the new policies refuse
+// are closed before SetPolicies returns (those still allowed go on), so a
+// tightened policy is enforced on open connections too.
+func (p *Proxy) SetPolicies(ps Policies) {
+	p.policies.Store(&ps)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		name := c.dest.Load()
+		if name == nil {
+			continue
+		}
+		if reason := refusal(ps.For(c.group), *name); reason != "" {
+			c.Close()
+			p.opts.log.Info("egress connection closed by a policy change", slog.String("group", string(c.group)),
+				slog.String("host", *name), slog.String("reason", reason), slog.String("client", addrString(c.RemoteAddr())))
+		}
+	}
+}
+
+// claim records that c now carries a tunnel or request to name and returns
+// why the policies in force refuse it ("" when they allow it). A
+// SetPolicies racing with the decision either finds dest set and closes c,
+// or stored its policies before this check reads them.
+func (p *Proxy) claim(c *trackedConn, name string) string {
+	c.dest.Store(&name)
+	return refusal(p.Policies().For(c.group), name)
+}
 
 // Policies returns the policies in force.
 func (p *Proxy) Policies() Policies { return *p.policies.Load() }
@@ -90,7 +121,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, g policy.Group) erro
 			return fmt.Errorf("accept: %w", err)
 		}
 		backoff = 0
-		tc := &trackedConn{Conn: c}
+		tc := &trackedConn{Conn: c, group: g}
 		tc.idle.Store(true)
 		if !p.trackConn(tc) {
 			c.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"testing"
@@ -142,6 +143,21 @@ func TestSNI(t *testing.T) {
 		require.Error(t, tc.Handshake())
 		e.requireDecision(t, "allowed.test", "deny", egress.ReasonSNIMissing)
 	})
+	t.Run("encrypted client hello", func(t *testing.T) {
+		// The outer SNI is the allowed name; the real one would be encrypted.
+		for _, ext := range []uint16{0xfe0d, 0xffce} {
+			resp, c := e.connect(t, policy.GroupWorkspace, "allowed.test:443")
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			_, err := c.Write(clientHelloWith(t, "allowed.test", ext))
+			require.NoError(t, err)
+			alert := make([]byte, 7)
+			_, err = io.ReadFull(c, alert)
+			require.NoError(t, err)
+			require.Equal(t, []byte{21, 3, 3, 0, 2, 2, 49}, alert, "a fatal access_denied alert")
+			e.requireDecision(t, "allowed.test", "deny", egress.ReasonECH)
+			c.Close()
+		}
+	})
 	t.Run("not tls", func(t *testing.T) {
 		resp, c := e.connect(t, policy.GroupWorkspace, "allowed.test:80")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -232,19 +248,33 @@ func TestModes(t *testing.T) {
 	require.Zero(t, e.private.Accepted())
 }
 
-func TestReloadKeepsOpenTunnel(t *testing.T) {
+// A reload closes the open tunnels the new policy refuses, and only those:
+// a running exfiltration stops when an admin tightens the policy.
+func TestReloadCutsTunnelsTheNewPolicyRefuses(t *testing.T) {
 	e := newEnv(t)
-	resp, c := e.connect(t, policy.GroupWorkspace, "allowed.test:443")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	tc := tls.Client(c, &tls.Config{ServerName: "allowed.test", RootCAs: e.ca.Pool})
-	require.Equal(t, "https allowed.test /before", tlsGet(t, tc, "allowed.test", "/before"))
+	open := func(name string) (net.Conn, *tls.Conn) {
+		resp, c := e.connect(t, policy.GroupWorkspace, name+":443")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		tc := tls.Client(c, &tls.Config{ServerName: name, RootCAs: e.ca.Pool})
+		require.Equal(t, "https "+name+" /before", tlsGet(t, tc, name, "/before"))
+		return c, tc
+	}
+	cutRaw, _ := open("allowed.test")
+	_, kept := open("a.wild.test")
+
+	e.proxy.SetPolicies(egress.Policies{
+		Workspace: allowlist(policy.GroupWorkspace, "*.wild.test"),
+		Browser:   allowlist(policy.GroupBrowser, "browser.test"),
+	})
+	require.True(t, isClosed(cutRaw), "the tunnel to a name the policy no longer allows is closed")
+	require.Equal(t, "https a.wild.test /after", tlsGet(t, kept, "a.wild.test", "/after"), "a tunnel the policy still allows goes on")
+	resp, _ := e.connect(t, policy.GroupWorkspace, "allowed.test:443")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "new tunnels see the new policy")
+	require.Equal(t, egress.ReasonNotAllowed, resp.Header.Get(egress.HeaderDenied))
 
 	e.proxy.SetPolicies(egress.Policies{})
-	resp, _ = e.connect(t, policy.GroupWorkspace, "allowed.test:443")
-	require.Equal(t, http.StatusForbidden, resp.StatusCode, "new tunnels see the new policy")
-	require.Equal(t, egress.ReasonNetworkDisabled, resp.Header.Get(egress.HeaderDenied))
-
-	require.Equal(t, "https allowed.test /after", tlsGet(t, tc, "allowed.test", "/after"), "the open tunnel survives")
+	keptRaw := kept.NetConn()
+	require.True(t, isClosed(keptRaw), "network access off closes every tunnel")
 }
 
 func TestIdleTunnelCloses(t *testing.T) {
@@ -294,4 +324,42 @@ func TestIPv6AnswerFiltered(t *testing.T) {
 	e.proxy.SetPolicies(egress.Policies{Workspace: allowlist(policy.GroupWorkspace, "v6.test")})
 	resp, _ := e.connect(t, policy.GroupWorkspace, "v6.test:443")
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "IPv4-mapped AAAA answers are not public")
+}
+
+// clientHelloWith returns the TLS record of a real crypto/tls ClientHello for
+// serverName with one more extension, ext, carrying a structurally valid ECH
+// outer payload (type outer, HKDF-SHA256/AES-128-GCM, config 1, a 32-byte
+// enc and a 16-byte payload).
+func clientHelloWith(t *testing.T, serverName string, ext uint16) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	go func() { _ = tls.Client(a, &tls.Config{ServerName: serverName}).Handshake() }()
+	head := make([]byte, 5)
+	_, err := io.ReadFull(b, head)
+	require.NoError(t, err)
+	body := make([]byte, int(head[3])<<8|int(head[4]))
+	_, err = io.ReadFull(b, body)
+	require.NoError(t, err)
+	a.Close()
+	b.Close()
+
+	payload := []byte{0, 0, 1, 0, 1, 1, 0, 32}
+	payload = append(payload, make([]byte, 32)...)
+	payload = append(payload, 0, 16)
+	payload = append(payload, make([]byte, 16)...)
+	extension := append([]byte{byte(ext >> 8), byte(ext), byte(len(payload) >> 8), byte(len(payload))}, payload...)
+
+	// Skip to the extensions of the ClientHello: handshake header (4),
+	// version (2), random (32), session id, cipher suites, compression.
+	i := 4 + 2 + 32
+	i += 1 + int(body[i])
+	i += 2 + (int(body[i])<<8 | int(body[i+1]))
+	i += 1 + int(body[i])
+	extLen := int(body[i])<<8 | int(body[i+1]) + len(extension)
+	body[i], body[i+1] = byte(extLen>>8), byte(extLen)
+	body = append(body, extension...)
+	hsLen := len(body) - 4
+	body[1], body[2], body[3] = byte(hsLen>>16), byte(hsLen>>8), byte(hsLen)
+	head[3], head[4] = byte(len(body)>>8), byte(len(body))
+	return append(head, body...)
 }

@@ -6,21 +6,22 @@ import "net/netip"
 // is not globally routable unicast. The egress gateway refuses a name if any
 // of its addresses falls in one, and the Cilium renderer denies them.
 var blockedPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network", unspecified
-	netip.MustParsePrefix("10.0.0.0/8"),      // private
-	netip.MustParsePrefix("100.64.0.0/10"),   // CGNAT shared space (also Alibaba metadata)
-	netip.MustParsePrefix("127.0.0.0/8"),     // loopback
-	netip.MustParsePrefix("169.254.0.0/16"),  // link-local, cloud metadata 169.254.169.254
-	netip.MustParsePrefix("172.16.0.0/12"),   // private
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation TEST-NET-1
-	netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast (deprecated)
-	netip.MustParsePrefix("192.168.0.0/16"),  // private
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation TEST-NET-2
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation TEST-NET-3
-	netip.MustParsePrefix("224.0.0.0/4"),     // multicast
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast 255.255.255.255
+	netip.MustParsePrefix("0.0.0.0/8"),        // "this network", unspecified
+	netip.MustParsePrefix("10.0.0.0/8"),       // private
+	netip.MustParsePrefix("100.64.0.0/10"),    // CGNAT shared space (also Alibaba metadata)
+	netip.MustParsePrefix("127.0.0.0/8"),      // loopback
+	netip.MustParsePrefix("169.254.0.0/16"),   // link-local, cloud metadata 169.254.169.254
+	netip.MustParsePrefix("168.63.129.16/32"), // Azure's host endpoint (WireServer, DNS, health probes): public-looking, host-local
+	netip.MustParsePrefix("172.16.0.0/12"),    // private
+	netip.MustParsePrefix("192.0.0.0/24"),     // IETF protocol assignments
+	netip.MustParsePrefix("192.0.2.0/24"),     // documentation TEST-NET-1
+	netip.MustParsePrefix("192.88.99.0/24"),   // 6to4 relay anycast (deprecated)
+	netip.MustParsePrefix("192.168.0.0/16"),   // private
+	netip.MustParsePrefix("198.18.0.0/15"),    // benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"),  // documentation TEST-NET-2
+	netip.MustParsePrefix("203.0.113.0/24"),   // documentation TEST-NET-3
+	netip.MustParsePrefix("224.0.0.0/4"),      // multicast
+	netip.MustParsePrefix("240.0.0.0/4"),      // reserved, broadcast 255.255.255.255
 	// IPv6 global unicast is 2000::/3; these three cover everything else:
 	// ::, ::1, IPv4-mapped ::ffff:0:0/96, NAT64 64:ff9b::/96 and
 	// 64:ff9b:1::/48, discard 100::/64 (in ::/3); ULA fc00::/7 with the

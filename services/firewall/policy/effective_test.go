@@ -142,6 +142,8 @@ func TestPublicAddr(t *testing.T) {
 		{"127.0.0.1", false},
 		{"127.255.0.1", false},
 		{"169.254.169.254", false},
+		{"168.63.129.16", false}, // Azure's host endpoint
+		{"168.63.129.17", true},
 		{"169.254.1.1", false},
 		{"100.64.0.1", false},
 		{"100.127.255.254", false},
