@@ -37,11 +37,12 @@ type Guard struct {
 	limiter *Limiter
 	js      jetstream.JetStream
 	log     *slog.Logger
+	bound   *auditBound
 }
 
 // NewGuard builds the interceptors' state; limiter may be nil (no limit).
 func NewGuard(a *Authenticator, l *Limiter, js jetstream.JetStream, log *slog.Logger) *Guard {
-	return &Guard{auth: a, limiter: l, js: js, log: log}
+	return &Guard{auth: a, limiter: l, js: js, log: log, bound: newAuditBound(log)}
 }
 
 // Authenticator returns the guard's authenticator (the front door checks
@@ -150,8 +151,12 @@ func workspaceID(req, resp any) string {
 	return ""
 }
 
-// audit publishes and logs one audit event.
+// audit publishes and logs one audit event; a refused or failed call only
+// within its client's budget (auditBound).
 func (g *Guard) audit(ctx context.Context, p Principal, method, wsID string, err error) {
+	if err != nil && !g.bound.allow(auditClient(ctx, p)) {
+		return
+	}
 	ev := &eventsv1.AuditEvent{
 		Time: timestamppb.Now(), Subject: p.Subject, AuthMethod: p.Method, Admin: p.Admin,
 		Method: method, WorkspaceId: wsID, Result: "allowed",
