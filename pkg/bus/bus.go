@@ -212,13 +212,13 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
 }
 
 // Open connects a service to NATS and creates or updates the shared streams
-// (default sizes) and buckets with the given replicas.
-func Open(ctx context.Context, url, name, creds string, replicas int) (*nats.Conn, jetstream.JetStream, error) {
+// and buckets as cfg says.
+func Open(ctx context.Context, url, name, creds string, cfg SetupConfig) (*nats.Conn, jetstream.JetStream, error) {
 	nc, js, err := Connect(url, name, CredsOption(creds)...)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := Setup(ctx, js, SetupConfig{Replicas: replicas}); err != nil {
+	if err := Setup(ctx, js, cfg); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
