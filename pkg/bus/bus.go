@@ -17,8 +17,13 @@ import (
 
 // Names of the JetStream objects shared by every service.
 const (
-	// StreamName is the one stream holding every Aileron subject (aileron.>).
+	// StreamName is the stream of workspace events, status reports and
+	// firewall policies (StreamSubjects).
 	StreamName = "AILERON"
+	// AuditStreamName is the stream of audit records (aileron.audit.>), apart
+	// so that a flood of them can neither push events out nor use the store
+	// the buckets need.
+	AuditStreamName = "AILERON_AUDIT"
 	// BucketWorkspaces holds workspace records; only the orchestrator writes it.
 	BucketWorkspaces = "aileron-workspaces"
 	// BucketFirewall holds effective firewall policies; only the firewall service writes it.
@@ -117,15 +122,46 @@ func Connect(url, name string, opts ...nats.Option) (*nats.Conn, jetstream.JetSt
 	return nc, js, nil
 }
 
+// StreamSubjects are the subjects of StreamName: every Aileron subject but
+// audit (pkg/event names them). Streams may not overlap, and a filter cannot
+// say "aileron.> but not aileron.audit.>", so they are listed; a new subject
+// prefix must be added here, or its publishes find no stream.
+var StreamSubjects = []string{"aileron.workspace.>", "aileron.status.>", "aileron.firewall.>"}
+
+// AuditSubjects are the subjects of AuditStreamName (event.AuditFilter).
+var AuditSubjects = []string{"aileron.audit.>"}
+
+// Default stream sizes. JetStream reserves a stream's MaxBytes in the
+// server's store (max_file_store) when the stream is created, so both
+// together must fit in it with room left for the buckets: the chart's
+// store is 8 GB, of which the buckets keep at least 8e9 - 5 GiB ≈ 2.6 GB.
+const (
+	// DefaultMaxBytes bounds the event stream. It is far above what seven
+	// days of events take; reaching it is an incident, not a steady state.
+	DefaultMaxBytes = 4 << 30
+	// DefaultAuditMaxBytes bounds the audit stream; the oldest records go
+	// first.
+	DefaultAuditMaxBytes = 1 << 30
+)
+
 // SetupConfig sizes the JetStream objects.
 type SetupConfig struct {
-	// Replicas of the stream and buckets: 1 embedded, 3 on a cluster.
+	// Replicas of the streams and buckets: 1 embedded, 3 on a cluster.
 	Replicas int
-	// MaxAge of stream messages.
+	// MaxAge of stream messages (both streams); 0 is 7 days.
 	MaxAge time.Duration
+	// MaxBytes bounds the event stream; 0 is DefaultMaxBytes. When full, it
+	// refuses new events (DiscardNew): a publisher sees the error and
+	// retries (the orchestrator's outbox republishes), where discarding old
+	// events would drop ones consumers have not read yet, silently.
+	MaxBytes int64
+	// AuditMaxBytes bounds the audit stream; 0 is DefaultAuditMaxBytes.
+	// When full, the oldest records are dropped (DiscardOld), so the newest
+	// audit is always kept and a flood costs at most this much store.
+	AuditMaxBytes int64
 }
 
-// Setup creates or updates the stream and buckets idempotently.
+// Setup creates or updates the streams and buckets idempotently.
 func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
@@ -133,18 +169,33 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = 7 * 24 * time.Hour
 	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.AuditMaxBytes <= 0 {
+		cfg.AuditMaxBytes = DefaultAuditMaxBytes
+	}
+	// The event stream first: before this version it captured aileron.>, and
+	// the audit stream's subjects may only exist once it no longer does.
+	// Audit records already in it stay until they age out.
+	for _, sc := range []jetstream.StreamConfig{{
 		Name:        StreamName,
-		Description: "Aileron workspace events, status reports, firewall policies and audit records",
-		Subjects:    []string{"aileron.>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      cfg.MaxAge,
-		Duplicates:  2 * time.Minute,
-		Replicas:    cfg.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("create stream %s: %w", StreamName, err)
+		Description: "Aileron workspace events, status reports and firewall policies",
+		Subjects:    StreamSubjects,
+		MaxBytes:    cfg.MaxBytes,
+		Discard:     jetstream.DiscardNew,
+	}, {
+		Name:        AuditStreamName,
+		Description: "Aileron audit records",
+		Subjects:    AuditSubjects,
+		MaxBytes:    cfg.AuditMaxBytes,
+		Discard:     jetstream.DiscardOld,
+	}} {
+		sc.Storage, sc.Retention, sc.MaxAge = jetstream.FileStorage, jetstream.LimitsPolicy, cfg.MaxAge
+		sc.Duplicates, sc.Replicas = 2*time.Minute, cfg.Replicas
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+		}
 	}
 	for _, b := range []string{BucketWorkspaces, BucketFirewall, BucketSecrets} {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -160,14 +211,14 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
 	return nil
 }
 
-// Open connects a service to NATS and creates or updates the shared stream
-// and buckets with the given replicas.
-func Open(ctx context.Context, url, name, creds string, replicas int) (*nats.Conn, jetstream.JetStream, error) {
+// Open connects a service to NATS and creates or updates the shared streams
+// and buckets as cfg says.
+func Open(ctx context.Context, url, name, creds string, cfg SetupConfig) (*nats.Conn, jetstream.JetStream, error) {
 	nc, js, err := Connect(url, name, CredsOption(creds)...)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := Setup(ctx, js, SetupConfig{Replicas: replicas}); err != nil {
+	if err := Setup(ctx, js, cfg); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}

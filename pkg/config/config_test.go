@@ -81,11 +81,12 @@ func TestParse(t *testing.T) {
 			nil,
 			map[string]string{
 				"AILERON_NATS_URL": "nats://n:4222", "AILERON_NATS_CREDS": "/c", "AILERON_REPLICAS": "3",
+				"AILERON_STREAM_MAX_BYTES": "2147483648", "AILERON_AUDIT_MAX_BYTES": "65536",
 				"AILERON_LOG_LEVEL": "debug", "AILERON_LOG_FORMAT": "text", "AILERON_HEALTH_ADDR": "",
 				"AILERON_WAIT": "1m", "AILERON_DEBUG": "true", "AILERON_LISTEN": "a=:1, b=:2,",
 			},
 			with(func(c *settings) {
-				c.NATS = config.NATS{URL: "nats://n:4222", Creds: "/c", Replicas: 3}
+				c.NATS = config.NATS{URL: "nats://n:4222", Creds: "/c", Replicas: 3, StreamMaxBytes: 2 << 30, AuditMaxBytes: 64 << 10}
 				c.Log = config.Log{Level: slog.LevelDebug, Format: "text"}
 				c.Wait, c.Debug, c.Listen = time.Minute, true, config.List{"a=:1", "b=:2"}
 			}),
@@ -153,8 +154,8 @@ func TestEnvNames(t *testing.T) {
 	var c settings
 	s := newSet(&c)
 	require.Equal(t, []string{
-		"AILERON_DEBUG", "AILERON_HEALTH_ADDR", "AILERON_HTTP_ADDR", "AILERON_LISTEN", "AILERON_LOG_FORMAT",
-		"AILERON_LOG_LEVEL", "AILERON_NATS_CREDS", "AILERON_NATS_URL", "AILERON_REPLICAS", "AILERON_WAIT",
+		"AILERON_AUDIT_MAX_BYTES", "AILERON_DEBUG", "AILERON_HEALTH_ADDR", "AILERON_HTTP_ADDR", "AILERON_LISTEN", "AILERON_LOG_FORMAT",
+		"AILERON_LOG_LEVEL", "AILERON_NATS_CREDS", "AILERON_NATS_URL", "AILERON_REPLICAS", "AILERON_STREAM_MAX_BYTES", "AILERON_WAIT",
 	}, s.EnvNames(), "an alias has no variable")
 	s.SetEnv("debug")
 	require.Empty(t, s.Env("debug"))
@@ -174,6 +175,8 @@ func TestValidate(t *testing.T) {
 		{"nats ok", config.DefaultNATS().Validate(), ""},
 		{"no nats url", config.NATS{Replicas: 1}.Validate(), "--nats-url"},
 		{"too many replicas", config.NATS{URL: "nats://x", Replicas: 7}.Validate(), "--replicas"},
+		{"negative stream bytes", config.NATS{URL: "nats://x", Replicas: 1, StreamMaxBytes: -1}.Validate(), "--stream-max-bytes"},
+		{"negative audit bytes", config.NATS{URL: "nats://x", Replicas: 1, AuditMaxBytes: -1}.Validate(), "--audit-max-bytes"},
 		{"log ok", config.DefaultLog().Validate(), ""},
 		{"bad log format", config.Log{Format: "xml"}.Validate(), "--log-format"},
 		{"health off", config.Health{}.Validate(), ""},

@@ -8,8 +8,8 @@ import (
 	"net"
 )
 
-// NATS is how a service reaches NATS JetStream: --nats-url, --nats-creds and
-// --replicas.
+// NATS is how a service reaches NATS JetStream: --nats-url, --nats-creds,
+// --replicas and the stream bounds.
 type NATS struct {
 	// URL is one or more NATS URLs, comma-separated.
 	URL string
@@ -18,6 +18,10 @@ type NATS struct {
 	// Replicas of the stream and buckets: 1 on a single server, 3 on a
 	// cluster; every service must use the api's value.
 	Replicas int
+	// StreamMaxBytes and AuditMaxBytes bound the event and audit streams
+	// (bus.SetupConfig); 0 is bus's default. Every service must use the
+	// api's values.
+	StreamMaxBytes, AuditMaxBytes int64
 }
 
 // DefaultNATS is a local NATS server with one replica.
@@ -28,6 +32,8 @@ func (n *NATS) Register(s *Set) {
 	s.StringVar(&n.URL, "nats-url", n.URL, "NATS URL(s), comma-separated")
 	s.StringVar(&n.Creds, "nats-creds", n.Creds, "NATS credentials file")
 	s.IntVar(&n.Replicas, "replicas", n.Replicas, "JetStream stream and bucket replicas (3 on a cluster); the same in every service")
+	s.Int64Var(&n.StreamMaxBytes, "stream-max-bytes", n.StreamMaxBytes, "bytes of the event stream AILERON (0: 4 GiB); the same in every service")
+	s.Int64Var(&n.AuditMaxBytes, "audit-max-bytes", n.AuditMaxBytes, "bytes of the audit stream AILERON_AUDIT (0: 1 GiB); the same in every service")
 }
 
 // Validate names the first flag with a bad value.
@@ -37,6 +43,12 @@ func (n NATS) Validate() error {
 	}
 	if n.Replicas < 1 || n.Replicas > 5 {
 		return errors.New("--replicas must be between 1 and 5")
+	}
+	if n.StreamMaxBytes < 0 {
+		return errors.New("--stream-max-bytes must not be negative")
+	}
+	if n.AuditMaxBytes < 0 {
+		return errors.New("--audit-max-bytes must not be negative")
 	}
 	return nil
 }

@@ -53,6 +53,8 @@ type Options struct {
 	// interceptors in front of the handlers (Limiter may be nil).
 	Auth    *auth.Config
 	Limiter *auth.Limiter
+	// Bus sizes the streams and buckets; zero values are bus's defaults.
+	Bus bus.SetupConfig
 }
 
 // Start starts NATS and the api service; both stop at test cleanup.
@@ -73,7 +75,7 @@ func Start(t testing.TB, opts Options) *Env {
 	t.Cleanup(e.NC.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	require.NoError(t, bus.Setup(ctx, e.JS, bus.SetupConfig{}))
+	require.NoError(t, bus.Setup(ctx, e.JS, opts.Bus))
 	e.Store, err = store.Open(ctx, e.JS)
 	require.NoError(t, err)
 

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +21,7 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
+	"aileron.dev/services/api/reqid"
 )
 
 // mutating lists the commands that are rate-limited and always audited.
@@ -38,11 +37,12 @@ type Guard struct {
 	limiter *Limiter
 	js      jetstream.JetStream
 	log     *slog.Logger
+	bound   *auditBound
 }
 
 // NewGuard builds the interceptors' state; limiter may be nil (no limit).
 func NewGuard(a *Authenticator, l *Limiter, js jetstream.JetStream, log *slog.Logger) *Guard {
-	return &Guard{auth: a, limiter: l, js: js, log: log}
+	return &Guard{auth: a, limiter: l, js: js, log: log, bound: newAuditBound(log)}
 }
 
 // Authenticator returns the guard's authenticator (the front door checks
@@ -136,13 +136,7 @@ func first(md metadata.MD, key string) string {
 type requestIDKey struct{}
 
 func withRequestID(ctx context.Context, md metadata.MD) context.Context {
-	id := first(md, "x-request-id")
-	if id == "" {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		id = hex.EncodeToString(b)
-	}
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return context.WithValue(ctx, requestIDKey{}, reqid.Sanitize(first(md, "x-request-id")))
 }
 
 // workspaceID finds the workspace a call is about: the request's id, or the
@@ -157,8 +151,12 @@ func workspaceID(req, resp any) string {
 	return ""
 }
 
-// audit publishes and logs one audit event.
+// audit publishes and logs one audit event; a refused or failed call only
+// within its client's budget (auditBound).
 func (g *Guard) audit(ctx context.Context, p Principal, method, wsID string, err error) {
+	if err != nil && !g.bound.allow(auditClient(ctx, p)) {
+		return
+	}
 	ev := &eventsv1.AuditEvent{
 		Time: timestamppb.Now(), Subject: p.Subject, AuthMethod: p.Method, Admin: p.Admin,
 		Method: method, WorkspaceId: wsID, Result: "allowed",
@@ -176,9 +174,7 @@ func (g *Guard) audit(ctx context.Context, p Principal, method, wsID string, err
 			}
 		}
 	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	ev.Id = hex.EncodeToString(b)
+	ev.Id = reqid.New()
 	g.log.Info("audit", "subject", ev.Subject, "method", method, "workspace_id", wsID, "result", ev.Result, "code", ev.Code, "request_id", ev.RequestId)
 	if g.js == nil {
 		return

@@ -6,8 +6,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,6 +23,7 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/gen/openapi"
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/api/reqid"
 )
 
 const requestIDHeader = "X-Request-Id"
@@ -103,13 +102,8 @@ func setStatus(ctx context.Context, w http.ResponseWriter, _ proto.Message) erro
 // withRequestID gives every request an id, echoed in the response.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(requestIDHeader)
-		if id == "" || len(id) > 128 || !printableASCII(id) {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
-			r.Header.Set(requestIDHeader, id)
-		}
+		id := reqid.Sanitize(r.Header.Get(requestIDHeader))
+		r.Header.Set(requestIDHeader, id)
 		w.Header().Set(requestIDHeader, id)
 		next.ServeHTTP(w, r)
 	})

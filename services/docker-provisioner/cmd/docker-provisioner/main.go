@@ -124,7 +124,8 @@ func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Log
 func connect(ctx context.Context, o options) (*nats.Conn, jetstream.JetStream, error) {
 	const name = "docker-provisioner"
 	if o.setup {
-		return bus.Open(ctx, o.nats.URL, name, o.nats.Creds, o.nats.Replicas)
+		return bus.Open(ctx, o.nats.URL, name, o.nats.Creds, bus.SetupConfig{
+			Replicas: o.nats.Replicas, MaxBytes: o.nats.StreamMaxBytes, AuditMaxBytes: o.nats.AuditMaxBytes})
 	}
 	return bus.Connect(o.nats.URL, name, bus.CredsOption(o.nats.Creds)...)
 }

@@ -76,7 +76,8 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-firewall", c.NATS.Creds, c.NATS.Replicas)
+	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-firewall", c.NATS.Creds, bus.SetupConfig{
+		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes})
 	if err != nil {
 		return err
 	}
