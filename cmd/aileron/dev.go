@@ -115,12 +115,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 		return err
 	}
 	defer nc.Close()
-	if err := bus.Setup(ctx, js, bus.SetupConfig{
-		// JetStream reserves stream bounds in the store, which the embedded
-		// server sizes from the free disk: smaller than a cluster's, so a
-		// laptop with a few GB free still starts.
-		Replicas: 1, MaxBytes: 1 << 30, AuditMaxBytes: 256 << 20,
-	}); err != nil {
+	if err := bus.Setup(ctx, js, bus.SetupConfig{Replicas: 1}); err != nil {
 		return err
 	}
 	authn, limiter, err := cfg.Auth.Build(cfg.HTTPAddr, cfg.GRPCAddr)

@@ -133,15 +133,15 @@ var AuditSubjects = []string{"aileron.audit.>"}
 
 // Default stream sizes. JetStream reserves a stream's MaxBytes in the
 // server's store (max_file_store) when the stream is created, so both
-// together must fit in it with room left for the buckets: the chart's
-// store is 8 GB, of which the buckets keep at least 8e9 - 5 GiB ≈ 2.6 GB.
+// together must fit in it with room left for the buckets: 1.25 GiB
+// together, which even a small store holds (the chart's is 8 GB).
 const (
 	// DefaultMaxBytes bounds the event stream. It is far above what seven
 	// days of events take; reaching it is an incident, not a steady state.
-	DefaultMaxBytes = 4 << 30
+	DefaultMaxBytes = 1 << 30
 	// DefaultAuditMaxBytes bounds the audit stream; the oldest records go
 	// first.
-	DefaultAuditMaxBytes = 1 << 30
+	DefaultAuditMaxBytes = 256 << 20
 )
 
 // SetupConfig sizes the JetStream objects.
