@@ -142,7 +142,8 @@ type Config struct {
 	SweepDataVolumes bool `json:"sweep_data_volumes"`
 	// StopTimeout is the graceful stop period before SIGKILL.
 	StopTimeout Duration `json:"stop_timeout"`
-	// DockerTimeout bounds each Docker API call; PullTimeout bounds an image pull.
+	// DockerTimeout bounds each Docker API call (a network create gets four
+	// times as long); PullTimeout bounds an image pull.
 	DockerTimeout Duration `json:"docker_timeout"`
 	PullTimeout   Duration `json:"pull_timeout"`
 	// HealthTimeout is how long a started service may stay unhealthy before the

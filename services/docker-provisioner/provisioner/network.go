@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
@@ -192,7 +193,12 @@ func (p *Provisioner) createNetworkWith(ctx context.Context, id string, group po
 	if group == policy.GroupBrowser {
 		r = roleNetBR
 	}
-	cctx, cancel := p.timeout(ctx)
+	// A create the client gives up on is still carried out by the engine,
+	// and the retry then makes a second network of the same name, which
+	// the engine refuses to start containers on ("ambiguous"). Creating a
+	// bridge takes the engine's iptables lock, slow on a busy host: wait
+	// longer than for other calls rather than race it.
+	cctx, cancel := context.WithTimeout(ctx, networkCreateTimeoutFactor*time.Duration(p.cfg.DockerTimeout))
 	defer cancel()
 	resp, err := p.docker.NetworkCreate(cctx, name, network.CreateOptions{
 		Driver:   "bridge",
@@ -209,6 +215,9 @@ func (p *Provisioner) createNetworkWith(ctx context.Context, id string, group po
 	p.log.Debug("network created", "workspace_id", id, "network", name, "subnet", sub)
 	return netInfo{Name: name, ID: resp.ID, Subnet: sub}, nil
 }
+
+// networkCreateTimeoutFactor stretches docker_timeout for a network create.
+const networkCreateTimeoutFactor = 4
 
 // usedSubnets lists every IPv4 subnet of every network on the engine.
 func (p *Provisioner) usedSubnets(ctx context.Context) ([]netip.Prefix, error) {
