@@ -33,6 +33,7 @@ const (
 	ReasonBadRequest      = "bad-request"
 	ReasonResolveFailed   = "resolve-failed"
 	ReasonDialFailed      = "dial-failed"
+	ReasonTooManyConns    = "too-many-connections"
 )
 
 // Headers naming why a request was refused: by policy (403) or for any other

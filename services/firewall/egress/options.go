@@ -60,7 +60,11 @@ type options struct {
 	dial     DialFunc
 	log      *slog.Logger
 	timeouts Timeouts
+	maxConns int
 }
+
+// DefaultMaxConns caps a proxy's open client connections (both groups).
+const DefaultMaxConns = 1024
 
 // Option configures a Proxy.
 type Option func(*options)
@@ -81,6 +85,10 @@ func WithDialFunc(d DialFunc) Option { return func(o *options) { o.dial = d } }
 // WithLogger sets the logger for decisions; the default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
+// WithMaxConns caps the open client connections; beyond it a new one is
+// answered 503 (too-many-connections) and closed. 0 keeps DefaultMaxConns.
+func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
 // WithTimeouts sets the timeouts; zero fields keep their defaults.
 func WithTimeouts(t Timeouts) Option { return func(o *options) { o.timeouts = t } }
 
@@ -90,6 +98,7 @@ func buildOptions(opts []Option) options {
 		opt(&o)
 	}
 	o.timeouts = o.timeouts.withDefaults()
+	o.maxConns = cmp.Or(o.maxConns, DefaultMaxConns)
 	if o.resolver == nil {
 		o.resolver = net.DefaultResolver
 	}

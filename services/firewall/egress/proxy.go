@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,10 @@ type Proxy struct {
 	conns     map[*trackedConn]struct{}
 	cancels   []context.CancelFunc
 	wg        sync.WaitGroup
+
+	// refused counts connections refused at the cap; refusedLogged is when
+	// that was last logged (unix nanoseconds).
+	refused, refusedLogged atomic.Int64
 }
 
 // trackedConn is a client connection; idle ones are closed first on Shutdown.
@@ -123,7 +128,11 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, g policy.Group) erro
 		backoff = 0
 		tc := &trackedConn{Conn: c, group: g}
 		tc.idle.Store(true)
-		if !p.trackConn(tc) {
+		switch p.trackConn(tc) {
+		case errFull:
+			p.refuseFull(c, g)
+			continue
+		case ErrClosed:
 			c.Close()
 			return ErrClosed
 		}
@@ -203,15 +212,38 @@ func (p *Proxy) closeListeners() {
 	}
 }
 
-func (p *Proxy) trackConn(c *trackedConn) bool {
+// errFull: the proxy holds its most connections.
+var errFull = errors.New("egress proxy at its connection cap")
+
+func (p *Proxy) trackConn(c *trackedConn) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return false
+		return ErrClosed
+	}
+	if len(p.conns) >= p.opts.maxConns {
+		return errFull
 	}
 	p.conns[c] = struct{}{}
 	p.wg.Add(1)
-	return true
+	return nil
+}
+
+// refuseFull answers a connection over the cap 503 and closes it, off the
+// accept loop and within a second, so a flood cannot stall accepting.
+// A flood logs one line a second with how many were refused.
+func (p *Proxy) refuseFull(c net.Conn, g policy.Group) {
+	n := p.refused.Add(1)
+	if now := time.Now().UnixNano(); now-p.refusedLogged.Load() >= int64(time.Second) {
+		p.refusedLogged.Store(now)
+		p.opts.log.Warn("egress connections refused: at the connection cap", slog.String("group", string(g)),
+			slog.Int("max_conns", p.opts.maxConns), slog.Int64("refused_total", n), slog.String("client", addrString(c.RemoteAddr())))
+	}
+	go func() {
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		writeRefusal(c, http.StatusServiceUnavailable, ReasonTooManyConns)
+		c.Close()
+	}()
 }
 
 func (p *Proxy) untrackConn(c *trackedConn) {

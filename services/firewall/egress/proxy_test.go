@@ -363,3 +363,22 @@ func clientHelloWith(t *testing.T, serverName string, ext uint16) []byte {
 	head[3], head[4] = byte(len(body)>>8), byte(len(body))
 	return append(head, body...)
 }
+
+// Over the connection cap a new client gets 503 too-many-connections and
+// nothing else; closing one makes room again.
+func TestConnectionCap(t *testing.T) {
+	e := newEnv(t, egress.WithMaxConns(2))
+	_, first := e.connect(t, policy.GroupWorkspace, "allowed.test:443")
+	_, _ = e.connect(t, policy.GroupBrowser, "browser.test:443")
+
+	resp, _ := e.connect(t, policy.GroupWorkspace, "allowed.test:443")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the cap spans both groups")
+	require.Equal(t, egress.ReasonTooManyConns, resp.Header.Get(egress.HeaderError))
+
+	first.Close()
+	require.Eventually(t, func() bool {
+		resp, c := e.connect(t, policy.GroupWorkspace, "allowed.test:443")
+		c.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond, "a closed connection makes room")
+}

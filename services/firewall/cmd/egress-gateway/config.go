@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/config"
+	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/ingress"
 	"aileron.dev/services/firewall/policy"
 )
@@ -45,6 +46,9 @@ type Config struct {
 	// DenyCIDRs are refused on top of every non-public range, e.g. the
 	// addresses of the host the gateway runs on.
 	DenyCIDRs []netip.Prefix
+	// MaxConns caps the open client connections of both groups; 0 is
+	// egress.DefaultMaxConns.
+	MaxConns int
 }
 
 // parseConfig reads flags from args, then EGRESS_* variables for the flags
@@ -62,6 +66,7 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&cfg.DNSServer, "dns", "", "DNS server HOST[:PORT] for egress names")
 	cfg.Log.Register(fs)
 	fs.DurationVar(&cfg.PolicyInterval, "policy-interval", time.Second, "policy and secret file check interval")
+	fs.IntVar(&cfg.MaxConns, "max-conns", egress.DefaultMaxConns, "open client connections (both groups) beyond which new ones are answered 503")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain connections on shutdown")
 	// The lists' documented variables are plural.
 	fs.SetEnv("route", EnvPrefix+"ROUTES")
@@ -115,6 +120,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if len(c.Listen) == 0 && c.Ingress == "" {
 		errs = append(errs, errors.New("nothing to serve: give --listen and/or --ingress"))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("--max-conns %d: want at least 1 (0: the default)", c.MaxConns))
 	}
 	groups := make([]string, 0, len(c.Listen))
 	for g := range c.Listen {

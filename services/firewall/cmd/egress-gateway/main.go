@@ -45,7 +45,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	proxy := egress.New(egress.Policies{},
 		egress.WithResolver(egress.NewResolver(cfg.DNSServer)),
 		egress.WithAddrFilter(addrFilter(cfg.DenyCIDRs)),
-		egress.WithLogger(log))
+		egress.WithLogger(log),
+		egress.WithMaxConns(cfg.MaxConns))
 	var listeners []net.Listener
 	for g, addr := range cfg.Listen {
 		ln, err := net.Listen("tcp", addr)

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,4 +188,21 @@ func TestParseConfigRefusesMalformedEnv(t *testing.T) {
 	require.ErrorContains(t, err, `EGRESS_POLICY_INTERVAL="often" (flag --policy-interval)`)
 	_, err = parseConfig([]string{"--policy-interval", "2s"})
 	require.NoError(t, err, "the command line wins over the environment")
+}
+
+func TestMaxConns(t *testing.T) {
+	cfg, err := parseConfig([]string{"--ingress", ":0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConns != egress.DefaultMaxConns {
+		t.Errorf("default --max-conns = %d, want %d", cfg.MaxConns, egress.DefaultMaxConns)
+	}
+	t.Setenv("EGRESS_MAX_CONNS", "64")
+	if cfg, err = parseConfig([]string{"--ingress", ":0"}); err != nil || cfg.MaxConns != 64 {
+		t.Errorf("EGRESS_MAX_CONNS=64: got %d, %v", cfg.MaxConns, err)
+	}
+	if _, err := parseConfig([]string{"--ingress", ":0", "--max-conns", "-1"}); err == nil || !strings.Contains(err.Error(), "--max-conns") {
+		t.Errorf("--max-conns -1 must be refused naming the flag, got %v", err)
+	}
 }
