@@ -166,11 +166,18 @@ func (m *Manager) attach(w http.ResponseWriter, r *http.Request) {
 	read := make(chan error, 1)
 	go func() { read <- m.readInput(ctx, conn, t); cancel() }()
 	werr := m.writeOutput(ctx, conn, t)
-	cancel()
 	var ce closeError
-	switch {
-	case errors.As(werr, &ce):
+	if errors.As(werr, &ce) {
+		// Close before cancelling: cancelling the reader's context tears
+		// the connection down, and the client would get no close frame
+		// (and no status) instead of the close handshake.
 		_ = conn.Close(ce.status, ce.reason)
+		cancel()
+		<-read
+		return
+	}
+	cancel()
+	switch {
 	case werr != nil && !errors.Is(werr, context.Canceled):
 		m.opts.Log.Info("terminal client dropped", slog.String("id", t.id), slog.String("reason", werr.Error()))
 	default:
