@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/workspace"
+	"aileron.dev/services/api/orchestrator"
 )
 
 // portForward serves a workspace service on a local port for tools that want
@@ -41,7 +41,7 @@ func (e *cliEnv) portForward(ctx context.Context, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	st := serviceStatus(w.GetServices(), svc)
+	st := orchestrator.ServiceByName(w.GetServices(), svc)
 	if !svc.Valid() || st.GetEndpoint() == "" {
 		return e.fail(&apiError{Code: errcode.WorkspaceServiceUnavailable, Message: fmt.Sprintf("workspace %s has no %s endpoint (it is %s)", w.GetId(), svc, w.GetState())})
 	}
@@ -108,18 +108,4 @@ func forwarder(target *url.URL, token string, port int) http.Handler {
 		}
 		proxy.ServeHTTP(w, r)
 	})
-}
-
-func serviceStatus(s *workspacev1.Services, svc workspace.Service) *workspacev1.ServiceStatus {
-	switch svc {
-	case workspace.ServiceRuntime:
-		return s.GetRuntime()
-	case workspace.ServiceTerminal:
-		return s.GetTerminal()
-	case workspace.ServiceBrowser:
-		return s.GetBrowser()
-	case workspace.ServiceCanvas:
-		return s.GetCanvas()
-	}
-	return nil
 }

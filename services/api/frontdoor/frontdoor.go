@@ -149,7 +149,7 @@ func (fd *FrontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fd.failErr(w, r, err)
 		return
 	}
-	svc := service(ws, t.service)
+	svc := orchestrator.ServiceByName(ws.GetServices(), t.service)
 	if svc.GetState() != string(workspace.ServiceRunning) || svc.GetEndpoint() == "" {
 		fd.fail(w, r, http.StatusServiceUnavailable, errcode.WorkspaceServiceUnavailable, "service",
 			fmt.Sprintf("service %s of workspace %s is %s, not running", t.service, t.id, or(svc.GetState(), "not reported yet")))
@@ -243,8 +243,7 @@ func (fd *FrontDoor) check(ctx context.Context, t *target, p auth.Principal, c *
 		return nil, err
 	}
 	if !p.Admin && ws.GetOwner() != p.Subject {
-		return nil, &orchestrator.Error{Kind: orchestrator.ErrNotFound, Code: errcode.WorkspaceNotFound, Field: "id",
-			Message: fmt.Sprintf("workspace id %q not found", t.id)}
+		return nil, orchestrator.NotFound(t.id)
 	}
 	if c != nil && c.Generation != ws.GetGeneration() {
 		return nil, errStaleSession
@@ -253,7 +252,7 @@ func (fd *FrontDoor) check(ctx context.Context, t *target, p auth.Principal, c *
 		return nil, &orchestrator.Error{Kind: orchestrator.ErrInvalidTransition, Code: errcode.WorkspaceNotRunning, Field: "state",
 			Message: fmt.Sprintf("workspace %s is %s, not running", t.id, ws.GetState())}
 	}
-	if svc := service(ws, t.service); !svc.GetEnabled() || svc.GetState() == string(workspace.ServiceDisabled) {
+	if svc := orchestrator.ServiceByName(ws.GetServices(), t.service); !svc.GetEnabled() || svc.GetState() == string(workspace.ServiceDisabled) {
 		return nil, &orchestrator.Error{Kind: orchestrator.ErrInvalidTransition, Code: errcode.WorkspaceServiceNotEnabled, Field: "service",
 			Message: fmt.Sprintf("workspace %s does not run the %s service", t.id, t.service)}
 	}
@@ -269,21 +268,6 @@ func (fd *FrontDoor) lookup(ctx context.Context, id string) (*workspacev1.Worksp
 		return ws, nil
 	}
 	return fd.o.Get(ctx, id)
-}
-
-func service(ws *workspacev1.Workspace, s workspace.Service) *workspacev1.ServiceStatus {
-	svcs := ws.GetServices()
-	switch s {
-	case workspace.ServiceRuntime:
-		return svcs.GetRuntime()
-	case workspace.ServiceTerminal:
-		return svcs.GetTerminal()
-	case workspace.ServiceBrowser:
-		return svcs.GetBrowser()
-	case workspace.ServiceCanvas:
-		return svcs.GetCanvas()
-	}
-	return nil
 }
 
 // enter exchanges a ticket for a session cookie on this origin and sends the

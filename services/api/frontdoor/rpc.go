@@ -123,7 +123,7 @@ func (fd *FrontDoor) walk(m protoreflect.Message) {
 	if m.Descriptor().FullName() == workspaceName {
 		w := m.Interface().(*workspacev1.Workspace)
 		for _, s := range workspace.Services {
-			if st := service(w, s); st != nil && st.Endpoint != "" {
+			if st := orchestrator.ServiceByName(w.GetServices(), s); st != nil && st.Endpoint != "" {
 				st.Endpoint = fd.Origin(s, w.GetId()) + "/"
 			}
 		}

@@ -102,7 +102,7 @@ func (o *Orchestrator) Get(ctx context.Context, id string) (*workspacev1.Workspa
 	}
 	rec, err := o.store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound(id)
+		return nil, NotFound(id)
 	}
 	if err != nil {
 		return nil, storeUnavailable(err)
@@ -169,7 +169,7 @@ func (o *Orchestrator) RestartService(ctx context.Context, id string, service wo
 		if _, _, err := Decide(CmdRestartService, workspace.State(w.State)); err != nil {
 			return noChange, err
 		}
-		s := serviceByName(w.Services, service)
+		s := ServiceByName(w.Services, service)
 		if !s.Enabled {
 			return noChange, &Error{Kind: ErrInvalidTransition, Code: errcode.WorkspaceServiceNotEnabled, Field: "service", Message: "service " + string(service) + " is not enabled in this workspace"}
 		}
@@ -257,17 +257,18 @@ func sameFirewall(a, b *workspacev1.Workspace) bool {
 		slices.Equal(a.BrowserFirewallAllowedDomains, b.BrowserFirewallAllowedDomains)
 }
 
-// serviceByName returns the status of one service of s.
-func serviceByName(s *workspacev1.Services, name workspace.Service) *workspacev1.ServiceStatus {
+// ServiceByName returns the status of one service of s; nil for an unknown
+// service or a nil s.
+func ServiceByName(s *workspacev1.Services, name workspace.Service) *workspacev1.ServiceStatus {
 	switch name {
 	case workspace.ServiceRuntime:
-		return s.Runtime
+		return s.GetRuntime()
 	case workspace.ServiceTerminal:
-		return s.Terminal
+		return s.GetTerminal()
 	case workspace.ServiceBrowser:
-		return s.Browser
+		return s.GetBrowser()
 	case workspace.ServiceCanvas:
-		return s.Canvas
+		return s.GetCanvas()
 	}
 	return nil
 }

@@ -42,7 +42,9 @@ func invalid(code errcode.Code, field, msg string) *Error {
 	return &Error{Kind: ErrInvalidArgument, Code: code, Field: field, Message: msg}
 }
 
-func notFound(id string) *Error {
+// NotFound is the answer for a workspace that does not exist or that the
+// caller may not see (so ids of other users cannot be probed).
+func NotFound(id string) *Error {
 	return &Error{Kind: ErrNotFound, Code: errcode.WorkspaceNotFound, Field: "id", Message: "workspace id " + strconv.Quote(id) + " not found"}
 }
 

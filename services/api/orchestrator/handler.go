@@ -69,7 +69,7 @@ func (h *Handler) visible(ctx context.Context, id string) (*workspacev1.Workspac
 		return nil, err
 	}
 	if owner, admin := h.identity(ctx); !admin && w.Owner != owner {
-		return nil, notFound(id)
+		return nil, NotFound(id)
 	}
 	return w, nil
 }
@@ -149,7 +149,7 @@ func (h *Handler) authorize(ctx context.Context, id string) error {
 	}
 	if owner, ok := h.o.index.Owner(id); ok {
 		if owner != caller {
-			return notFound(id)
+			return NotFound(id)
 		}
 		return nil
 	}

@@ -128,7 +128,7 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 	for attempt := 0; attempt < 16; attempt++ {
 		rec, err := o.store.Get(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, notFound(id)
+			return nil, NotFound(id)
 		}
 		if err != nil {
 			return nil, storeUnavailable(err)

@@ -75,11 +75,11 @@ func (o *Orchestrator) ApplyStatus(ctx context.Context, r *eventsv1.StatusReport
 func mergeServices(cur, obs *workspacev1.Services) *workspacev1.Services {
 	out := proto.Clone(cur).(*workspacev1.Services)
 	for _, name := range workspace.Services {
-		o := serviceByName(obs, name)
+		o := ServiceByName(obs, name)
 		if o == nil {
 			continue
 		}
-		s := serviceByName(out, name)
+		s := ServiceByName(out, name)
 		enabled := s.Enabled
 		proto.Reset(s)
 		proto.Merge(s, o)

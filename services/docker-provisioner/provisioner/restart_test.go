@@ -9,6 +9,7 @@ import (
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
+	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/docker-provisioner/provisioner"
 
 	"aileron.dev/pkg/workspace"
@@ -36,8 +37,8 @@ func TestRestartOneServiceRestartsOnlyIt(t *testing.T) {
 			require.Equal(t, before[name].State.StartedAt, c.State.StartedAt, "%s restarted with %s", name, svc)
 			require.Equal(t, before[name].ID, c.ID)
 		}
-		require.Equal(t, "running", serviceStatus(w, svc).State)
-		require.NotNil(t, serviceStatus(w, svc).LastRestartTime)
+		require.Equal(t, "running", orchestrator.ServiceByName(w.GetServices(), svc).State)
+		require.NotNil(t, orchestrator.ServiceByName(w.GetServices(), svc).LastRestartTime)
 		before = after
 	}
 
@@ -52,16 +53,4 @@ func TestRestartOneServiceRestartsOnlyIt(t *testing.T) {
 		require.Equal(t, before[name].State.StartedAt, c.State.StartedAt, "%s restarted by a redelivered event", name)
 	}
 	require.Len(t, again, 5)
-}
-
-func serviceStatus(w *workspacev1.Workspace, svc workspace.Service) *workspacev1.ServiceStatus {
-	switch svc {
-	case workspace.ServiceRuntime:
-		return w.Services.Runtime
-	case workspace.ServiceTerminal:
-		return w.Services.Terminal
-	case workspace.ServiceBrowser:
-		return w.Services.Browser
-	}
-	return w.Services.Canvas
 }
