@@ -234,3 +234,32 @@ func Ready(nc *nats.Conn) func() error {
 		return fmt.Errorf("nats %s", strings.ToLower(nc.Status().String()))
 	}
 }
+
+// LoadOrCreateSecret returns the value of key in BucketSecrets, storing
+// create's value first when the key is absent. Concurrent first uses agree:
+// one create wins and the others read its value. The caller validates it.
+func LoadOrCreateSecret(ctx context.Context, js jetstream.JetStream, key string, create func() ([]byte, error)) ([]byte, error) {
+	kv, err := js.KeyValue(ctx, BucketSecrets)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", BucketSecrets, err)
+	}
+	for range 3 {
+		e, err := kv.Get(ctx, key)
+		if err == nil {
+			return e.Value(), nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("read %s from %s: %w", key, BucketSecrets, err)
+		}
+		v, err := create()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := kv.Create(ctx, key, v); err == nil {
+			return v, nil
+		} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("create %s in %s: %w", key, BucketSecrets, err)
+		}
+	}
+	return nil, fmt.Errorf("%s in %s: create and read kept racing", key, BucketSecrets)
+}

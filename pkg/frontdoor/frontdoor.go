@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,32 +30,18 @@ type Key []byte
 // LoadKey returns the front-door key, creating it on first use. Concurrent
 // first uses agree: one create wins and the others read its key.
 func LoadKey(ctx context.Context, js jetstream.JetStream) (Key, error) {
-	kv, err := js.KeyValue(ctx, bus.BucketSecrets)
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketSecrets, err)
-	}
-	for range 3 {
-		e, err := kv.Get(ctx, keyName)
-		if err == nil {
-			if len(e.Value()) != 32 {
-				return nil, fmt.Errorf("front-door key in %s has %d bytes, want 32", bus.BucketSecrets, len(e.Value()))
-			}
-			return Key(e.Value()), nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("read front-door key: %w", err)
-		}
+	k, err := bus.LoadOrCreateSecret(ctx, js, keyName, func() ([]byte, error) {
 		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, err
-		}
-		if _, err := kv.Create(ctx, keyName, k); err == nil {
-			return Key(k), nil
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("create front-door key: %w", err)
-		}
+		_, err := rand.Read(k)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("front-door key: %w", err)
 	}
-	return nil, errors.New("front-door key: create and read kept racing")
+	if len(k) != 32 {
+		return nil, fmt.Errorf("front-door key in %s has %d bytes, want 32", bus.BucketSecrets, len(k))
+	}
+	return Key(k), nil
 }
 
 // Derive returns a sub-key for one purpose (e.g. "ticket"), so one key

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,33 +29,17 @@ const legacyInstance = "default"
 // store already holds docker workspaces, an upgrade; otherwise a fresh
 // random id.
 func LoadInstance(ctx context.Context, js jetstream.JetStream, st *store.Store) (string, error) {
-	kv, err := js.KeyValue(ctx, bus.BucketSecrets)
-	if err != nil {
-		return "", fmt.Errorf("open bucket %s: %w", bus.BucketSecrets, err)
-	}
-	for range 3 {
-		e, err := kv.Get(ctx, InstanceKey)
-		if err == nil {
-			id := string(e.Value())
-			if !labelValue.MatchString(id) {
-				return "", fmt.Errorf("instance id %q in %s is not a valid label value", id, bus.BucketSecrets)
-			}
-			return id, nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return "", fmt.Errorf("read instance id: %w", err)
-		}
+	v, err := bus.LoadOrCreateSecret(ctx, js, InstanceKey, func() ([]byte, error) {
 		id, err := newInstance(ctx, st)
-		if err != nil {
-			return "", err
-		}
-		if _, err := kv.Create(ctx, InstanceKey, []byte(id)); err == nil {
-			return id, nil
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			return "", fmt.Errorf("create instance id: %w", err)
-		}
+		return []byte(id), err
+	})
+	if err != nil {
+		return "", fmt.Errorf("instance id: %w", err)
 	}
-	return "", errors.New("instance id: create and read kept racing")
+	if id := string(v); labelValue.MatchString(id) {
+		return id, nil
+	}
+	return "", fmt.Errorf("instance id %q in %s is not a valid label value", v, bus.BucketSecrets)
 }
 
 // newInstance picks the id of an installation that has none yet.
