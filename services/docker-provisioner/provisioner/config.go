@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/workspace"
+	"aileron.dev/services/firewall/policy"
 )
 
 // DNS mitigation modes for engines affected by CVE-2024-29018.
@@ -265,7 +266,7 @@ func (g GatewayConfig) validate() error {
 		}
 	}
 	for i, c := range g.DenyCIDRs {
-		if _, err := parseCIDR(c); err != nil {
+		if _, err := policy.ParsePrefix(c); err != nil {
 			errs = append(errs, fmt.Errorf("gateway.deny_cidrs[%d] %q: want an address or a CIDR range", i, c))
 		}
 	}
@@ -356,13 +357,4 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, cfg.Validate()
-}
-
-// parseCIDR reads a range ("203.0.113.0/24") or a single address ("203.0.113.7").
-func parseCIDR(s string) (netip.Prefix, error) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	return p.Masked(), err
 }

@@ -82,7 +82,7 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[workspac
 		args = append(args, "--deny-cidr", a.String())
 	}
 	for _, c := range g.DenyCIDRs {
-		pfx, _ := parseCIDR(c) // validated with the config
+		pfx, _ := policy.ParsePrefix(c) // validated with the config
 		args = append(args, "--deny-cidr", pfx.String())
 	}
 	for _, s := range workspace.Services {

@@ -58,3 +58,13 @@ func PublicAddr(a netip.Addr) bool {
 	}
 	return true
 }
+
+// ParsePrefix reads an address range ("203.0.113.0/24", masked) or a single
+// address ("203.0.113.7", as a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err
+}

@@ -188,3 +188,17 @@ func TestPublicAddr(t *testing.T) {
 	p[0] = netip.Prefix{}
 	require.True(t, policy.BlockedPrefixes()[0].IsValid(), "BlockedPrefixes returns a copy")
 }
+
+func TestParsePrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7": "203.0.113.7/32", "198.51.100.9/24": "198.51.100.0/24", "2001:db8::1": "2001:db8::1/128",
+	} {
+		p, err := policy.ParsePrefix(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, p.String(), in)
+	}
+	for _, bad := range []string{"", "nowhere", "1.2.3.4/33"} {
+		_, err := policy.ParsePrefix(bad)
+		require.Error(t, err, bad)
+	}
+}

@@ -89,16 +89,11 @@ func parseConfig(args []string) (Config, error) {
 		cfg.Listen[policy.Group(g)] = addr
 	}
 	for _, d := range deny {
-		p, err := netip.ParsePrefix(d)
-		if err != nil {
-			if a, aerr := netip.ParseAddr(d); aerr == nil {
-				p, err = a.Prefix(a.BitLen())
-			}
-		}
+		p, err := policy.ParsePrefix(d)
 		if err != nil {
 			return Config{}, fmt.Errorf("deny-cidr %q: want an address or CIDR", d)
 		}
-		cfg.DenyCIDRs = append(cfg.DenyCIDRs, p.Masked())
+		cfg.DenyCIDRs = append(cfg.DenyCIDRs, p)
 	}
 	for _, r := range routes {
 		route, err := ingress.ParseRoute(r)
