@@ -161,34 +161,35 @@ func (m *Manager) attach(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(m.opts.Limits.MaxFrameBytes)
 
 	// Not the request's context: a hijacked connection's ends with nothing.
+	// Cancelling ctx tears the connection down (the library closes it under
+	// a Read or Write whose context ends), so it is cancelled only once the
+	// close handshake is done; the writer learns of the reader's end from
+	// readDone instead, and a write in flight finishes or times out.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
-	read := make(chan error, 1)
-	go func() { read <- m.readInput(ctx, conn, t); cancel() }()
-	werr := m.writeOutput(ctx, conn, t)
+	readDone := make(chan struct{})
+	var rerr error
+	go func() { rerr = m.readInput(ctx, conn, t); close(readDone) }()
+	werr := m.writeOutput(ctx, conn, t, readDone)
 	var ce closeError
-	if errors.As(werr, &ce) {
-		// Close before cancelling: cancelling the reader's context tears
-		// the connection down, and the client would get no close frame
-		// (and no status) instead of the close handshake.
+	switch {
+	case errors.As(werr, &ce):
+	case errors.Is(werr, errReaderDone):
+		if !errors.As(rerr, &ce) {
+			ce = closeError{} // the client went away or closed; nothing to say
+		}
+	default:
+		m.opts.Log.Info("terminal client dropped", slog.String("id", t.id), slog.String("reason", werr.Error()))
+	}
+	if ce.status != 0 {
 		_ = conn.Close(ce.status, ce.reason)
-		cancel()
-		<-read
-		return
 	}
 	cancel()
-	switch {
-	case werr != nil && !errors.Is(werr, context.Canceled):
-		m.opts.Log.Info("terminal client dropped", slog.String("id", t.id), slog.String("reason", werr.Error()))
-	default:
-		if rerr := <-read; errors.As(rerr, &ce) {
-			_ = conn.Close(ce.status, ce.reason)
-		}
-		return
-	}
-	conn.CloseNow()
-	<-read
+	<-readDone
 }
+
+// errReaderDone ends writeOutput when the client's side has ended.
+var errReaderDone = errors.New("the client's reader ended")
 
 // readInput hands binary messages to the shell and applies control
 // messages until the connection ends or a message breaks the protocol.
@@ -230,7 +231,7 @@ const maxMessage = 32 << 10
 // writeOutput sends the replay buffer, then output as it comes, then the
 // exit. A client that takes nothing for the write timeout is dropped;
 // output meanwhile goes into the buffer, never to a queue of its own.
-func (m *Manager) writeOutput(ctx context.Context, conn *websocket.Conn, t *Terminal) error {
+func (m *Manager) writeOutput(ctx context.Context, conn *websocket.Conn, t *Terminal, readDone <-chan struct{}) error {
 	ping := time.NewTicker(m.opts.Limits.PingInterval)
 	defer ping.Stop()
 	var from uint64
@@ -273,8 +274,8 @@ func (m *Manager) writeOutput(ctx context.Context, conn *websocket.Conn, t *Term
 		}
 		select {
 		case <-grown:
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-readDone:
+			return errReaderDone
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, m.opts.Limits.WriteTimeout)
 			err := conn.Ping(pctx)
