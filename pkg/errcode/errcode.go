@@ -61,6 +61,9 @@ const (
 	AuthAudienceInvalid Code = "AUTH_AUDIENCE_INVALID"
 	// AuthIssuerInvalid: the bearer token comes from another issuer.
 	AuthIssuerInvalid Code = "AUTH_ISSUER_INVALID"
+	// AuthEmailUnverified: the subject claim is an email the issuer has not
+	// verified (email_verified is not true).
+	AuthEmailUnverified Code = "AUTH_EMAIL_UNVERIFIED"
 	// PermissionDenied: the caller may not call this method (the gateway's
 	// code for a PermissionDenied status without a more specific reason).
 	PermissionDenied Code = "PERMISSION_DENIED"
@@ -223,7 +226,7 @@ var All = []Code{
 	PageSizeInvalid, PageTokenInvalid, SearchInvalid,
 	FirewallDomainInvalid, FirewallDomainsTooMany, FirewallModeInvalid,
 	Unauthenticated, AuthTokenMissing, AuthTokenInvalid, AuthTokenExpired, AuthAudienceInvalid,
-	AuthIssuerInvalid, PermissionDenied, FirewallAdminOnly, RequestCrossSite,
+	AuthIssuerInvalid, AuthEmailUnverified, PermissionDenied, FirewallAdminOnly, RequestCrossSite,
 	RequestContentTypeInvalid, HostNotAllowed,
 	WorkspaceNotFound, NotFound, RouteNotFound, MethodNotAllowed, NotImplemented,
 	WorkspaceNameConflict, WorkspaceStopNotAllowed, WorkspaceStartNotAllowed, WorkspaceRestartNotAllowed,

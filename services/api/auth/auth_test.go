@@ -173,7 +173,7 @@ func TestUsersSeeOnlyTheirOwnWorkspaces(t *testing.T) {
 
 	resp, w := do(t, env, alice, "POST", "/api/v1/workspaces", map[string]any{"name": "shared-name"})
 	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
-	require.Equal(t, "alice", w["owner"])
+	require.Equal(t, "oidc:alice", w["owner"])
 	id := w["id"].(string)
 	// Names are unique per owner: bob may use the same one.
 	resp, _ = do(t, env, bob, "POST", "/api/v1/workspaces", map[string]any{"name": "shared-name"})
@@ -194,7 +194,7 @@ func TestUsersSeeOnlyTheirOwnWorkspaces(t *testing.T) {
 	// A static API token for automation.
 	resp, w = do(t, env, automationToken, "POST", "/api/v1/workspaces", map[string]any{"name": "from-ci"})
 	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
-	require.Equal(t, "ci-bot", w["owner"])
+	require.Equal(t, "token:ci-bot", w["owner"])
 }
 
 func TestQuotaAndRateLimit(t *testing.T) {
@@ -261,9 +261,9 @@ func TestAuditEvents(t *testing.T) {
 	do(t, env, frank, "POST", "/api/v1/workspaces/aaaaaaaaaaaaaaaaaaaa/stop", nil)
 
 	want := []struct{ subject, result, method, code string }{
-		{"frank", "allowed", "CreateWorkspace", ""},
+		{"oidc:frank", "allowed", "CreateWorkspace", ""},
 		{"anonymous", "refused", "CreateWorkspace", string(errcode.AuthTokenMissing)},
-		{"frank", "refused", "StopWorkspace", "WORKSPACE_NOT_FOUND"},
+		{"oidc:frank", "refused", "StopWorkspace", "WORKSPACE_NOT_FOUND"},
 	}
 	for i, w := range want {
 		msg, err := sub.NextMsg(5 * time.Second)

@@ -53,17 +53,36 @@ func (a *Authenticator) Open() bool { return a.cfg.Dev && a.cfg.OIDC == nil && l
 // Authenticate checks the value of an Authorization header.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (Principal, error) {
 	if a.Open() {
-		return Principal{Subject: "dev", Admin: true, Method: "dev"}, nil
+		return Principal{Subject: OwnerDev, Admin: true, Method: "dev"}, nil
 	}
 	scheme, token, ok := strings.Cut(header, " ")
 	if header == "" || !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
 		return Principal{}, &Error{Code: errcode.AuthTokenMissing, Message: "an Authorization: Bearer <token> header is required"}
 	}
 	if t, ok := a.cfg.Tokens[HashToken(token)]; ok {
-		return Principal{Subject: t.Name, Admin: t.Admin, Method: "token"}, nil
+		return Principal{Subject: OwnerToken + t.Name, Admin: t.Admin, Method: "token"}, nil
 	}
 	if a.oidc != nil && strings.Count(token, ".") == 2 {
 		return a.oidc.verify(ctx, token)
 	}
 	return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token is not valid"}
+}
+
+// LegacyOwner maps an owner recorded before owners named their kind to the
+// qualified owner it stands for: the static token of that name if one is
+// configured, else the OIDC subject when OIDC is configured, else a (since
+// removed) token. A qualified owner is returned as is.
+func (a *Authenticator) LegacyOwner(owner string) string {
+	if owner == "" || qualified(owner) {
+		return owner
+	}
+	for _, t := range a.cfg.Tokens {
+		if t.Name == owner {
+			return OwnerToken + owner
+		}
+	}
+	if a.cfg.OIDC != nil {
+		return OwnerOIDC + owner
+	}
+	return OwnerToken + owner
 }

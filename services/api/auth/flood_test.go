@@ -102,7 +102,7 @@ func TestRefusedCallFlood(t *testing.T) {
 	for _, id := range []any{before["id"], after["id"]} {
 		rec, err := env.Store.Get(ctx, id.(string))
 		require.NoError(t, err)
-		require.Equal(t, "ci-bot", rec.Workspace.Owner)
+		require.Equal(t, "token:ci-bot", rec.Workspace.Owner)
 	}
 	info, err := audit.Info(ctx)
 	require.NoError(t, err)
@@ -110,6 +110,6 @@ func TestRefusedCallFlood(t *testing.T) {
 	require.Greater(t, info.State.FirstSeq, seq0, "the oldest records made room")
 	evs = records()
 	last := evs[len(evs)-1]
-	require.Equal(t, []string{"ci-bot", "allowed", "CreateWorkspace", after["id"].(string)},
+	require.Equal(t, []string{"token:ci-bot", "allowed", "CreateWorkspace", after["id"].(string)},
 		[]string{last.Subject, last.Result, last.Method, last.WorkspaceId})
 }

@@ -146,7 +146,10 @@ func (v *oidcVerifier) verify(ctx context.Context, raw string) (Principal, error
 	if sub == "" {
 		return Principal{}, &Error{Code: errcode.AuthTokenInvalid, Message: "the bearer token has no " + quote(v.cfg.SubjectClaim) + " claim"}
 	}
-	return Principal{Subject: sub, Admin: v.isAdmin(all), Method: "oidc"}, nil
+	if v.cfg.SubjectClaim == "email" && !verified(all["email_verified"]) {
+		return Principal{}, &Error{Code: errcode.AuthEmailUnverified, Message: "the bearer token's email is not verified (email_verified is not true), so it cannot name the user"}
+	}
+	return Principal{Subject: OwnerOIDC + sub, Admin: v.isAdmin(all), Method: "oidc"}, nil
 }
 
 func (v *oidcVerifier) isAdmin(all map[string]any) bool {
@@ -164,6 +167,18 @@ func (v *oidcVerifier) isAdmin(all map[string]any) bool {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// verified reads an email_verified claim: true, or "true" as some
+// providers send it.
+func verified(claim any) bool {
+	switch v := claim.(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true"
 	}
 	return false
 }

@@ -4,11 +4,17 @@
 // gateway forwards the Authorization header over real gRPC, for REST too.
 package auth
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Principal is an authenticated caller.
 type Principal struct {
-	// Subject identifies the user; it becomes the owner of their workspaces.
+	// Subject identifies the user, qualified by how they authenticated
+	// ("token:<name>", "oidc:<subject>", or "dev"), so a token's name and an
+	// OIDC subject never share a namespace; it becomes the owner of their
+	// workspaces.
 	Subject string
 	// Admin callers see and act on every workspace.
 	Admin bool
@@ -33,4 +39,16 @@ func FromContext(ctx context.Context) (Principal, bool) {
 func Identity(ctx context.Context) (owner string, admin bool) {
 	p, _ := FromContext(ctx)
 	return p.Subject, p.Admin
+}
+
+// The kinds of owner; an owner is the kind's prefix and the name.
+const (
+	OwnerToken = "token:"
+	OwnerOIDC  = "oidc:"
+	OwnerDev   = "dev"
+)
+
+// qualified reports whether owner already names its kind.
+func qualified(owner string) bool {
+	return owner == OwnerDev || strings.HasPrefix(owner, OwnerToken) || strings.HasPrefix(owner, OwnerOIDC)
 }

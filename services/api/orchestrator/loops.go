@@ -36,7 +36,10 @@ func (o *Orchestrator) Init(ctx context.Context) error {
 		return err
 	}
 	o.watcher = w
-	return o.recoverOutbox(ctx)
+	if err := o.recoverOutbox(ctx); err != nil {
+		return err
+	}
+	return o.migrateOwners(ctx)
 }
 
 // Run runs the background loops (index watch, report consumer, sweeper) until

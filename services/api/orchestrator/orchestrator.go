@@ -38,6 +38,10 @@ type Config struct {
 	// cap). Enforced by a compare-and-swap claim in the store, so it holds
 	// across replicas.
 	MaxWorkspacesPerOwner int
+	// MigrateOwner maps an owner found in the store to the owner it is now
+	// (auth.Authenticator.LegacyOwner); Init rewrites each record it changes.
+	// Nil changes nothing.
+	MigrateOwner func(owner string) string
 }
 
 // DefaultConfig returns production defaults.

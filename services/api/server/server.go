@@ -64,6 +64,7 @@ func (c *Config) Secure(g *auth.Guard) {
 	c.StreamInterceptors = append(c.StreamInterceptors, g.Stream)
 	c.Identity = auth.Identity
 	c.Authenticator = g.Authenticator()
+	c.Orchestrator.MigrateOwner = c.Authenticator.LegacyOwner
 }
 
 // Server is a running api service.
