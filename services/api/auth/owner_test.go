@@ -128,7 +128,7 @@ func TestLegacyOwner(t *testing.T) {
 	tokensOnly, err := auth.New(auth.Config{Tokens: tokens})
 	require.NoError(t, err)
 	for _, tt := range []struct {
-		a         *auth.Authenticator
+		a        *auth.Authenticator
 		in, want string
 	}{
 		{withOIDC, "ci-bot", "token:ci-bot"},
