@@ -128,7 +128,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	sc := server.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, Orchestrator: oc,
 		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler(),
 		FrontDoor: &cfg.FrontDoor, Protection: cfg.Protection}
-	sc.Secure(auth.NewGuard(authn, limiter, js, log))
+	sc.Secure(auth.NewGuard(authn, limiter, js, log).WithWatchCap(cfg.Auth.MaxWatches))
 	api, err := server.Start(ctx, sc, js, log)
 	if err != nil {
 		return err

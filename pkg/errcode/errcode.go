@@ -136,6 +136,9 @@ const (
 	StoreUnavailable Code = "STORE_UNAVAILABLE"
 	// WatchFellBehind: a watch could not keep up and was closed; reconnect.
 	WatchFellBehind Code = "WATCH_FELL_BEHIND"
+	// WatchLimitReached: the caller already holds the most open watches
+	// allowed (--max-watches-per-user).
+	WatchLimitReached Code = "WATCH_LIMIT_REACHED"
 	// AuthIssuerUnavailable: the identity provider could not be reached.
 	AuthIssuerUnavailable Code = "AUTH_ISSUER_UNAVAILABLE"
 	// Unavailable: the gateway's code for an Unavailable status without a
@@ -232,7 +235,7 @@ var All = []Code{
 	WorkspaceNameConflict, WorkspaceStopNotAllowed, WorkspaceStartNotAllowed, WorkspaceRestartNotAllowed,
 	WorkspaceServiceRestartNotAllowed, WorkspaceServiceNotEnabled, FirewallUpdateNotAllowed,
 	FirewallRevisionConflict, WorkspaceConflict, CommandUnknown,
-	RequestTooLarge, QuotaExceeded, RateLimited, StoreUnavailable, WatchFellBehind,
+	RequestTooLarge, QuotaExceeded, RateLimited, StoreUnavailable, WatchFellBehind, WatchLimitReached,
 	AuthIssuerUnavailable, Unavailable, Internal,
 	DeadlineExceeded, ProvisionerFailed, ImagePullFailed, HealthCheckFailed, ContainerCrashLoop,
 	ResourceConflict, KubernetesReconcileFailed,

@@ -53,6 +53,8 @@ type Options struct {
 	// interceptors in front of the handlers (Limiter may be nil).
 	Auth    *auth.Config
 	Limiter *auth.Limiter
+	// MaxWatches caps each caller's open watches (0: no cap); with Auth only.
+	MaxWatches int
 	// Bus sizes the streams and buckets; zero values are bus's defaults.
 	Bus bus.SetupConfig
 }
@@ -89,7 +91,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if opts.Auth != nil {
 		a, err := auth.New(*opts.Auth)
 		require.NoError(t, err)
-		cfg.Secure(auth.NewGuard(a, opts.Limiter, e.JS, opts.Log))
+		cfg.Secure(auth.NewGuard(a, opts.Limiter, e.JS, opts.Log).WithWatchCap(opts.MaxWatches))
 	}
 	if opts.Server != nil {
 		opts.Server(&cfg)

@@ -18,6 +18,8 @@ type Flags struct {
 	rateBurst                                              int
 	// MaxWorkspaces is the per-user workspace quota (0: unlimited).
 	MaxWorkspaces int
+	// MaxWatches is the most watch streams one user holds open (0: unlimited).
+	MaxWatches int
 	// FirewallAdminOnly reserves firewall changes to admins.
 	FirewallAdminOnly bool
 }
@@ -35,6 +37,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.ratePerSecond, "rate-limit", 5, "mutating calls per second allowed per caller (0: unlimited)")
 	fs.IntVar(&f.rateBurst, "rate-burst", 20, "burst of mutating calls per caller")
 	fs.IntVar(&f.MaxWorkspaces, "max-workspaces-per-user", 50, "workspaces one user may own (0: unlimited)")
+	fs.IntVar(&f.MaxWatches, "max-watches-per-user", 32, "watch streams one user may hold open at once (0: unlimited)")
 	fs.BoolVar(&f.FirewallAdminOnly, "firewall-admin-only", false, "only admins may change firewall settings")
 }
 

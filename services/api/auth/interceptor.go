@@ -38,11 +38,19 @@ type Guard struct {
 	js      jetstream.JetStream
 	log     *slog.Logger
 	bound   *auditBound
+	watches *streamCap
 }
 
 // NewGuard builds the interceptors' state; limiter may be nil (no limit).
 func NewGuard(a *Authenticator, l *Limiter, js jetstream.JetStream, log *slog.Logger) *Guard {
 	return &Guard{auth: a, limiter: l, js: js, log: log, bound: newAuditBound(log)}
+}
+
+// WithWatchCap caps the watch streams one caller holds open at once (0: no
+// cap); one more answers 429 WATCH_LIMIT_REACHED. It returns g.
+func (g *Guard) WithWatchCap(n int) *Guard {
+	g.watches = newStreamCap(n)
+	return g
 }
 
 // Authenticator returns the guard's authenticator (the front door checks
@@ -73,6 +81,12 @@ func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 	}
 	method := path.Base(info.FullMethod)
 	ctx, p, err := g.admit(ss.Context(), method)
+	if err == nil && method == "WatchWorkspaces" {
+		var release func()
+		if release, err = g.watches.acquire(p.Subject); err == nil {
+			defer release()
+		}
+	}
 	if err != nil {
 		g.audit(ctx, p, method, "", err)
 		return err

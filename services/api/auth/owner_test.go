@@ -2,12 +2,15 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/services/api/apitest"
@@ -141,4 +144,55 @@ func TestLegacyOwner(t *testing.T) {
 	} {
 		require.Equal(t, tt.want, tt.a.LegacyOwner(tt.in), tt.in)
 	}
+}
+
+// Each caller holds at most MaxWatches open watches; others are not
+// affected, and closing one makes room.
+func TestWatchCap(t *testing.T) {
+	is := newIssuer(t)
+	env := start(t, is, func(o *apitest.Options) { o.MaxWatches = 2 })
+	alice := is.sign(t, is.key, is.claims("alice", nil))
+	bob := is.sign(t, is.key, is.claims("bob", nil))
+	watch := func(token string) (context.CancelFunc, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+		s, err := env.Client.WatchWorkspaces(ctx, &workspacev1.WatchWorkspacesRequest{})
+		if err == nil {
+			_, err = s.Recv() // the server admitted it: SYNCED (no workspaces)
+		}
+		return cancel, err
+	}
+	first, err := watch(alice)
+	require.NoError(t, err)
+	second, err := watch(alice)
+	require.NoError(t, err)
+	defer second()
+	_, err = watch(alice)
+	st, _ := status.FromError(err)
+	require.Equal(t, codes.ResourceExhausted, st.Code(), "%v", err)
+	require.Contains(t, st.Message(), "2 open watches")
+
+	req, err := http.NewRequest("GET", env.URL+"/api/v1/workspaces:watch", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+alice)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	resp.Body.Close()
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "%v", body)
+	require.Equal(t, "WATCH_LIMIT_REACHED", body["code"])
+
+	cancelBob, err := watch(bob)
+	require.NoError(t, err, "another user has places of their own")
+	cancelBob()
+
+	first()
+	require.Eventually(t, func() bool {
+		cancel, err := watch(alice)
+		if err == nil {
+			cancel()
+		}
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "a closed watch gives its place back")
 }

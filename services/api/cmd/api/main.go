@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string) error {
 	oc.MaxWorkspacesPerOwner = c.Auth.MaxWorkspaces
 	sc := server.Config{HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, Orchestrator: oc,
 		Access: orchestrator.AccessPolicy{FirewallAdminOnly: c.Auth.FirewallAdminOnly}, FrontDoor: &c.FrontDoor, Protection: c.Protection}
-	sc.Secure(auth.NewGuard(authn, limiter, js, log))
+	sc.Secure(auth.NewGuard(authn, limiter, js, log).WithWatchCap(c.Auth.MaxWatches))
 	s, err := server.Start(ctx, sc, js, log)
 	if err != nil {
 		return err
