@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 
 	"aileron.dev/pkg/errcode"
 )
@@ -43,8 +44,8 @@ func (c OIDCConfig) Validate() error {
 }
 
 // oidcVerifier discovers the issuer lazily (so the API starts while the IdP is
-// down) and caches its keys; go-oidc refreshes the JWKS when an unknown key id
-// appears.
+// down) and caches its keys (keySet), fetched again, at a bounded rate, when
+// an unknown key id appears.
 type oidcVerifier struct {
 	cfg      OIDCConfig
 	mu       sync.Mutex
@@ -77,11 +78,27 @@ func (v *oidcVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc discovery: %w", err)
 	}
-	// go-oidc checks the signature and the algorithm (never "none"); the
-	// claims are checked below so each failure gets its own code and the
-	// clock skew is bounded.
-	v.verifier = p.VerifierContext(oidc.ClientContext(context.WithoutCancel(ctx), v.cfg.HTTPClient), &oidc.Config{
-		SkipClientIDCheck: true, SkipIssuerCheck: true, SkipExpiryCheck: true,
+	var meta struct {
+		JWKS string   `json:"jwks_uri"`
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKS == "" {
+		return nil, fmt.Errorf("oidc discovery: no jwks_uri (%v)", err)
+	}
+	if len(meta.Algs) == 0 {
+		meta.Algs = []string{oidc.RS256} // the one algorithm every provider must support
+	}
+	ks := &keySet{uri: meta.JWKS, client: v.cfg.HTTPClient, every: jwksRefetch, now: v.now}
+	for _, a := range meta.Algs {
+		if a != "none" {
+			ks.algs = append(ks.algs, jose.SignatureAlgorithm(a))
+		}
+	}
+	// The key set checks the signature and the algorithm (never "none");
+	// the claims are checked below so each failure gets its own code and
+	// the clock skew is bounded.
+	v.verifier = oidc.NewVerifier(v.cfg.Issuer, ks, &oidc.Config{
+		SkipClientIDCheck: true, SkipIssuerCheck: true, SkipExpiryCheck: true, SupportedSigningAlgs: meta.Algs,
 	})
 	return v.verifier, nil
 }
