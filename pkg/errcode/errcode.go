@@ -243,7 +243,7 @@ var All = []Code{
 	WaitTimeout, WorkspaceFailed,
 	PathInvalid, PathOutsideRoot, FileNotFound, FileExists, FileNotDirectory, FileIsDirectory,
 	DirectoryNotEmpty, FileTooLarge, CommandInvalid, CommandStartFailed, ProcessLimitReached,
-	SessionNotFound, SessionTagInvalid, SessionExists, SessionInputClosed, SessionInputBlocked,
+	AgentNotFound, AgentNotInstalled, SessionNotFound, SessionTagInvalid, SessionExists, SessionInputClosed, SessionInputBlocked,
 	SignalInvalid, TerminalNotFound, TerminalIDInvalid, TerminalExists, TerminalLimitReached,
 	OriginNotAllowed,
 	FrontDoorCredentialInvalid, FrontDoorRequestRefused, FrontDoorHostInvalid, WorkspaceNotRunning, WorkspaceServiceUnavailable,

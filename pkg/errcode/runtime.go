@@ -29,6 +29,10 @@ const (
 	CommandStartFailed Code = "COMMAND_START_FAILED"
 	// ProcessLimitReached: the most concurrent execs or sessions already run (429).
 	ProcessLimitReached Code = "PROCESS_LIMIT_REACHED"
+	// AgentNotFound: no agent of that name is configured in the workspace (404).
+	AgentNotFound Code = "AGENT_NOT_FOUND"
+	// AgentNotInstalled: the agent's command is not on the workspace's PATH (409).
+	AgentNotInstalled Code = "AGENT_NOT_INSTALLED"
 	// SessionNotFound: no session has the tag (404).
 	SessionNotFound Code = "SESSION_NOT_FOUND"
 	// SessionTagInvalid: a session tag is not 1-64 letters, digits, '.', '_', '-' (400).

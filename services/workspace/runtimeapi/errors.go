@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/workspace/agent"
 	"aileron.dev/services/workspace/exec"
 	"aileron.dev/services/workspace/files"
 	"aileron.dev/services/workspace/session"
@@ -56,6 +57,9 @@ var mapping = []struct {
 	{session.ErrLimit, http.StatusTooManyRequests, errcode.ProcessLimitReached},
 	{session.ErrInputClosed, http.StatusConflict, errcode.SessionInputClosed},
 	{session.ErrInputBlocked, http.StatusConflict, errcode.SessionInputBlocked},
+	{agent.ErrUnknown, http.StatusNotFound, errcode.AgentNotFound},
+	{agent.ErrPromptEmpty, http.StatusBadRequest, errcode.RequestInvalid},
+	{agent.ErrNotInstalled, http.StatusConflict, errcode.AgentNotInstalled},
 }
 
 // fail writes err, a domain error about field, as the client sees it.

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"aileron.dev/services/workspace/activity"
+	"aileron.dev/services/workspace/agent"
 	"aileron.dev/services/workspace/files"
 	"aileron.dev/services/workspace/runtimeapi"
 	"aileron.dev/services/workspace/session"
@@ -39,6 +40,13 @@ const maxFileBytes = 1 << 20
 
 func newHarness(t *testing.T, tune ...func(*runtimeapi.Limits)) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, tune...)
+}
+
+// newHarnessWith is newHarness whose daemon knows agents (the default set
+// when nil).
+func newHarnessWith(t *testing.T, agents agent.Set, tune ...func(*runtimeapi.Limits)) *harness {
+	t.Helper()
 	root := t.TempDir()
 	fsys, err := files.Open(root, files.Limits{MaxFileBytes: maxFileBytes, MaxListEntries: 100, MaxDepth: 8})
 	require.NoError(t, err)
@@ -52,6 +60,9 @@ func newHarness(t *testing.T, tune ...func(*runtimeapi.Limits)) *harness {
 		f(&limits)
 	}
 	api := runtimeapi.New(limits, fsys, sessions, act, nil, slog.New(slog.DiscardHandler))
+	if agents != nil {
+		api.WithAgents(agents)
+	}
 	srv := httptest.NewServer(api.Handler())
 	transport := &http.Transport{}
 	t.Cleanup(func() {

@@ -13,6 +13,7 @@ import (
 
 	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/workspace/activity"
+	"aileron.dev/services/workspace/agent"
 	"aileron.dev/services/workspace/exec"
 	"aileron.dev/services/workspace/files"
 	"aileron.dev/services/workspace/session"
@@ -40,6 +41,7 @@ type Server struct {
 	activity *activity.Tracker
 	starter  exec.Starter
 	execs    chan struct{}
+	agents   agent.Set
 	log      *slog.Logger
 }
 
@@ -47,7 +49,7 @@ type Server struct {
 func New(l Limits, fs *files.FS, sm *session.Manager, act *activity.Tracker, starter exec.Starter, log *slog.Logger) *Server {
 	return &Server{
 		limits: l, files: fs, sessions: sm, activity: act, starter: starter,
-		execs: make(chan struct{}, l.MaxExecs), log: log,
+		execs: make(chan struct{}, l.MaxExecs), agents: agent.Default, log: log,
 	}
 }
 
@@ -68,6 +70,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/sessions/{tag}/input", s.work("session.input", s.sessionInput))
 	mux.Handle("POST /v1/sessions/{tag}/signal", s.work("session.signal", s.sessionSignal))
 	mux.Handle("DELETE /v1/sessions/{tag}", s.work("session.remove", s.removeSession))
+
+	mux.HandleFunc("GET /v1/agents", s.listAgents)
+	mux.Handle("POST /v1/agents/{name}/runs", s.work("agent.run", s.startRun))
 
 	mux.HandleFunc("GET /v1/files/stat", s.stat)
 	mux.HandleFunc("GET /v1/files/list", s.list)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/config"
+	"aileron.dev/services/workspace/agent"
 )
 
 // Config is the runtime daemon's configuration: flags, each also set by its
@@ -49,6 +50,8 @@ type Config struct {
 	// AllowedOrigins are browser origin hosts (patterns) allowed besides
 	// the daemon's own host.
 	AllowedOrigins []string
+	// Agents are the agents runs may start (agent.Default when unset).
+	Agents agent.Set
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -70,6 +73,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&cfg.TerminalBufferBytes, "terminal-buffer-bytes", 256<<10, "replay buffer of each terminal")
 	fs.Int64Var(&cfg.TerminalMaxFrameBytes, "terminal-max-frame-bytes", 64<<10, "largest WebSocket message a terminal client may send")
 	fs.DurationVar(&cfg.TerminalWriteTimeout, "terminal-write-timeout", 10*time.Second, "drop a terminal client that takes no output for this long")
+	var agents string
+	fs.StringVar(&agents, "agents", "", `agents a run may start: a JSON object of name to command line, "{prompt}" where the prompt goes, e.g. {"claude": ["claude", "-p", "{prompt}"]}; empty: claude and codex`)
 	var origins config.List
 	fs.Var(&origins, "allowed-origin", "a browser origin host pattern (path.Match, e.g. '*.apps.example.com') allowed besides the daemon's own host; repeatable")
 	if err := fs.ParseEnv(args, getenv); err != nil {
@@ -79,6 +84,13 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg.AllowedOrigins = origins
+	cfg.Agents = agent.Default
+	if agents != "" {
+		var err error
+		if cfg.Agents, err = agent.Parse(agents); err != nil {
+			return Config{}, fmt.Errorf("--agents: %w", err)
+		}
+	}
 	return cfg, cfg.Validate()
 }
 

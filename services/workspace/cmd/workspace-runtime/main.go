@@ -65,7 +65,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	api := runtimeapi.New(runtimeapi.Limits{
 		MaxExecs: cfg.MaxExecs, MaxBodyBytes: cfg.MaxBodyBytes, ExecTimeout: cfg.ExecTimeout,
 		MaxExecTimeout: cfg.MaxExecTimeout, StallTimeout: cfg.StallTimeout,
-	}, fsys, sessions, act, reap, log)
+	}, fsys, sessions, act, reap, log).WithAgents(cfg.Agents)
 
 	terminals := terminal.NewManager(terminal.Options{
 		Limits: terminal.Limits{

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"aileron.dev/services/workspace/agent"
+
 	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/files"
 	"aileron.dev/services/workspace/runtimeapi"
@@ -51,6 +53,13 @@ func TestParseConfig(t *testing.T) {
 		}},
 		{name: "origin with scheme", args: []string{"--allowed-origin", "https://a.example"}, wantErr: "--allowed-origin"},
 		{name: "zero terminals", args: []string{"--max-terminals", "0"}, wantErr: "--max-terminals"},
+		{name: "default agents", check: func(t *testing.T, c Config) {
+			require.Equal(t, agent.Default, c.Agents)
+		}},
+		{name: "agents from env", env: map[string]string{"AILERON_AGENTS": `{"aider": ["aider", "--message", "{prompt}"]}`}, check: func(t *testing.T, c Config) {
+			require.Equal(t, agent.Set{"aider": {"aider", "--message", "{prompt}"}}, c.Agents)
+		}},
+		{name: "agent without prompt", args: []string{"--agents", `{"a": ["a"]}`}, wantErr: "--agents"},
 		{name: "malformed env", env: map[string]string{"AILERON_STALL_TIMEOUT": "soon"}, wantErr: "AILERON_STALL_TIMEOUT"},
 	}
 	for _, tt := range tests {

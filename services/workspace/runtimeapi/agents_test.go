@@ -1,0 +1,104 @@
+package runtimeapi_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"aileron.dev/services/workspace/agent"
+)
+
+// fakeAgent writes a stand-in agent CLI: it prints the prompt it was given
+// (its third argument), says it works on stderr, and ends when told to on
+// stdin, with the exit code it is told.
+func fakeAgent(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "fake-agent")
+	script := "#!/bin/sh\nprintf 'fake-agent got: %s\\n' \"$2\"\necho working >&2\nread code\nexit \"$code\"\n"
+	require.NoError(t, os.WriteFile(path, []byte(script), 0o755))
+	return path
+}
+
+func TestAgentRun(t *testing.T) {
+	h := newHarnessWith(t, agent.Set{
+		"fake":    {fakeAgent(t), "--prompt", agent.Placeholder},
+		"missing": {"no-such-agent-cli", agent.Placeholder},
+	})
+	var list struct {
+		Agents []agent.Info `json:"agents"`
+	}
+	h.call(http.MethodGet, "/v1/agents", nil, 200, &list)
+	require.Len(t, list.Agents, 2)
+	require.Equal(t, "fake", list.Agents[0].Name)
+	require.True(t, list.Agents[0].Installed)
+	require.Equal(t, "missing", list.Agents[1].Name)
+	require.False(t, list.Agents[1].Installed)
+	require.True(t, h.act.Snapshot().Last.IsZero(), "listing agents is not activity")
+
+	// The prompt is one argument: what a shell would run stays text.
+	prompt := "fix the bug; $(touch pwned) `touch pwned2`"
+	var run struct {
+		Tag     string `json:"tag"`
+		Running bool   `json:"running"`
+		Agent   bool   `json:"agent"`
+	}
+	h.call(http.MethodPost, "/v1/agents/fake/runs", map[string]any{"prompt": prompt}, 201, &run)
+	require.True(t, strings.HasPrefix(run.Tag, "agent-fake-"), run.Tag)
+	require.True(t, run.Agent)
+	snap := h.act.Snapshot()
+	require.True(t, snap.Active, "a running agent keeps the workspace active")
+	require.Equal(t, "agent:"+run.Tag, snap.Source)
+
+	out := h.stream(http.MethodGet, "/v1/sessions/"+run.Tag+"/output", nil)
+	// stdout and stderr are two pipes: either may come first.
+	var got string
+	for !strings.Contains(got, "fake-agent got: "+prompt+"\n") || !strings.Contains(got, "working\n") {
+		got += out.readUntil("\n")
+	}
+	h.call(http.MethodPost, "/v1/sessions/"+run.Tag+"/input", map[string]any{"data": "3\n"}, 204, nil)
+	var last event
+	for e, ok := out.next(); ok; e, ok = out.next() {
+		last = e
+	}
+	require.Equal(t, "exit", last.Type)
+	require.Equal(t, 3, last.Exit.ExitCode)
+	require.Eventually(t, func() bool { return !h.act.Snapshot().Active }, 5*time.Second, 20*time.Millisecond)
+	for _, f := range []string{"pwned", "pwned2"} {
+		require.NoFileExists(t, filepath.Join(h.root, f))
+	}
+
+	// A run is a session: stopped like one, with a tag of the caller's.
+	h.call(http.MethodPost, "/v1/agents/fake/runs", map[string]any{"prompt": "again", "tag": "mine"}, 201, &run)
+	require.Equal(t, "mine", run.Tag)
+	h.call(http.MethodDelete, "/v1/sessions/mine", nil, 204, nil)
+
+	e := h.refuse(http.MethodPost, "/v1/agents/nope/runs", map[string]any{"prompt": "x"}, 404, "AGENT_NOT_FOUND")
+	require.Equal(t, "name", e.Field)
+	require.Contains(t, e.Message, "fake, missing")
+	e = h.refuse(http.MethodPost, "/v1/agents/missing/runs", map[string]any{"prompt": "x"}, 409, "AGENT_NOT_INSTALLED")
+	require.Contains(t, e.Message, "no-such-agent-cli")
+	e = h.refuse(http.MethodPost, "/v1/agents/fake/runs", map[string]any{"prompt": "  "}, 400, "REQUEST_INVALID")
+	require.Equal(t, "prompt", e.Field)
+	h.refuse(http.MethodPost, "/v1/agents/fake/runs", map[string]any{"prompt": "x", "cwd": "../.."}, 403, "PATH_OUTSIDE_ROOT")
+	h.refuse(http.MethodPost, "/v1/agents/fake/runs", map[string]any{"prompt": "x", "tag": "bad tag"}, 400, "SESSION_TAG_INVALID")
+}
+
+func TestParseAgents(t *testing.T) {
+	s, err := agent.Parse(`{"aider": ["aider", "--message", "{prompt}"], "x": ["sh", "-c", "echo \"$0\"", "prompt={prompt}"]}`)
+	require.NoError(t, err)
+	require.Equal(t, []string{"aider", "--message", "{prompt}"}, s["aider"])
+	for js, want := range map[string]string{
+		`[]`:                            "JSON object",
+		`{"a": ["a"], "b": 1}`:          "JSON object",
+		`{"Claude": ["c", "{prompt}"]}`: `name "Claude"`,
+		`{"c": []}`:                     "must name a command",
+		`{"c": ["c", "-p"]}`:            "must carry {prompt}",
+	} {
+		_, err := agent.Parse(js)
+		require.ErrorContains(t, err, want, js)
+	}
+}
