@@ -1,9 +1,11 @@
 package runtimeapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"aileron.dev/services/workspace/agent"
+	"aileron.dev/services/workspace/ports"
 )
 
 // fakeAgent writes a stand-in agent CLI: it prints the prompt it was given
@@ -101,4 +104,30 @@ func TestParseAgents(t *testing.T) {
 		_, err := agent.Parse(js)
 		require.ErrorContains(t, err, want, js)
 	}
+}
+
+func TestPorts(t *testing.T) {
+	h := newHarness(t)
+	// A dev server started in the workspace.
+	var run struct {
+		Tag string `json:"tag"`
+	}
+	h.call(http.MethodPost, "/v1/sessions", map[string]any{"tag": "web", "argv": []string{"python3", "-m", "http.server", "--bind", "127.0.0.1", "0"}}, 201, &run)
+	out := h.stream(http.MethodGet, "/v1/sessions/web/output", nil)
+	line := out.readUntil("Serving HTTP")
+	var port int
+	_, err := fmt.Sscanf(line[strings.Index(line, "port ")+5:], "%d", &port)
+	require.NoError(t, err, line)
+	out.close()
+
+	var list struct {
+		Ports []ports.Port `json:"ports"`
+	}
+	h.call(http.MethodGet, "/v1/ports", nil, 200, &list)
+	require.Contains(t, list.Ports, ports.Port{Port: uint16(port), Address: "127.0.0.1", Loopback: true})
+	h.call(http.MethodDelete, "/v1/sessions/web", nil, 204, nil)
+	require.Eventually(t, func() bool {
+		h.call(http.MethodGet, "/v1/ports", nil, 200, &list)
+		return !slices.Contains(list.Ports, ports.Port{Port: uint16(port), Address: "127.0.0.1", Loopback: true})
+	}, 10*time.Second, 50*time.Millisecond, "a stopped server's port goes away")
 }

@@ -71,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/sessions/{tag}/signal", s.work("session.signal", s.sessionSignal))
 	mux.Handle("DELETE /v1/sessions/{tag}", s.work("session.remove", s.removeSession))
 
+	mux.HandleFunc("GET /v1/ports", s.listPorts)
 	mux.HandleFunc("GET /v1/agents", s.listAgents)
 	mux.Handle("POST /v1/agents/{name}/runs", s.work("agent.run", s.startRun))
 
