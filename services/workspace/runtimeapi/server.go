@@ -42,6 +42,7 @@ type Server struct {
 	starter  exec.Starter
 	execs    chan struct{}
 	agents   agent.Set
+	watches  chan struct{}
 	log      *slog.Logger
 }
 
@@ -49,7 +50,8 @@ type Server struct {
 func New(l Limits, fs *files.FS, sm *session.Manager, act *activity.Tracker, starter exec.Starter, log *slog.Logger) *Server {
 	return &Server{
 		limits: l, files: fs, sessions: sm, activity: act, starter: starter,
-		execs: make(chan struct{}, l.MaxExecs), agents: agent.Default, log: log,
+		execs: make(chan struct{}, l.MaxExecs), agents: agent.Default,
+		watches: make(chan struct{}, maxWatches), log: log,
 	}
 }
 
@@ -77,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("GET /v1/files/stat", s.stat)
 	mux.HandleFunc("GET /v1/files/list", s.list)
+	mux.HandleFunc("GET /v1/files/watch", s.watchFiles)
 	mux.Handle("GET /v1/files/content", s.work("files.read", s.read))
 	mux.Handle("PUT /v1/files/content", s.work("files.write", s.write))
 	mux.Handle("POST /v1/files/mkdir", s.work("files.mkdir", s.mkdir))
