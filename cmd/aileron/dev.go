@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/config"
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
@@ -42,6 +44,9 @@ type devConfig struct {
 	Auth         auth.Flags
 	FrontDoor    frontdoor.Config
 	Protection   gateway.Protection
+	// Metrics serves every service's Prometheus metrics at /metrics on the
+	// REST address.
+	Metrics bool
 	// ready, when set, is told the REST address once every service runs.
 	ready func(restAddr string)
 }
@@ -76,6 +81,7 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 	c.Auth.Register(fs.FlagSet)
 	c.FrontDoor.Register(fs.FlagSet)
 	c.Protection.Register(fs.FlagSet)
+	fs.BoolVar(&c.Metrics, "metrics", true, "serve every service's Prometheus metrics at /metrics on the REST address (docs/metrics.md)")
 	// Named before the rule that derives names from flags.
 	fs.SetEnv("http", "AILERON_HTTP_ADDR")
 	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
@@ -129,6 +135,11 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 		Access: orchestrator.AccessPolicy{FirewallAdminOnly: cfg.Auth.FirewallAdminOnly}, UI: ui.Handler(),
 		FrontDoor: &cfg.FrontDoor, Protection: cfg.Protection}
 	sc.Secure(auth.NewGuard(authn, limiter, js, log).WithWatchCap(cfg.Auth.MaxWatches))
+	var reg *prometheus.Registry // one registry: every service's metrics on one page
+	if cfg.Metrics {
+		reg = metrics.NewRegistry()
+		sc.Metrics, sc.MetricsOnREST = reg, true
+	}
 	api, err := server.Start(ctx, sc, js, log)
 	if err != nil {
 		return err
@@ -137,9 +148,12 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := fw.RegisterMetrics(registerer(reg)); err != nil {
+		return err
+	}
 	var g errgroup.Group
 	g.Go(func() error { return fw.Run(ctx) })
-	if err := startDocker(ctx, cfg, &g, js, log.With("service", "docker-provisioner")); err != nil {
+	if err := startDocker(ctx, cfg, &g, js, registerer(reg), log.With("service", "docker-provisioner")); err != nil {
 		return err
 	}
 	if authn.Open() {
@@ -155,7 +169,7 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 
 // startDocker runs the docker provisioner in the group when Docker is
 // reachable (or required).
-func startDocker(ctx context.Context, cfg devConfig, g *errgroup.Group, js jetstream.JetStream, log *slog.Logger) error {
+func startDocker(ctx context.Context, cfg devConfig, g *errgroup.Group, js jetstream.JetStream, reg prometheus.Registerer, log *slog.Logger) error {
 	if cfg.Docker == "off" {
 		return nil
 	}
@@ -178,6 +192,18 @@ func startDocker(ctx context.Context, cfg devConfig, g *errgroup.Group, js jetst
 	if err != nil {
 		return err
 	}
+	if err := p.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	g.Go(func() error { return p.Run(ctx) })
 	return nil
+}
+
+// registerer is reg, or nil (register nothing) when metrics are off: a nil
+// *Registry in the interface would not be nil.
+func registerer(reg *prometheus.Registry) prometheus.Registerer {
+	if reg == nil {
+		return nil
+	}
+	return reg
 }

@@ -89,6 +89,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, lo
 }
 
 func settle(ctx context.Context, msg jetstream.Msg, err error, cfg ConsumerConfig, log *slog.Logger) {
+	if err != nil {
+		if id, ok := WorkspaceIDFromSubject(msg.Subject()); ok {
+			log = log.With("workspace_id", id)
+		}
+	}
 	switch {
 	case err == nil:
 		_ = msg.Ack()

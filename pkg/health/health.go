@@ -49,6 +49,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 // returns what run returned. An address that cannot be listened on fails at
 // once; an empty addr serves nothing.
 func Run(ctx context.Context, addr string, ready func() error, run func(context.Context) error) error {
+	return RunHandler(ctx, addr, Handler(ready), run)
+}
+
+// RunHandler is Run with the handler given: Handler(ready) and whatever else
+// the service serves beside it (its /metrics).
+func RunHandler(ctx context.Context, addr string, h http.Handler, run func(context.Context) error) error {
 	if addr == "" {
 		return run(ctx)
 	}
@@ -59,7 +65,7 @@ func Run(ctx context.Context, addr string, ready func() error, run func(context.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	probes := make(chan error, 1)
-	go func() { probes <- Serve(ctx, ln, Handler(ready)) }()
+	go func() { probes <- Serve(ctx, ln, h) }()
 	err = run(ctx)
 	cancel()
 	return errors.Join(err, <-probes)

@@ -196,6 +196,6 @@ func (g *Guard) audit(ctx context.Context, p Principal, method, wsID string, err
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := event.Publish(pctx, g.js, event.AuditSubject(ev.Result, method), ev.Id, ev); err != nil {
-		g.log.Error("audit publish failed", "method", method, "request_id", ev.RequestId, "err", err)
+		g.log.Error("audit publish failed", "method", method, "workspace_id", wsID, "request_id", ev.RequestId, "err", err)
 	}
 }

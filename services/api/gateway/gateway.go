@@ -46,8 +46,9 @@ var successStatus = map[string]int{
 // New returns the REST handler forwarding to the gRPC server on conn.
 // extra, if non-nil, serves every path outside /api/ (the web UI). Every
 // request passes Protect with p first.
-func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler, p Protection) (http.Handler, error) {
-	mux := runtime.NewServeMux(
+// m, if non-nil, counts the REST requests.
+func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler, p Protection, m *Metrics) (http.Handler, error) {
+	opts := []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &marshaler{JSONPb: runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -61,12 +62,21 @@ func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler, p Prote
 		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
 			return metadata.Pairs("x-request-id", r.Header.Get(requestIDHeader))
 		}),
-	)
+	}
+	var api http.Handler
+	if m != nil {
+		opts = append(opts, runtime.WithMiddlewares(m.middleware))
+	}
+	mux := runtime.NewServeMux(opts...)
+	api = limitBody(mux)
+	if m != nil {
+		api = m.instrument(api)
+	}
 	if err := workspacev1.RegisterWorkspaceServiceHandler(ctx, mux, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
 	root := http.NewServeMux()
-	root.Handle("/api/", limitBody(mux))
+	root.Handle("/api/", api)
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)

@@ -221,7 +221,7 @@ func (o *Orchestrator) UpdateFirewall(ctx context.Context, req *workspacev1.Upda
 	if err != nil {
 		return nil, err
 	}
-	return o.mutate(ctx, req.GetId(), "", func(w *workspacev1.Workspace) (change, error) {
+	w, err := o.mutate(ctx, req.GetId(), "", func(w *workspacev1.Workspace) (change, error) {
 		if _, _, err := Decide(CmdUpdateFirewall, workspace.State(w.State)); err != nil {
 			return noChange, err
 		}
@@ -246,6 +246,10 @@ func (o *Orchestrator) UpdateFirewall(ctx context.Context, req *workspacev1.Upda
 		fs.UpdateTime = timestamppb.New(o.now())
 		return emit(transitions[CmdUpdateFirewall].event), nil
 	})
+	if err == nil {
+		o.firewallAsked.Store(w.Id, firewallAsk{revision: w.GetFirewallStatus().GetRevision(), at: o.now()})
+	}
+	return w, err
 }
 
 func sameFirewall(a, b *workspacev1.Workspace) bool {

@@ -206,3 +206,19 @@ func (x *Index) notify(c Change) {
 		}
 	}
 }
+
+// each calls fn with every workspace under the read lock; fn must not keep w.
+func (x *Index) each(fn func(w *workspacev1.Workspace)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for _, w := range x.byID {
+		fn(w)
+	}
+}
+
+// Watchers returns the number of open subscriptions.
+func (x *Index) Watchers() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.subs)
+}

@@ -91,7 +91,7 @@ func (o *Orchestrator) applyEntry(e jetstream.KeyValueEntry) {
 	}
 	rec, err := store.Decode(e)
 	if err != nil {
-		o.log.Error("undecodable workspace record", "key", e.Key(), "err", err)
+		o.log.Error("undecodable workspace record", "workspace_id", store.IDFromKey(e.Key()), "key", e.Key(), "err", err)
 		return
 	}
 	o.index.Put(rec.Workspace)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -91,6 +92,10 @@ type Orchestrator struct {
 	// unpublished receives ids whose event publish failed, for the sweeper.
 	unpublished chan string
 	watcher     jetstream.KeyWatcher
+	metrics     *lifecycleMetrics
+	// firewallAsked holds when this replica accepted each workspace's
+	// current firewall revision (key id), for the time-to-applied histogram.
+	firewallAsked sync.Map
 }
 
 // New builds an orchestrator. Call Run to start its background loops.
@@ -102,6 +107,7 @@ func New(cfg Config, js jetstream.JetStream, st *store.Store, log *slog.Logger) 
 		cfg: cfg, store: st, js: js, log: log, now: time.Now,
 		index:       NewIndex(),
 		unpublished: make(chan string, 1024),
+		metrics:     newLifecycleMetrics(),
 	}, nil
 }
 
@@ -139,6 +145,7 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 		}
 		w := rec.Workspace
 		rev := w.Revision
+		from, fromDeadline := w.State, w.GetStateDeadlineTime()
 		c, err := fn(w)
 		if err != nil {
 			return nil, err
@@ -158,6 +165,7 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 			return nil, storeUnavailable(err)
 		}
 		w.Revision = n
+		o.metrics.transition(from, deadlineOf(fromDeadline), w, o.cfg.Deadlines, o.now())
 		if c.event != "" {
 			o.publish(ctx, rec)
 		} else {
@@ -166,6 +174,13 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 		return w, nil
 	}
 	return nil, &Error{Kind: ErrConflict, Code: errcode.WorkspaceConflict, Message: "workspace " + id + " is changing too fast, retry"}
+}
+
+func deadlineOf(t *timestamppb.Timestamp) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.AsTime()
 }
 
 // attachEvent records the next event of the workspace in the record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -121,6 +122,8 @@ func (o *Orchestrator) finishDelete(ctx context.Context, r *eventsv1.StatusRepor
 			return err
 		}
 		o.index.Remove(id)
+		o.metrics.deleted(w, o.cfg.Deadlines, o.now())
+		o.firewallAsked.Delete(id)
 		ev := &eventsv1.WorkspaceEvent{
 			Id: fmt.Sprintf("%s-%d", id, rec.EventSequence+1), Type: event.TypeDeleted,
 			Sequence: rec.EventSequence + 1, Workspace: w, Time: timestamppb.New(o.now()),
@@ -140,7 +143,9 @@ func (o *Orchestrator) ApplyFirewall(ctx context.Context, r *eventsv1.FirewallRe
 	if err := ValidateID(r.GetWorkspaceId()); err != nil {
 		return event.Permanent(err)
 	}
-	_, err := o.mutate(ctx, r.GetWorkspaceId(), "", func(w *workspacev1.Workspace) (change, error) {
+	var before *workspacev1.FirewallStatus // the status this write replaced
+	w, err := o.mutate(ctx, r.GetWorkspaceId(), "", func(w *workspacev1.Workspace) (change, error) {
+		before = nil
 		fs := w.FirewallStatus
 		if r.GetRevision() != fs.Revision {
 			return noChange, nil
@@ -165,12 +170,44 @@ func (o *Orchestrator) ApplyFirewall(ctx context.Context, r *eventsv1.FirewallRe
 			return noChange, nil
 		}
 		next.UpdateTime = timestamppb.New(o.now())
+		before = fs
 		w.FirewallStatus = next
 		return writeOnly, nil
 	})
+	if err == nil && before != nil {
+		o.firewallSettled(w, before, w.FirewallStatus)
+	}
 	var de *Error
 	if errors.As(err, &de) && errors.Is(de, ErrNotFound) {
 		return nil
 	}
 	return err
+}
+
+// firewallSettled counts a revision's first final phase, and for applied
+// observes the time since the revision was asked for: the create for the
+// first, this replica's UpdateFirewall for later ones (not seen after a
+// restart or on another replica, so not observed then).
+func (o *Orchestrator) firewallSettled(w *workspacev1.Workspace, cur, next *workspacev1.FirewallStatus) {
+	phase := workspace.FirewallPhase(next.Phase)
+	if phase == workspace.FirewallApplied && cur.ObservedRevision != next.Revision {
+		var asked time.Time
+		if v, ok := o.firewallAsked.LoadAndDelete(w.Id); ok && v.(firewallAsk).revision == next.Revision {
+			asked = v.(firewallAsk).at
+		} else if next.Revision == 1 && w.CreateTime != nil {
+			asked = w.CreateTime.AsTime()
+		}
+		if !asked.IsZero() {
+			o.metrics.firewallDelay.WithLabelValues(w.Provisioner).Observe(o.now().Sub(asked).Seconds())
+		}
+	}
+	if (phase == workspace.FirewallApplied || phase == workspace.FirewallDegraded) && cur.Phase != next.Phase {
+		o.metrics.firewall.WithLabelValues(w.Provisioner, next.Phase).Inc()
+	}
+}
+
+// firewallAsk is when a firewall revision was accepted.
+type firewallAsk struct {
+	revision uint64
+	at       time.Time
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,6 +24,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	pkgfd "aileron.dev/pkg/frontdoor"
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/pkg/store"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
@@ -55,6 +57,12 @@ type Config struct {
 	// Authenticator checks the front door's bearer tokens; nil is the open
 	// dev authenticator. Secure sets it.
 	Authenticator *auth.Authenticator
+	// Metrics, when set, receives the api's metrics: gRPC and REST requests,
+	// refused calls, watch streams and the workspace lifecycle.
+	Metrics *prometheus.Registry
+	// MetricsOnREST serves Metrics at GET /metrics on the REST port (what
+	// aileron dev does; the api binary serves them on its own address).
+	MetricsOnREST bool
 }
 
 // Secure puts the guard's authentication, rate-limit and audit interceptors in
@@ -104,6 +112,20 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 	}
 	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), logUnary(log), checkUnary}
 	stream := []grpc.StreamServerInterceptor{recoverStream(log), checkStream}
+	ui, gm, err := instrument(cfg, o)
+	if err != nil {
+		_, _ = gl.Close(), hl.Close()
+		return nil, err
+	}
+	if cfg.Metrics != nil {
+		rm := newRPCMetrics()
+		if err := metrics.Register(cfg.Metrics, rm.collectors()...); err != nil {
+			_, _ = gl.Close(), hl.Close()
+			return nil, fmt.Errorf("register api metrics: %w", err)
+		}
+		unary = append([]grpc.UnaryServerInterceptor{rm.unary}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{rm.stream}, stream...)
+	}
 	var handler workspacev1.WorkspaceServiceServer = orchestrator.NewHandler(o, cfg.Identity, cfg.Access)
 	var fd *frontdoor.FrontDoor
 	if cfg.FrontDoor != nil {
@@ -129,7 +151,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		_, _ = gl.Close(), hl.Close()
 		return nil, fmt.Errorf("dial grpc: %w", err)
 	}
-	gw, err := gateway.New(ctx, conn, cfg.UI, cfg.Protection)
+	gw, err := gateway.New(ctx, conn, ui, cfg.Protection, gm)
 	if err != nil {
 		_, _, _ = gl.Close(), hl.Close(), conn.Close()
 		return nil, err
@@ -175,6 +197,33 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		s.done <- err
 	}()
 	return s, nil
+}
+
+// instrument registers the orchestrator's and the gateway's metrics when
+// cfg.Metrics is set, and returns the handler of non-API paths (the UI, and
+// /metrics with MetricsOnREST) and the gateway's metrics.
+func instrument(cfg Config, o *orchestrator.Orchestrator) (http.Handler, *gateway.Metrics, error) {
+	if cfg.Metrics == nil {
+		return cfg.UI, nil, nil
+	}
+	if err := o.RegisterMetrics(cfg.Metrics); err != nil {
+		return nil, nil, fmt.Errorf("register orchestrator metrics: %w", err)
+	}
+	gm := gateway.NewMetrics()
+	if err := gm.Register(cfg.Metrics); err != nil {
+		return nil, nil, fmt.Errorf("register gateway metrics: %w", err)
+	}
+	if !cfg.MetricsOnREST {
+		return cfg.UI, gm, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(cfg.Metrics))
+	if cfg.UI != nil {
+		mux.Handle("/", cfg.UI)
+	} else {
+		mux.Handle("/", http.NotFoundHandler())
+	}
+	return mux, gm, nil
 }
 
 // startFrontDoor loads the control plane's front-door key and builds the

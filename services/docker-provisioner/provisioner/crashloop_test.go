@@ -49,6 +49,9 @@ func TestExitedServiceIsRestartedThenCrashLoopFails(t *testing.T) {
 	require.Equal(t, string(errcode.ContainerCrashLoop), w.ErrorCode)
 	require.Contains(t, w.StateReason, "runtime exited with code 137 3 times within 10m0s")
 	require.False(t, containersOf(t, w.Id)[runtime].State.Running, "a crash-looping service is left exited")
+	require.Equal(t, 2.0, h.metric("aileron_docker_provisioner_container_restarts_total", map[string]string{"service": "runtime"}), "two repairs")
+	require.Equal(t, 1.0, h.metric("aileron_docker_provisioner_crash_loops_total", map[string]string{"service": "runtime"}))
+	require.Equal(t, 0.0, h.metric("aileron_docker_provisioner_container_restarts_total", map[string]string{"service": "terminal"}))
 
 	_, err := h.api.Client.StartWorkspace(ctx, &workspacev1.StartWorkspaceRequest{Id: w.Id})
 	require.NoError(t, err)

@@ -65,7 +65,10 @@ func (p *Provisioner) followEngine(ctx context.Context) error {
 }
 
 // crashLoopError stops a pass that found a service exited too often.
-type crashLoopError struct{ msg string }
+type crashLoopError struct {
+	service workspace.Service
+	msg     string
+}
 
 func (e *crashLoopError) Error() string { return e.msg }
 
@@ -104,8 +107,9 @@ func (p *Provisioner) noteExit(w *workspacev1.Workspace, service workspace.Servi
 	p.log.Warn("service container exited, restarting", "workspace_id", w.Id, "service", service,
 		"exit_code", c.State.ExitCode, "oom_killed", c.State.OOMKilled, "exits_in_window", len(recent))
 	if len(recent) < p.cfg.CrashLimit {
+		p.metrics.restarts.WithLabelValues(string(service)).Inc()
 		return nil
 	}
-	return &crashLoopError{msg: fmt.Sprintf("%s %s %d times within %s; last at %s",
+	return &crashLoopError{service: service, msg: fmt.Sprintf("%s %s %d times within %s; last at %s",
 		service, exit, len(recent), window, c.State.FinishedAt)}
 }

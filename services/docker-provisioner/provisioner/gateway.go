@@ -164,6 +164,7 @@ func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*e
 	p.mu.Lock()
 	p.appliedPolicy[id] = key
 	p.mu.Unlock()
+	p.metrics.policiesWritten.Inc()
 	p.log.Info("firewall policy written", "workspace_id", id, "revision", fp.GetRevision())
 	return fp, nil
 }

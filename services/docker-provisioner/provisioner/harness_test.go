@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -31,6 +32,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/frontdoor"
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/services/api/apitest"
 	"aileron.dev/services/api/orchestrator"
 	"aileron.dev/services/docker-provisioner/provisioner"
@@ -173,6 +175,8 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	key    frontdoor.Key
+	// reg holds the running provisioner's metrics.
+	reg *prometheus.Registry
 }
 
 // newHarness starts NATS and the api; tweak adjusts the provisioner config
@@ -226,12 +230,45 @@ func (h *harness) startProvisioner() {
 	h.t.Helper()
 	p, err := provisioner.New(h.cfg, docker, h.api.JS, h.log)
 	require.NoError(h.t, err)
+	reg := metrics.NewRegistry()
+	require.NoError(h.t, p.RegisterMetrics(reg))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	h.mu.Lock()
-	h.cancel, h.done = cancel, done
+	h.cancel, h.done, h.reg = cancel, done, reg
 	h.mu.Unlock()
+}
+
+// metric adds the counter values of the series of name whose labels include
+// want, from the running provisioner's registry.
+func (h *harness) metric(name string, want map[string]string) float64 {
+	h.t.Helper()
+	h.mu.Lock()
+	reg := h.reg
+	h.mu.Unlock()
+	fams, err := reg.Gather()
+	require.NoError(h.t, err)
+	var n float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			ok := true
+			for k, v := range want {
+				ok = ok && got[k] == v
+			}
+			if ok {
+				n += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return n
 }
 
 // stopProvisioner cancels the provisioner (as a kill would, mid-operation)

@@ -74,6 +74,7 @@ type Provisioner struct {
 	crashes map[string]*crashes
 	// started is set once Run has checked the engine and begun working.
 	started atomic.Bool
+	metrics *provMetrics
 }
 
 // Ready is a readiness check: nil once Run has started working.
@@ -110,6 +111,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		reserved:      map[netip.Prefix]bool{},
 		imageSeen:     map[string]time.Time{},
 		hostAddrs:     publicHostAddrs(cfg.Gateway.DenyHostAddresses),
+		metrics:       newProvMetrics(),
 	}, nil
 }
 
@@ -217,7 +219,9 @@ func (p *Provisioner) work(ctx context.Context) {
 		if !ok {
 			return
 		}
+		start := p.now()
 		after, err := p.reconcile(ctx, id)
+		p.metrics.reconciled(err, p.now().Sub(start))
 		p.queue.Done(id)
 		p.log.Debug("workspace reconciled", "workspace_id", id, "requeue_after", after, "err", err)
 		if ctx.Err() != nil {

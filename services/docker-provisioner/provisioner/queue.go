@@ -105,3 +105,10 @@ func (q *queue) Close() {
 	q.closed = true
 	q.cond.Broadcast()
 }
+
+// Len returns the number of ids waiting for a worker.
+func (q *queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}

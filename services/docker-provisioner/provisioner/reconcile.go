@@ -51,6 +51,7 @@ func (p *Provisioner) reconcile(ctx context.Context, id string) (time.Duration, 
 		return 0, p.report(ctx, w, workspace.PhaseFailed, err.Error(), errcode.ResourceConflict, nil)
 	}
 	if cl := (*crashLoopError)(nil); errors.As(err, &cl) {
+		p.metrics.crashLoops.WithLabelValues(string(cl.service)).Inc()
 		p.markFailed(w)
 		return 0, p.report(ctx, w, workspace.PhaseFailed, cl.Error(), errcode.ContainerCrashLoop, nil)
 	}

@@ -114,6 +114,7 @@ func (p *Provisioner) removeOrphan(ctx context.Context, o orphan) {
 		p.log.Warn("orphan removal failed", "kind", o.kind, "name", o.name, "workspace_id", o.workspace, "err", err)
 		return
 	}
+	p.metrics.orphans.WithLabelValues(o.kind).Inc()
 	p.log.Info("orphan removed", "kind", o.kind, "name", o.name, "workspace_id", o.workspace)
 }
 

@@ -65,6 +65,11 @@ func TestOrphanSweep(t *testing.T) {
 				}, waitFor, tick)
 				_, vols := objectsOf(t, orphan)
 				require.Equal(t, []string{provisioner.VolumeName(orphan)}, vols, "the data volume survives")
+				for _, kind := range []string{"container", "network", "volume"} {
+					require.GreaterOrEqual(t, h.metric("aileron_docker_provisioner_orphans_removed_total", map[string]string{"kind": kind}), 1.0, kind)
+				}
+				require.Positive(t, h.metric("aileron_docker_provisioner_engine_calls_total", map[string]string{"call": "ContainerRemove", "result": "ok"}))
+				require.Positive(t, h.metric("aileron_docker_provisioner_reconciles_total", map[string]string{"result": "ok"}))
 			}
 			require.Len(t, containersOf(t, live.Id), 4, "the live workspace is untouched")
 			require.Equal(t, "running", h.get(live.Id).State)

@@ -153,7 +153,9 @@ func (p *Proxy) handleConnect(ctx context.Context, c *trackedConn, br *bufio.Rea
 		return
 	}
 	_ = up.SetWriteDeadline(time.Time{})
-	splice(c, br, up, p.opts.timeouts.Idle)
+	countUp, countDown, closed := p.opts.metrics.tunnel(g)
+	defer closed()
+	splice(c, br, up, p.opts.timeouts.Idle, countUp, countDown)
 }
 
 // sameName compares a client-sent name with a normalised one.

@@ -150,6 +150,7 @@ func (p *Proxy) logDecision(ctx context.Context, g policy.Group, client net.Addr
 		attrs = append(attrs, slog.String("upstream", dialed.String()))
 	}
 	p.opts.log.LogAttrs(ctx, slog.LevelInfo, "egress decision", attrs...)
+	p.opts.metrics.decided(g, decision, v.reason)
 }
 
 func addrString(a net.Addr) string {

@@ -61,6 +61,7 @@ type options struct {
 	log      *slog.Logger
 	timeouts Timeouts
 	maxConns int
+	metrics  *Metrics
 }
 
 // DefaultMaxConns caps a proxy's open client connections (both groups).

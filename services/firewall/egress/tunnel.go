@@ -38,25 +38,26 @@ func (a *activity) since() time.Duration { return time.Since(time.Unix(0, a.last
 // splice copies both ways between the client (read through clientR, which
 // may hold buffered bytes) and upstream until both directions end or the
 // tunnel has been silent for idle in both directions.
-func splice(client net.Conn, clientR io.Reader, upstream net.Conn, idle time.Duration) {
+// countUp and countDown are told the bytes written each way.
+func splice(client net.Conn, clientR io.Reader, upstream net.Conn, idle time.Duration, countUp, countDown func(int)) {
 	act := &activity{}
 	act.touch()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		finish(upstream, client, pump(upstream, client, clientR, idle, act))
+		finish(upstream, client, pump(upstream, client, clientR, idle, act, countUp))
 	}()
 	go func() {
 		defer wg.Done()
-		finish(client, upstream, pump(client, upstream, upstream, idle, act))
+		finish(client, upstream, pump(client, upstream, upstream, idle, act, countDown))
 	}()
 	wg.Wait()
 }
 
 // pump copies src (read through r) to dst; a read timeout only ends it when
 // the other direction was silent too.
-func pump(dst, src net.Conn, r io.Reader, idle time.Duration, act *activity) error {
+func pump(dst, src net.Conn, r io.Reader, idle time.Duration, act *activity, count func(int)) error {
 	buf := make([]byte, 32<<10)
 	for {
 		_ = src.SetReadDeadline(time.Now().Add(idle))
@@ -64,7 +65,9 @@ func pump(dst, src net.Conn, r io.Reader, idle time.Duration, act *activity) err
 		if n > 0 {
 			act.touch()
 			_ = dst.SetWriteDeadline(time.Now().Add(idle))
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			w, werr := dst.Write(buf[:n])
+			count(w)
+			if werr != nil {
 				return werr
 			}
 		}

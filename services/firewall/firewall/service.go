@@ -78,11 +78,12 @@ func (c Config) Validate() error {
 
 // Service computes and distributes effective policies.
 type Service struct {
-	cfg   Config
-	js    jetstream.JetStream
-	store *store.Store
-	kv    jetstream.KeyValue
-	log   *slog.Logger
+	cfg     Config
+	js      jetstream.JetStream
+	store   *store.Store
+	kv      jetstream.KeyValue
+	log     *slog.Logger
+	metrics *serviceMetrics
 }
 
 // New builds the service; bus.Setup must have created the buckets.
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketFirewall, err)
 	}
-	return &Service{cfg: cfg, js: js, store: st, kv: kv, log: log}, nil
+	return &Service{cfg: cfg, js: js, store: st, kv: kv, log: log, metrics: newServiceMetrics()}, nil
 }
 
 // Run consumes workspace events until ctx ends, resyncing periodically.
@@ -150,15 +151,23 @@ func Effective(d policy.Defaults, w *workspacev1.Workspace) (*eventsv1.FirewallP
 
 // Reconcile brings the stored policy of one workspace up to date.
 func (s *Service) Reconcile(ctx context.Context, id string) error {
+	start := time.Now()
+	result, err := s.reconcile(ctx, id)
+	s.metrics.done(result, err, time.Since(start))
+	return err
+}
+
+// reconcile is Reconcile; result says what it did, for the metrics.
+func (s *Service) reconcile(ctx context.Context, id string) (string, error) {
 	rec, err := s.store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		if err := s.kv.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("purge policy %s: %w", id, err)
+			return resultError, fmt.Errorf("purge policy %s: %w", id, err)
 		}
-		return nil
+		return resultPurged, nil
 	}
 	if err != nil {
-		return err
+		return resultError, err
 	}
 	w := rec.Workspace
 	p, err := Effective(s.cfg.Defaults, w)
@@ -168,31 +177,31 @@ func (s *Service) Reconcile(ctx context.Context, id string) error {
 		if errors.As(err, &pe) {
 			code = pe.Code
 		}
-		return s.report(ctx, &eventsv1.FirewallReport{WorkspaceId: id, Revision: w.GetFirewallStatus().GetRevision(), Phase: string(workspace.FirewallError), ErrorCode: string(code), Message: err.Error()}, 0)
+		return resultInvalid, s.report(ctx, &eventsv1.FirewallReport{WorkspaceId: id, Revision: w.GetFirewallStatus().GetRevision(), Phase: string(workspace.FirewallError), ErrorCode: string(code), Message: err.Error()}, 0)
 	}
 	if cur, err := s.kv.Get(ctx, id); err == nil {
 		old := &eventsv1.FirewallPolicy{}
 		if proto.Unmarshal(cur.Value(), old) == nil && proto.Equal(old, p) {
-			return nil
+			return resultUnchanged, nil
 		}
 	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
 	if err != nil {
-		return err
+		return resultError, err
 	}
 	// The bucket revision tells this write from an earlier one of the same
 	// firewall revision (new system defaults), which the stream must not
 	// drop as a duplicate.
 	kvRev, err := s.kv.Put(ctx, id, data)
 	if err != nil {
-		return fmt.Errorf("store policy %s: %w", id, err)
+		return resultError, fmt.Errorf("store policy %s: %w", id, err)
 	}
 	msgID := fmt.Sprintf("%s-policy-%d-%d", id, p.Revision, kvRev)
 	if err := event.Publish(ctx, s.js, event.FirewallPolicySubject(workspace.Provisioner(w.Provisioner), id), msgID, p); err != nil {
-		return err
+		return resultError, err
 	}
 	s.log.Info("firewall policy computed", "workspace_id", id, "revision", p.Revision)
-	return s.report(ctx, &eventsv1.FirewallReport{
+	return resultStored, s.report(ctx, &eventsv1.FirewallReport{
 		WorkspaceId: id, Revision: p.Revision, Phase: string(workspace.FirewallApplying),
 		WorkspaceEffectiveAllowedDomains: p.Workspace.AllowedDomains, BrowserEffectiveAllowedDomains: p.Browser.AllowedDomains,
 	}, kvRev)

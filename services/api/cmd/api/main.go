@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/config"
+	"aileron.dev/pkg/health"
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
@@ -26,14 +29,16 @@ import (
 // Config is the api service configuration (flags, each with an env override).
 type Config struct {
 	HTTPAddr, GRPCAddr string
-	NATS               config.NATS
-	Provisioners       string
-	CreatingDeadline   time.Duration
-	Deadline           time.Duration
-	Log                config.Log
-	Auth               auth.Flags
-	FrontDoor          frontdoor.Config
-	Protection         gateway.Protection
+	// MetricsAddr serves /metrics; empty: no metrics.
+	MetricsAddr      string
+	NATS             config.NATS
+	Provisioners     string
+	CreatingDeadline time.Duration
+	Deadline         time.Duration
+	Log              config.Log
+	Auth             auth.Flags
+	FrontDoor        frontdoor.Config
+	Protection       gateway.Protection
 }
 
 // Validate checks the configuration.
@@ -55,6 +60,7 @@ func run(ctx context.Context, args []string) error {
 	fs := config.NewSet("api", config.Prefix)
 	fs.StringVar(&c.HTTPAddr, "http", ":3001", "REST listen address")
 	fs.StringVar(&c.GRPCAddr, "grpc", ":9090", "gRPC listen address")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":9102", "address of the Prometheus /metrics endpoint; empty: off")
 	c.NATS.Register(fs)
 	fs.StringVar(&c.Provisioners, "provisioners", "docker,kubernetes", "enabled provisioners, comma-separated")
 	fs.DurationVar(&c.CreatingDeadline, "creating-deadline", 10*time.Minute, "deadline of the creating state")
@@ -99,11 +105,25 @@ func run(ctx context.Context, args []string) error {
 	sc := server.Config{HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, Orchestrator: oc,
 		Access: orchestrator.AccessPolicy{FirewallAdminOnly: c.Auth.FirewallAdminOnly}, FrontDoor: &c.FrontDoor, Protection: c.Protection}
 	sc.Secure(auth.NewGuard(authn, limiter, js, log).WithWatchCap(c.Auth.MaxWatches))
+	var served chan error
+	if c.MetricsAddr != "" {
+		sc.Metrics = metrics.NewRegistry()
+		ln, err := net.Listen("tcp", c.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics endpoint: %w", err)
+		}
+		served = make(chan error, 1)
+		go func() { served <- health.Serve(ctx, ln, metrics.Mux(http.NotFoundHandler(), sc.Metrics)) }()
+	}
 	s, err := server.Start(ctx, sc, js, log)
 	if err != nil {
 		return err
 	}
-	return s.Wait()
+	err = s.Wait()
+	if served != nil {
+		err = errors.Join(err, <-served)
+	}
+	return err
 }
 
 func isLoopback(host string) bool {

@@ -21,6 +21,7 @@ import (
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/health"
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/services/docker-provisioner/provisioner"
 )
 
@@ -52,7 +53,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Lookup("nats").Usage = "deprecated alias of --nats-url"
 	o.log.Register(fs)
 	o.health.Register(fs)
-	fs.Lookup("health-addr").Usage = "address of /healthz and /readyz (ready while NATS is connected and the engine answers); empty: off"
+	fs.Lookup("health-addr").Usage = "address of /healthz, /readyz and /metrics (ready while NATS is connected and the engine answers); empty: off"
 	fs.BoolVar(&o.sweepDryRun, "sweep-dry-run", false, "log orphans instead of removing them")
 	fs.BoolVar(&o.setup, "setup", true, "create the JetStream stream and buckets if missing")
 	// This binary's own settings share the AILERON_DOCKER_ prefix of the
@@ -116,7 +117,11 @@ func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Log
 		}
 		return nil
 	}
-	return health.Run(ctx, o.health.Addr, ready, p.Run)
+	reg := metrics.NewRegistry()
+	if err := p.RegisterMetrics(reg); err != nil {
+		return err
+	}
+	return health.RunHandler(ctx, o.health.Addr, metrics.Mux(health.Handler(ready), reg), p.Run)
 }
 
 // connect dials NATS and, with --setup, creates the stream and buckets with

@@ -26,6 +26,8 @@ type Config struct {
 	Listen map[policy.Group]string
 	// Ingress is the published ingress listen address ("" for none).
 	Ingress string
+	// MetricsAddr serves /metrics ("" for none).
+	MetricsAddr string
 	// Routes are the ingress path routes.
 	Routes []ingress.Route
 	// PolicyFile is the JSON policy file, watched for changes.
@@ -61,6 +63,7 @@ func parseConfig(args []string) (Config, error) {
 	fs.Var(&routes, "route", "ingress route /PREFIX/=HOST:PORT, repeatable; the variable is comma-separated")
 	cfg := Config{Log: config.DefaultLog()}
 	fs.StringVar(&cfg.Ingress, "ingress", "", "ingress listen address")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of the Prometheus /metrics endpoint (decisions, tunnels, bytes); empty: off")
 	fs.StringVar(&cfg.PolicyFile, "policy-file", "", "policy JSON file")
 	fs.StringVar(&cfg.SecretFile, "secret-file", "", "file holding the ingress secret every ingress request must carry (without it the ingress refuses everything)")
 	fs.StringVar(&cfg.DNSServer, "dns", "", "DNS server HOST[:PORT] for egress names")

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"aileron.dev/pkg/health"
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/ingress"
 )
@@ -39,10 +41,17 @@ func main() {
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(cfg.Listen)+2)
+	errc := make(chan error, len(cfg.Listen)+3)
 
+	em := egress.NewMetrics()
+	if cfg.MetricsAddr != "" {
+		if err := serveMetrics(ctx, cfg.MetricsAddr, em, errc); err != nil {
+			return err
+		}
+	}
 	// Fail closed: until the policy file is read, every group allows nothing.
 	proxy := egress.New(egress.Policies{},
+		egress.WithMetrics(em),
 		egress.WithResolver(egress.NewResolver(cfg.DNSServer)),
 		egress.WithAddrFilter(addrFilter(cfg.DenyCIDRs)),
 		egress.WithLogger(log),
@@ -124,6 +133,21 @@ func startIngress(cfg Config, log *slog.Logger, errc chan<- error) (*http.Server
 	log.Info("ingress listening", slog.String("addr", ln.Addr().String()), slog.Int("routes", len(cfg.Routes)))
 	go func() { errc <- srv.Serve(ln) }()
 	return srv, h, nil
+}
+
+// serveMetrics serves m (and the Go and process collectors) at /metrics on
+// addr until ctx ends; Serve's result goes to errc.
+func serveMetrics(ctx context.Context, addr string, m *egress.Metrics, errc chan<- error) error {
+	reg := metrics.NewRegistry()
+	if err := m.Register(reg); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen metrics: %w", err)
+	}
+	go func() { errc <- health.Serve(ctx, ln, metrics.Mux(http.NotFoundHandler(), reg)) }()
+	return nil
 }
 
 func closeAll(ls []net.Listener) {

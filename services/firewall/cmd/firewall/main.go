@@ -14,6 +14,7 @@ import (
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/health"
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/services/firewall/firewall"
 )
 
@@ -86,5 +87,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return health.Run(ctx, c.Health.Addr, bus.Ready(nc), svc.Run)
+	reg := metrics.NewRegistry()
+	if err := svc.RegisterMetrics(reg); err != nil {
+		return err
+	}
+	return health.RunHandler(ctx, c.Health.Addr, metrics.Mux(health.Handler(bus.Ready(nc)), reg), svc.Run)
 }
