@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/config"
+	"aileron.dev/services/workspace/terminalui"
 )
 
 // Config is the runtime daemon's configuration: flags, each also set by its
@@ -49,6 +50,10 @@ type Config struct {
 	// AllowedOrigins are browser origin hosts (patterns) allowed besides
 	// the daemon's own host.
 	AllowedOrigins []string
+	// XtermDir and XtermModulesDir are where Debian's libjs-xterm and
+	// node-xterm are installed; the terminal page is built from them.
+	XtermDir        string
+	XtermModulesDir string
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -70,6 +75,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&cfg.TerminalBufferBytes, "terminal-buffer-bytes", 256<<10, "replay buffer of each terminal")
 	fs.Int64Var(&cfg.TerminalMaxFrameBytes, "terminal-max-frame-bytes", 64<<10, "largest WebSocket message a terminal client may send")
 	fs.DurationVar(&cfg.TerminalWriteTimeout, "terminal-write-timeout", 10*time.Second, "drop a terminal client that takes no output for this long")
+	fs.StringVar(&cfg.XtermDir, "xterm-dir", terminalui.DefaultXtermDir, "Debian's libjs-xterm (xterm.css, addons) for the terminal page")
+	fs.StringVar(&cfg.XtermModulesDir, "xterm-modules-dir", terminalui.DefaultXtermModulesDir, "Debian's node-xterm (lib/) for the terminal page")
 	var origins config.List
 	fs.Var(&origins, "allowed-origin", "a browser origin host pattern (path.Match, e.g. '*.apps.example.com') allowed besides the daemon's own host; repeatable")
 	if err := fs.ParseEnv(args, getenv); err != nil {

@@ -17,6 +17,7 @@ import (
 	"aileron.dev/services/workspace/runtimeapi"
 	"aileron.dev/services/workspace/session"
 	"aileron.dev/services/workspace/terminal"
+	"aileron.dev/services/workspace/terminalui"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -80,7 +81,9 @@ func TestRefusesRoot(t *testing.T) {
 	}
 }
 
-// TestRoutes: one port serves the runtime API and the terminals.
+// TestRoutes: one port serves the runtime API, the terminals and the
+// terminal page (xterm.js from Debian's node-xterm and libjs-xterm, which
+// hack/setup.sh installs).
 func TestRoutes(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	fsys, err := files.Open(t.TempDir(), files.Limits{MaxFileBytes: 1 << 20, MaxListEntries: 10, MaxDepth: 2})
@@ -90,7 +93,8 @@ func TestRoutes(t *testing.T) {
 	sessions := session.NewManager(session.Limits{Max: 1, BufferBytes: 1 << 10}, nil, act)
 	api := runtimeapi.New(runtimeapi.Limits{MaxExecs: 1, MaxBodyBytes: 1 << 10, ExecTimeout: time.Second, MaxExecTimeout: time.Second, StallTimeout: time.Second}, fsys, sessions, act, nil, log)
 	terminals := terminal.NewManager(terminal.Options{Limits: terminal.Limits{Max: 1, BufferBytes: 1 << 10, MaxFrameBytes: 1 << 10, WriteTimeout: time.Second}, Dir: fsys.Dir(), Log: log})
-	h := routes(api.Handler(), terminals.Handler())
+	page := terminalui.New(terminalui.Options{XtermDir: terminalui.DefaultXtermDir, XtermModulesDir: terminalui.DefaultXtermModulesDir})
+	h := routes(api.Handler(), terminals.Handler(), page.Handler())
 	tests := []struct {
 		path, want string
 		status     int
@@ -100,6 +104,9 @@ func TestRoutes(t *testing.T) {
 		{"/v1/terminals/nope", "TERMINAL_NOT_FOUND", http.StatusNotFound},
 		{"/v1/sessions/nope", "SESSION_NOT_FOUND", http.StatusNotFound},
 		{"/v1/nope", "ROUTE_NOT_FOUND", http.StatusNotFound},
+		{"/", `src="terminal-ui/app.js"`, http.StatusOK},
+		{"/terminal-ui/xterm.js", "window.Terminal =", http.StatusOK},
+		{"/terminal-ui/nope", "404", http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
