@@ -184,4 +184,3 @@ func frontDoorCall(ctx context.Context, token, method, target string, in any) (*
 	}
 	return resp, nil
 }
-
