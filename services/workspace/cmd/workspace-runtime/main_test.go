@@ -32,6 +32,8 @@ func TestParseConfig(t *testing.T) {
 			require.Equal(t, ":8080", c.Addr)
 			require.Equal(t, "/workspace", c.Root)
 			require.Equal(t, 10*time.Minute, c.ExecTimeout)
+			require.Equal(t, "/usr/share/javascript/xterm", c.XtermDir)
+			require.Equal(t, "/usr/share/nodejs/xterm", c.XtermModulesDir)
 		}},
 		{name: "env from flag name", env: map[string]string{"AILERON_ROOT": "/w", "AILERON_MAX_EXECS": "3"}, check: func(t *testing.T, c Config) {
 			require.Equal(t, "/w", c.Root)
@@ -52,6 +54,10 @@ func TestParseConfig(t *testing.T) {
 		}},
 		{name: "origin with scheme", args: []string{"--allowed-origin", "https://a.example"}, wantErr: "--allowed-origin"},
 		{name: "zero terminals", args: []string{"--max-terminals", "0"}, wantErr: "--max-terminals"},
+		{name: "xterm dirs", env: map[string]string{"AILERON_XTERM_DIR": "/x", "AILERON_XTERM_MODULES_DIR": "/y"}, check: func(t *testing.T, c Config) {
+			require.Equal(t, "/x", c.XtermDir)
+			require.Equal(t, "/y", c.XtermModulesDir)
+		}},
 		{name: "malformed env", env: map[string]string{"AILERON_STALL_TIMEOUT": "soon"}, wantErr: "AILERON_STALL_TIMEOUT"},
 	}
 	for _, tt := range tests {
