@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/term"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
@@ -210,4 +215,63 @@ func execCLI(t *testing.T, env *apitest.Env, stdin string, args ...string) resul
 	full := append(append(append([]string{}, own...), "--api", env.URL, "--"), command...)
 	code := run(context.Background(), full, strings.NewReader(stdin), &out, &errOut)
 	return result{code, out.String(), errOut.String()}
+}
+
+// TestWorkspaceShellOnATerminal runs shell with a real PTY as its stdin,
+// as a person would: raw mode while attached, the local size sent at the
+// start and again on SIGWINCH, the terminal restored at the end.
+func TestWorkspaceShellOnATerminal(t *testing.T) {
+	upstream := startRuntime(t)
+	env, id := runningWorkspace(t, upstream)
+	ptmx, tty, err := pty.Open()
+	require.NoError(t, err)
+	defer ptmx.Close()
+	defer tty.Close()
+	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 30, Cols: 100}))
+	before, err := term.GetState(int(tty.Fd()))
+	require.NoError(t, err)
+
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), []string{"workspace", "shell", id, "--api", env.URL}, tty, &out, &errOut)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(errOut.String(), "attached to terminal") }, 20*time.Second, 20*time.Millisecond, errOut.String())
+	_, err = ptmx.Write([]byte("stty size\r"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "30 100") }, 20*time.Second, 20*time.Millisecond, "stdout %q", out.String())
+	// Raw mode: the local terminal does not echo what is typed (the remote
+	// shell does) and passes Ctrl-C on as a byte, not a signal.
+	raw, err := term.GetState(int(tty.Fd()))
+	require.NoError(t, err)
+	require.NotEqual(t, before, raw, "the local terminal is in raw mode while attached")
+
+	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120}))
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGWINCH))
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(upstream + "/v1/terminals")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var l struct{ Terminals []struct{ Cols, Rows int } }
+		return json.NewDecoder(resp.Body).Decode(&l) == nil && len(l.Terminals) == 1 && l.Terminals[0].Cols == 120 && l.Terminals[0].Rows == 40
+	}, 20*time.Second, 20*time.Millisecond, "the resize never reached the terminal")
+	_, err = ptmx.Write([]byte("stty size\r"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "40 120") }, 20*time.Second, 20*time.Millisecond, "stdout %q", out.String())
+
+	_, err = ptmx.Write([]byte("exit 4\r"))
+	require.NoError(t, err)
+	select {
+	case code := <-done:
+		require.Equal(t, 4, code, "stdout %q stderr %q", out.String(), errOut.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("shell did not end; stdout %q", out.String())
+	}
+	after, err := term.GetState(int(tty.Fd()))
+	require.NoError(t, err)
+	require.Equal(t, before, after, "the local terminal is restored")
+	// The input pump still reads the tty: closing it ends that goroutine.
+	tty.Close()
 }
