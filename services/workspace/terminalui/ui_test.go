@@ -174,6 +174,19 @@ func TestPageRunsAShellAndComesBackAfterAReload(t *testing.T) {
 		return m != nil && m[1] == m[2]
 	}, 20*time.Second, 50*time.Millisecond, "not the same shell: %q", screen(t, ctx))
 
+	// A lost connection is re-attached by itself; what the shell wrote
+	// meanwhile is on the screen.
+	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(".xterm-helper-textarea"), "sleep 1; echo after-$((2*3))\r")))
+	require.Eventually(t, func() bool { return mgr.List()[0].Clients == 1 }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`aileronTerminal.drop()`)))
+	require.Eventually(t, func() bool { return mgr.List()[0].Clients == 0 }, 10*time.Second, 5*time.Millisecond, "the page never dropped its connection")
+	waitConnected(t, ctx)
+	after := regexp.MustCompile(`(?m)^after-6\s*$`)
+	require.Eventually(t, func() bool { return after.MatchString(screen(t, ctx)) }, 20*time.Second, 50*time.Millisecond,
+		"the output written while detached is not on the screen: %q", screen(t, ctx))
+	require.Equal(t, id, eval[string](t, ctx, `aileronTerminal.active()`))
+	require.Len(t, mgr.List(), 1)
+
 	// A second tab is a second terminal; closing it deletes it.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#new"))))
 	require.Eventually(t, func() bool { return len(mgr.List()) == 2 }, 10*time.Second, 50*time.Millisecond)

@@ -221,6 +221,11 @@
       var tab = tabs.get(active);
       return tab ? [tab.term.cols, tab.term.rows] : [0, 0];
     },
+    // drop closes the open tab's connection as a network loss would.
+    drop: function () {
+      var tab = tabs.get(active);
+      if (tab && tab.ws) { tab.ws.close(4000, "dropped"); }
+    },
     connected: function () {
       var tab = tabs.get(active);
       return !!(tab && tab.ws && tab.ws.readyState === WebSocket.OPEN);
