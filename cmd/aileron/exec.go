@@ -56,7 +56,8 @@ type execEvent struct {
 // streaming its output to the local stdout and stderr as it comes, and
 // exits with the command's exit code (128+n when signal n ended it).
 func (e *cliEnv) exec(ctx context.Context, args []string) int {
-	fs := e.flags("workspace exec", "ID -- CMD [ARGS...]")
+	fs := e.flags("workspace exec", "")
+	e.usageLine = "usage: aileron workspace exec ID [flags] -- CMD [ARGS...]" // flags after -- are the command's
 	cwd := fs.String("cwd", "", "working directory, under the workspace root (default the root)")
 	env := envFlag{}
 	fs.Var(env, "env", "NAME=value added to the command's environment; repeatable")
