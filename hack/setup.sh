@@ -9,6 +9,7 @@
 # Both need Go (the version of go.work) and a reachable Docker Engine: the
 # images are built with the host's Go and the local engine. `test` adds:
 #   - Debian packages: chromium (the web console tests drive it headless),
+#     libjs-xterm and node-xterm (xterm.js for the terminal page's tests),
 #     git (the drift and breaking checks read the repository), make,
 #     ca-certificates (copied into the service images);
 #   - the pinned code generators (`make tools`, seconds warm);
@@ -46,7 +47,9 @@ have="${have#go}"
 step "debian packages"
 packages=(ca-certificates)
 if [[ "${what}" == test ]]; then
-	packages+=(chromium git make)
+	# node-xterm (with libjs-xterm, its dependency): xterm.js for the
+	# runtime daemon's terminal page, which its tests load in Chromium.
+	packages+=(chromium git make libjs-xterm node-xterm)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,9 @@ require (
 	aileron.dev/services/api v0.0.0
 	aileron.dev/services/docker-provisioner v0.0.0
 	aileron.dev/services/firewall v0.0.0
+	aileron.dev/services/workspace v0.0.0
+	github.com/coder/websocket v1.8.15
+	github.com/creack/pty v1.1.24
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
@@ -15,6 +18,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.24.0
+	golang.org/x/term v0.47.0
 	google.golang.org/protobuf v1.36.12
 )
 
@@ -78,4 +82,5 @@ replace (
 	aileron.dev/services/api => ../../services/api
 	aileron.dev/services/docker-provisioner => ../../services/docker-provisioner
 	aileron.dev/services/firewall => ../../services/firewall
+	aileron.dev/services/workspace => ../../services/workspace
 )

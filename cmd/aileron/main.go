@@ -23,7 +23,8 @@ const usage = `usage: aileron <command> [flags]
 commands:
   dev        run every service in one process with an embedded NATS server
   workspace  manage workspaces: create, list, get, stop, start, restart,
-             restart-service, delete, watch (alias: ws)
+             restart-service, delete, watch, open, port-forward, exec,
+             shell (alias: ws)
   firewall   show or change a workspace's firewall: get, set
   version    print the version
 

@@ -37,15 +37,7 @@ func (e *cliEnv) portForward(ctx context.Context, args []string) int {
 		}
 		port = p
 	}
-	w, err := e.client.get(ctx, pos[0])
-	if err != nil {
-		return e.fail(err)
-	}
-	st := orchestrator.ServiceByName(w.GetServices(), svc)
-	if !svc.Valid() || st.GetEndpoint() == "" {
-		return e.fail(&apiError{Code: errcode.WorkspaceServiceUnavailable, Message: fmt.Sprintf("workspace %s has no %s endpoint (it is %s)", w.GetId(), svc, w.GetState())})
-	}
-	target, err := url.Parse(st.GetEndpoint())
+	target, err := e.serviceURL(ctx, pos[0], svc)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -70,32 +62,69 @@ func (e *cliEnv) portForward(ctx context.Context, args []string) int {
 	return exitOK
 }
 
+// serviceURL is the front-door URL of a workspace's service, as the API
+// reports it; the CLI's token opens it (see frontDoorAuth).
+func (e *cliEnv) serviceURL(ctx context.Context, id string, svc workspace.Service) (*url.URL, error) {
+	w, err := e.client.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !svc.Valid() {
+		return nil, &apiError{Code: errcode.WorkspaceServiceInvalid, Message: fmt.Sprintf("service %q: want runtime, terminal, browser or canvas", svc)}
+	}
+	if st := workspace.State(w.GetState()); st != workspace.StateRunning {
+		return nil, &apiError{Code: errcode.WorkspaceNotRunning, Message: fmt.Sprintf("workspace %s is %s, not running (aileron workspace start %s)", w.GetId(), st, w.GetId())}
+	}
+	st := orchestrator.ServiceByName(w.GetServices(), svc)
+	if st.GetEndpoint() == "" {
+		return nil, &apiError{Code: errcode.WorkspaceServiceUnavailable, Message: fmt.Sprintf("workspace %s has no %s endpoint (the service is %s)", w.GetId(), svc, or(st.GetState(), "not reported yet"))}
+	}
+	u, err := url.Parse(st.GetEndpoint())
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &apiError{Code: errcode.WorkspaceServiceUnavailable, Message: fmt.Sprintf("workspace %s reports an unusable %s endpoint %q", w.GetId(), svc, st.GetEndpoint())}
+	}
+	return u, nil
+}
+
+// frontDoorAuth is the Authorization header the front door takes: the
+// CLI's token.
+func frontDoorAuth(token string) string {
+	if token == "" {
+		token = "dev" // an open `aileron dev` takes any token; a secured API answers AUTH_TOKEN_INVALID
+	}
+	return "Bearer " + token
+}
+
+// frontDoorTransport reaches front-door hosts; browsers resolve
+// *.localhost to loopback, Go's resolver may not.
+func frontDoorTransport() *http.Transport {
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if h, p, err := net.SplitHostPort(addr); err == nil && strings.HasSuffix(h, ".localhost") {
+				addr = net.JoinHostPort("127.0.0.1", p)
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+}
+
 func forwarder(target *url.URL, token string, port int) http.Handler {
 	own := map[string]bool{}
 	for _, h := range []string{"127.0.0.1", "localhost"} {
 		own[net.JoinHostPort(h, strconv.Itoa(port))] = true
 	}
-	if token == "" {
-		token = "dev" // an open `aileron dev` takes any token; a secured API answers AUTH_TOKEN_INVALID
-	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	authz := frontDoorAuth(token)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = target.Host
-			pr.Out.Header.Set("Authorization", "Bearer "+token)
+			pr.Out.Header.Set("Authorization", authz)
 			pr.Out.Header.Del("Origin") // checked below; the front door would see it as foreign
 		},
 		FlushInterval: -1,
-		Transport: &http.Transport{
-			// Browsers resolve *.localhost to loopback; Go's resolver may not.
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				if h, p, err := net.SplitHostPort(addr); err == nil && strings.HasSuffix(h, ".localhost") {
-					addr = net.JoinHostPort("127.0.0.1", p)
-				}
-				return dialer.DialContext(ctx, network, addr)
-			},
-		},
+		Transport:     frontDoorTransport(),
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !own[strings.ToLower(r.Host)] {

@@ -32,6 +32,9 @@ commands:
                                in a browser on its own origin; --browser opens it
   port-forward ID SERVICE [LOCAL_PORT]
                                serve a service on 127.0.0.1 (with the CLI's token)
+  exec ID [--cwd D] [--env K=V] [--timeout D] [--stdin] -- CMD [ARGS...]
+                               run a command in the workspace; exits with its code
+  shell ID [--terminal TID]    an interactive shell in the workspace's terminal
 
 flags of every command:
   --api URL     API base URL (env AILERON_API, default ` + defaultAPI + `)
@@ -69,6 +72,10 @@ func runWorkspace(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return e.open(ctx, rest)
 	case "port-forward":
 		return e.portForward(ctx, rest)
+	case "exec":
+		return e.exec(ctx, rest)
+	case "shell":
+		return e.shell(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, workspaceUsage)
 		return exitOK

@@ -56,4 +56,7 @@ const (
 	// OriginNotAllowed: a browser request from an origin other than the
 	// daemon's own host or a configured one (403).
 	OriginNotAllowed Code = "ORIGIN_NOT_ALLOWED"
+	// XtermNotInstalled: the terminal page cannot be served because xterm.js
+	// (Debian's node-xterm and libjs-xterm) is not where the daemon looks (503).
+	XtermNotInstalled Code = "XTERM_NOT_INSTALLED"
 )

@@ -66,6 +66,7 @@ func TestConsoleOpensAServiceOnItsOwnOrigin(t *testing.T) {
 	w := cr.Workspace
 	svcs := runningServices(w.Id, false)
 	svcs.Runtime.Endpoint = ingress.URL + "/runtime/"
+	svcs.Terminal.Endpoint = ingress.URL + "/terminal/"
 	r := &eventsv1.StatusReport{WorkspaceId: w.Id, ObservedGeneration: w.Generation, Phase: "running", Services: svcs, Reporter: "test", Time: timestamppb.Now()}
 	require.NoError(t, event.Publish(context.Background(), env.JS, event.StatusSubject(w.Id), w.Id+"-running", r))
 
@@ -96,4 +97,14 @@ func TestConsoleOpensAServiceOnItsOwnOrigin(t *testing.T) {
 	require.Equal(t, true, got["opener"], "the tab has no handle on the console")
 	require.Equal(t, "blocked", got["api"], "the page cannot call the API as the user")
 	require.Equal(t, "http://runtime--"+w.Id+".localhost:"+port+"/", eval[string](t, tab, `location.href`), "the ticket is gone from the address bar")
+
+	// The Terminal button opens the terminal service the same way.
+	opened = chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return info.Type == "page" })
+	do("open the terminal", waitJS(`!document.querySelector('#action-terminal').disabled`), chromedp.Click(chromedp.CSS(`#action-terminal`)))
+	id, ok = <-opened
+	require.True(t, ok, "no tab opened")
+	term, cancelTerm := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+	defer cancelTerm()
+	steps(t, term)("the terminal's page runs", waitJS(`document.getElementById('out') && document.getElementById('out').textContent !== ''`))
+	require.Equal(t, "http://terminal--"+w.Id+".localhost:"+port+"/", eval[string](t, term, `location.href`))
 }

@@ -1,6 +1,7 @@
 package runtimeapi_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -63,12 +64,20 @@ func TestFilesWatch(t *testing.T) {
 	h.refuse(http.MethodGet, "/v1/files/watch?path=out", nil, 403, "PATH_OUTSIDE_ROOT")
 	h.refuse(http.MethodGet, "/v1/files/watch?path=a.txt", nil, 404, "FILE_NOT_FOUND")
 
+	// The watches closed above give their places back once the daemon
+	// sees their connections end: open 8 as places come free.
 	var open []*stream
-	for range 8 {
-		s := h.stream(http.MethodGet, "/v1/files/watch", nil)
+	require.Eventually(t, func() bool {
+		resp := h.do(http.MethodGet, "/v1/files/watch", nil)
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return false
+		}
+		s := &stream{t: t, resp: resp, r: bufio.NewReader(resp.Body)}
 		nextChange(t, s, "ready", "")
 		open = append(open, s)
-	}
+		return len(open) == 8
+	}, 10*time.Second, 20*time.Millisecond)
 	h.refuse(http.MethodGet, "/v1/files/watch", nil, 429, "WATCH_LIMIT_REACHED")
 	for _, s := range open {
 		s.close()

@@ -10,6 +10,7 @@ import (
 
 	"aileron.dev/pkg/config"
 	"aileron.dev/services/workspace/agent"
+	"aileron.dev/services/workspace/terminalui"
 )
 
 // Config is the runtime daemon's configuration: flags, each also set by its
@@ -52,6 +53,10 @@ type Config struct {
 	AllowedOrigins []string
 	// Agents are the agents runs may start (agent.Default when unset).
 	Agents agent.Set
+	// XtermDir and XtermModulesDir are where Debian's libjs-xterm and
+	// node-xterm are installed; the terminal page is built from them.
+	XtermDir        string
+	XtermModulesDir string
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -75,6 +80,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&cfg.TerminalWriteTimeout, "terminal-write-timeout", 10*time.Second, "drop a terminal client that takes no output for this long")
 	var agents string
 	fs.StringVar(&agents, "agents", "", `agents a run may start: a JSON object of name to command line, "{prompt}" where the prompt goes, e.g. {"claude": ["claude", "-p", "{prompt}"]}; empty: claude and codex`)
+	fs.StringVar(&cfg.XtermDir, "xterm-dir", terminalui.DefaultXtermDir, "Debian's libjs-xterm (xterm.css, addons) for the terminal page")
+	fs.StringVar(&cfg.XtermModulesDir, "xterm-modules-dir", terminalui.DefaultXtermModulesDir, "Debian's node-xterm (lib/) for the terminal page")
 	var origins config.List
 	fs.Var(&origins, "allowed-origin", "a browser origin host pattern (path.Match, e.g. '*.apps.example.com') allowed besides the daemon's own host; repeatable")
 	if err := fs.ParseEnv(args, getenv); err != nil {

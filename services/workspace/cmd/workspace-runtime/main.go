@@ -24,6 +24,7 @@ import (
 	"aileron.dev/services/workspace/runtimeapi"
 	"aileron.dev/services/workspace/session"
 	"aileron.dev/services/workspace/terminal"
+	"aileron.dev/services/workspace/terminalui"
 )
 
 func main() {
@@ -74,11 +75,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		Dir: fsys.Dir(), OriginPatterns: cfg.AllowedOrigins, Starter: reap, Activity: act, Log: log,
 	})
+	page := terminalui.New(terminalui.Options{XtermDir: cfg.XtermDir, XtermModulesDir: cfg.XtermModulesDir})
+	if why := page.Missing(); why != "" {
+		log.Warn("terminal page unavailable: xterm.js is not installed", slog.String("reason", why))
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: routes(api.Handler(), terminals.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: routes(api.Handler(), terminals.Handler(), page.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("runtime daemon listening", slog.String("addr", ln.Addr().String()), slog.String("root", fsys.Dir()), slog.Bool("reaper", os.Getpid() == 1))
@@ -104,12 +109,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return err
 }
 
-// routes puts the terminals under /v1/terminals and everything else on
-// the runtime API.
-func routes(api, terminals http.Handler) http.Handler {
+// routes puts the terminals under /v1/terminals, the terminal page at /
+// (where the front door sends a browser it lets in) with its assets, and
+// everything else on the runtime API.
+func routes(api, terminals, page http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/terminals", terminals)
 	mux.Handle("/v1/terminals/", terminals)
+	mux.Handle("GET /{$}", page)
+	mux.Handle(terminalui.AssetsPath, page)
 	mux.Handle("/", api)
 	return mux
 }

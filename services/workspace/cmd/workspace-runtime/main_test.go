@@ -19,6 +19,7 @@ import (
 	"aileron.dev/services/workspace/runtimeapi"
 	"aileron.dev/services/workspace/session"
 	"aileron.dev/services/workspace/terminal"
+	"aileron.dev/services/workspace/terminalui"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -33,6 +34,8 @@ func TestParseConfig(t *testing.T) {
 			require.Equal(t, ":8080", c.Addr)
 			require.Equal(t, "/workspace", c.Root)
 			require.Equal(t, 10*time.Minute, c.ExecTimeout)
+			require.Equal(t, "/usr/share/javascript/xterm", c.XtermDir)
+			require.Equal(t, "/usr/share/nodejs/xterm", c.XtermModulesDir)
 		}},
 		{name: "env from flag name", env: map[string]string{"AILERON_ROOT": "/w", "AILERON_MAX_EXECS": "3"}, check: func(t *testing.T, c Config) {
 			require.Equal(t, "/w", c.Root)
@@ -60,6 +63,10 @@ func TestParseConfig(t *testing.T) {
 			require.Equal(t, agent.Set{"aider": {"aider", "--message", "{prompt}"}}, c.Agents)
 		}},
 		{name: "agent without prompt", args: []string{"--agents", `{"a": ["a"]}`}, wantErr: "--agents"},
+		{name: "xterm dirs", env: map[string]string{"AILERON_XTERM_DIR": "/x", "AILERON_XTERM_MODULES_DIR": "/y"}, check: func(t *testing.T, c Config) {
+			require.Equal(t, "/x", c.XtermDir)
+			require.Equal(t, "/y", c.XtermModulesDir)
+		}},
 		{name: "malformed env", env: map[string]string{"AILERON_STALL_TIMEOUT": "soon"}, wantErr: "AILERON_STALL_TIMEOUT"},
 	}
 	for _, tt := range tests {
@@ -89,7 +96,9 @@ func TestRefusesRoot(t *testing.T) {
 	}
 }
 
-// TestRoutes: one port serves the runtime API and the terminals.
+// TestRoutes: one port serves the runtime API, the terminals and the
+// terminal page (xterm.js from Debian's node-xterm and libjs-xterm, which
+// hack/setup.sh installs).
 func TestRoutes(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	fsys, err := files.Open(t.TempDir(), files.Limits{MaxFileBytes: 1 << 20, MaxListEntries: 10, MaxDepth: 2})
@@ -99,7 +108,8 @@ func TestRoutes(t *testing.T) {
 	sessions := session.NewManager(session.Limits{Max: 1, BufferBytes: 1 << 10}, nil, act)
 	api := runtimeapi.New(runtimeapi.Limits{MaxExecs: 1, MaxBodyBytes: 1 << 10, ExecTimeout: time.Second, MaxExecTimeout: time.Second, StallTimeout: time.Second}, fsys, sessions, act, nil, log)
 	terminals := terminal.NewManager(terminal.Options{Limits: terminal.Limits{Max: 1, BufferBytes: 1 << 10, MaxFrameBytes: 1 << 10, WriteTimeout: time.Second}, Dir: fsys.Dir(), Log: log})
-	h := routes(api.Handler(), terminals.Handler())
+	page := terminalui.New(terminalui.Options{XtermDir: terminalui.DefaultXtermDir, XtermModulesDir: terminalui.DefaultXtermModulesDir})
+	h := routes(api.Handler(), terminals.Handler(), page.Handler())
 	tests := []struct {
 		path, want string
 		status     int
@@ -109,6 +119,9 @@ func TestRoutes(t *testing.T) {
 		{"/v1/terminals/nope", "TERMINAL_NOT_FOUND", http.StatusNotFound},
 		{"/v1/sessions/nope", "SESSION_NOT_FOUND", http.StatusNotFound},
 		{"/v1/nope", "ROUTE_NOT_FOUND", http.StatusNotFound},
+		{"/", `src="terminal-ui/app.js"`, http.StatusOK},
+		{"/terminal-ui/xterm.js", "window.Terminal =", http.StatusOK},
+		{"/terminal-ui/nope", "404", http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

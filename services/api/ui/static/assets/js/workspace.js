@@ -102,7 +102,11 @@ export function workspaceView(main, {id, navigate, setConnection}) {
   const reason = h('div', {class: 'ws-reason', id: 'ws-reason', role: 'status'});
   const goneSlot = h('div');
   const crumbName = h('span');
+  // Terminal opens the terminal service like its row's Open button: the
+  // runtime daemon serves the in-browser terminal at the service's root.
+  const terminalService = SERVICES.find(s => s.name === 'terminal');
   const actions = h('div', {class: 'actions', role: 'group', 'aria-label': 'Workspace actions'},
+    button('terminal', 'Terminal', () => openService(terminalService), {aria: 'Open the terminal in a new tab'}),
     button('start', 'Start', () => run('start', 'Start', () => api.start(id))),
     button('stop', 'Stop', () => run('stop', 'Stop', () => api.stop(id))),
     button('restart', 'Restart', () => run('restart', 'Restart', () => api.restart(id))),
@@ -170,9 +174,10 @@ export function workspaceView(main, {id, navigate, setConnection}) {
         : !st.enabled ? `${s.label} is not enabled in this workspace` : why('restart_service', w.state);
       setButton(`svc-${s.name}`, !deleted && st.enabled && allowed('restart_service', w.state), title);
       const up = w.state === 'running' && st.state === 'running';
-      setButton(`open-${s.name}`, !deleted && st.enabled && up,
-        deleted ? 'The workspace is deleted' : !st.enabled ? `${s.label} is not enabled in this workspace`
-          : up ? `Open ${s.label} in a new tab` : `${s.label} is not running`);
+      const openTitle = deleted ? 'The workspace is deleted' : !st.enabled ? `${s.label} is not enabled in this workspace`
+        : up ? `Open ${s.label} in a new tab` : `${s.label} is not running`;
+      setButton(`open-${s.name}`, !deleted && st.enabled && up, openTitle);
+      if (s.name === 'terminal') setButton('terminal', !deleted && st.enabled && up && !pending.has('open-terminal'), openTitle);
     }
   }
 
