@@ -255,6 +255,8 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		rt.t = t
 		// A host outside the allowlist: the gateway answers 403 (a tool
 		// that ignored the proxy would find no route and no resolver).
+		// An allowed host needs an internet: aileron dev has none offline,
+		// the docker provisioner's TestEgressEndToEnd has its fake one.
 		require.Equal(t, "403", rt.sh(`curl -sS -o /dev/null -w '%{http_code}' http://denied.example/`))
 		r := rt.exec(map[string]any{"shell": "curl -sS -o /dev/null https://denied.example/"})
 		require.NotEqual(t, 0, *r.exit.ExitCode)
@@ -262,7 +264,7 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		r = rt.exec(map[string]any{"shell": "git ls-remote https://denied.example/repo.git"})
 		require.NotEqual(t, 0, *r.exit.ExitCode)
 		require.Contains(t, r.stderr, "403", "git uses the proxy")
-		r = rt.exec(map[string]any{"shell": "pip3 download --no-deps --retries 0 --timeout 20 -d /tmp/pip --index-url https://denied.example/simple nothing"})
+		r = rt.exec(map[string]any{"shell": "pip3 download -vv --no-deps --retries 0 --timeout 20 -d /tmp/pip --index-url https://denied.example/simple nothing"})
 		require.NotEqual(t, 0, *r.exit.ExitCode)
 		require.Contains(t, r.stdout+r.stderr, "403", "pip uses the proxy")
 		r = rt.exec(map[string]any{"shell": "npm view left-pad --fetch-retries 0 --registry https://denied.example/"})
