@@ -40,8 +40,9 @@ only=""
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--only)
-		only="${2:-}"
-		shift 2 || true
+		[[ $# -ge 2 ]] || { echo "usage: $0 [--only base|runtime]" >&2; exit 2; }
+		only="$2"
+		shift 2
 		;;
 	*)
 		echo "usage: $0 [--only base|runtime]" >&2
