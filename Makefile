@@ -69,8 +69,9 @@ build: ## static binaries into bin/
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 go build -o $(BIN)/aileron ./cmd/aileron
 
-images: ## local images of the workspace stand-in services and the egress gateway
+images: ## local images of the workspaces (runtime from Debian packages, cached), the stand-in stub and the egress gateway
 	@if [ -f services/docker-provisioner/hack/build-images.sh ]; then bash services/docker-provisioner/hack/build-images.sh; fi
+	bash hack/workspace-images.sh
 
 service-images: ## FROM scratch images of every service binary (aileron/<name>:dev), sizes printed
 	bash deploy/hack/build-images.sh

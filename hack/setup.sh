@@ -7,7 +7,9 @@
 #   hack/setup.sh dev    # what `make dev` needs
 #
 # Both need Go (the version of go.work) and a reachable Docker Engine: the
-# images are built with the host's Go and the local engine. `test` adds:
+# images are built with the host's Go and the local engine, and the workspace
+# images from Debian's packages with mmdebstrap (hack/workspace-images.sh;
+# installed by both). `test` adds:
 #   - Debian packages: chromium (the web console tests drive it headless),
 #     libjs-xterm and node-xterm (xterm.js for the terminal page's tests),
 #     git (the drift and breaking checks read the repository), make,
@@ -45,7 +47,7 @@ have="${have#go}"
 	fail "go ${have} is older than the ${want} go.work needs: install Go ${want} or newer (https://go.dev/dl/)"
 
 step "debian packages"
-packages=(ca-certificates)
+packages=(ca-certificates mmdebstrap)
 if [[ "${what}" == test ]]; then
 	# node-xterm (with libjs-xterm, its dependency): xterm.js for the
 	# runtime daemon's terminal page, which its tests load in Chromium.

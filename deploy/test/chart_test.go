@@ -80,7 +80,7 @@ func TestRenderDefaults(t *testing.T) {
 	t.Run("k8s-provisioner", func(t *testing.T) {
 		_, c := container(t, m, p+"k8s-provisioner")
 		assert.Subset(t, c.Args, []string{
-			"--namespace=aileron-workspaces", "--replicas=3", "--image-runtime=aileron/workspace-stub:dev",
+			"--namespace=aileron-workspaces", "--replicas=3", "--image-runtime=aileron/workspace-runtime:dev",
 			"--storage-size=10Gi", "--health-probe-bind-address=:8081",
 		})
 		for _, a := range c.Args {

@@ -162,17 +162,37 @@ type Config struct {
 	CrashWindow Duration `json:"crash_window"`
 }
 
-// DefaultConfig returns the defaults: the locally built stub and gateway
-// images (hack/build-images.sh), ingress on 127.0.0.1, hardened containers.
+// Default images: the runtime daemon serves the runtime API and the
+// terminals on one port, so the runtime and terminal services both run it
+// (hack/workspace-images.sh builds it); browser and canvas are still the
+// stand-in stub (hack/build-images.sh, which also builds the gateway).
+const (
+	DefaultRuntimeImage = "aileron/workspace-runtime:dev"
+	StubImage           = "aileron/workspace-stub:dev"
+)
+
+// WorkspaceHome is the workspace user's home in the runtime and terminal
+// containers: a directory of the data volume, so dotfiles, shell history and
+// tool caches survive stop and start (the root filesystem is read-only and
+// recreated with the container). The daemon creates it when missing.
+const WorkspaceHome = dataMount + "/.home"
+
+// DefaultConfig returns the defaults: the locally built runtime, stub and
+// gateway images, ingress on 127.0.0.1, hardened containers.
 func DefaultConfig() Config {
-	svc := func(mem int64) ServiceConfig {
+	svc := func(image string, mem int64) ServiceConfig {
 		return ServiceConfig{
-			ServiceConfig: workspace.ServiceConfig{Image: "aileron/workspace-stub:dev", Port: 8080, CPUs: 1, MemoryMB: mem, Pids: 256},
+			ServiceConfig: workspace.ServiceConfig{Image: image, Port: 8080, CPUs: 1, MemoryMB: mem, Pids: 256},
 			User:          "65532:65532", ReadOnlyRootfs: true, TmpfsMB: 64, HealthPath: "/healthz",
 		}
 	}
+	daemon := func(mem int64) ServiceConfig {
+		s := svc(DefaultRuntimeImage, mem)
+		s.Env = map[string]string{"HOME": WorkspaceHome}
+		return s
+	}
 	return Config{
-		Services: Services{Runtime: svc(1024), Terminal: svc(256), Browser: svc(1024), Canvas: svc(512)},
+		Services: Services{Runtime: daemon(1024), Terminal: daemon(256), Browser: svc(StubImage, 1024), Canvas: svc(StubImage, 512)},
 		Gateway: GatewayConfig{
 			Image: "aileron/egress-gateway:dev", User: "65532:65532",
 			WorkspacePort: 3128, BrowserPort: 3129, IngressPort: 8080, UpstreamDNS: "127.0.0.11:53", DenyHostAddresses: true,

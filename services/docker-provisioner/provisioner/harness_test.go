@@ -210,7 +210,10 @@ func newHarness(t testing.TB, tweak func(*provisioner.Config), ocfg *orchestrato
 	return h
 }
 
-// testConfig is DefaultConfig with a unique instance and quick timings.
+// testConfig is DefaultConfig with a unique instance and quick timings, and
+// the stub image for every service: it starts in milliseconds and answers
+// the test hooks (STUB_FAIL_HEALTH, /info, files, fetch). The runtime image
+// is exercised by cmd/aileron's dev tests.
 func testConfig() provisioner.Config {
 	cfg := provisioner.DefaultConfig()
 	cfg.Instance = fmt.Sprintf("t-%s-%d", runID, envCount.Add(1))
@@ -221,6 +224,7 @@ func testConfig() provisioner.Config {
 	for _, s := range workspace.Services {
 		sc := cfg.Services.Get(s)
 		sc.MemoryMB, sc.CPUs = 64, 0.5
+		sc.Image, sc.Env = provisioner.StubImage, nil
 	}
 	return cfg
 }

@@ -150,7 +150,9 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service workspace.Se
 		noProxy = append(noProxy, name)
 	}
 	env := []string{
-		"PORT=" + strconv.Itoa(sc.Port), "AILERON_WORKSPACE_ID=" + id, "AILERON_SERVICE=" + string(service),
+		// PORT for the stub, AILERON_ADDR for the runtime daemon (its --addr).
+		"PORT=" + strconv.Itoa(sc.Port), "AILERON_ADDR=:" + strconv.Itoa(sc.Port),
+		"AILERON_WORKSPACE_ID=" + id, "AILERON_SERVICE=" + string(service),
 		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
 		"NO_PROXY=" + strings.Join(noProxy, ","), "no_proxy=" + strings.Join(noProxy, ","),
 	}

@@ -47,6 +47,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := checkUser(os.Geteuid()); err != nil {
 		return err
 	}
+	ensureHome(os.Getenv("HOME"), log)
 	fsys, err := files.Open(cfg.Root, files.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxListEntries: 10000, MaxDepth: 16})
 	if err != nil {
 		return err

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// serviceDoor reaches one service of a workspace through the front door of
+// `aileron dev`, with the API's bearer token ("dev" in open dev mode), as
+// the CLI does.
+type serviceDoor struct {
+	t    *testing.T
+	base string // the REST URL of aileron dev
+	host string // <service>--<id>.localhost:<port>
+}
+
+func newServiceDoor(t *testing.T, base, service, id string) serviceDoor {
+	port := base[strings.LastIndex(base, ":")+1:]
+	return serviceDoor{t: t, base: base, host: service + "--" + id + ".localhost:" + port}
+}
+
+func (d serviceDoor) do(method, path, contentType string, body io.Reader) *http.Response {
+	d.t.Helper()
+	req, err := http.NewRequest(method, d.base+path, body)
+	require.NoError(d.t, err)
+	req.Host = d.host
+	req.Header.Set("Authorization", "Bearer dev")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(d.t, err)
+	return resp
+}
+
+// execEvent is one line of the daemon's exec stream (docs/runtime.md).
+type execEvent struct {
+	Type     string `json:"type"`
+	Data     string `json:"data"`
+	ExitCode *int   `json:"exit_code"`
+	TimedOut bool   `json:"timed_out"`
+	Error    string `json:"error"`
+}
+
+// execResult is a finished exec: its streams apart and its one exit event.
+type execResult struct {
+	stdout, stderr string
+	exit           execEvent
+}
+
+// execStream starts POST /v1/exec and returns a reader of its events.
+func (d serviceDoor) execStream(req map[string]any) (*http.Response, func() (execEvent, bool)) {
+	d.t.Helper()
+	b, err := json.Marshal(req)
+	require.NoError(d.t, err)
+	resp := d.do(http.MethodPost, "/v1/exec", "application/json", strings.NewReader(string(b)))
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d.t.Fatalf("exec %v: %d %s", req, resp.StatusCode, body)
+	}
+	require.Equal(d.t, "application/x-ndjson", resp.Header.Get("Content-Type"))
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	next := func() (execEvent, bool) {
+		if !sc.Scan() {
+			return execEvent{}, false
+		}
+		var ev execEvent
+		require.NoError(d.t, json.Unmarshal(sc.Bytes(), &ev), "event %s", sc.Text())
+		return ev, true
+	}
+	return resp, next
+}
+
+// exec runs one command to its end and collects its output.
+func (d serviceDoor) exec(req map[string]any) execResult {
+	d.t.Helper()
+	resp, next := d.execStream(req)
+	defer resp.Body.Close()
+	var r execResult
+	exits := 0
+	for ev, ok := next(); ok; ev, ok = next() {
+		switch ev.Type {
+		case "stdout":
+			r.stdout += ev.Data
+		case "stderr":
+			r.stderr += ev.Data
+		case "exit":
+			exits++
+			r.exit = ev
+		}
+	}
+	require.Equal(d.t, 1, exits, "exactly one exit event: %+v", r)
+	require.NotNil(d.t, r.exit.ExitCode, "the exit event has an exit code: %+v", r.exit)
+	return r
+}
+
+// sh runs a shell line and requires it to exit 0.
+func (d serviceDoor) sh(line string) string {
+	d.t.Helper()
+	r := d.exec(map[string]any{"shell": line, "timeout_ms": 120000})
+	require.Equal(d.t, 0, *r.exit.ExitCode, "%q: stdout %q stderr %q", line, r.stdout, r.stderr)
+	return r.stdout
+}
+
+func (d serviceDoor) putFile(path, content string) {
+	d.t.Helper()
+	resp := d.do(http.MethodPut, "/v1/files/content?parents=true&path="+path, "application/octet-stream", strings.NewReader(content))
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(d.t, http.StatusOK, resp.StatusCode, "%s", body)
+}
+
+func (d serviceDoor) getFile(path string) (int, string) {
+	d.t.Helper()
+	resp := d.do(http.MethodGet, "/v1/files/content?path="+path, "", nil)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(d.t, err)
+	resp.Body.Close()
+	return resp.StatusCode, string(body)
+}
+
+// lifecycle posts stop or start and waits for the state it leads to.
+func lifecycle(t *testing.T, base, id, verb, want string) {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/"+verb, "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "%s: %s", verb, body)
+	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == want },
+		3*time.Minute, 200*time.Millisecond, "the workspace must reach %s after %s", want, verb)
+}
+
+// TestDevRuntimeIsReal: `aileron dev` with the default images runs the
+// runtime daemon (aileron/workspace-runtime:dev, built from Debian's
+// packages by hack/workspace-images.sh) as the runtime and the terminal.
+// Through the front door: commands run with their output streamed and
+// their exit codes; files written through the API are read back; the
+// tools go out through the workspace's egress gateway; the workspace's
+// files and the user's home survive a stop and start.
+func TestDevRuntimeIsReal(t *testing.T) {
+	buildImages(t)
+	base := startDev(t, "--docker=on")
+	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(`{"name": "real-runtime", "provisioner": "docker"}`))
+	require.NoError(t, err)
+	var w map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
+	id := w["id"].(string)
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		require.Eventually(t, func() bool {
+			r, err := http.Get(base + "/api/v1/workspaces/" + id)
+			if err != nil {
+				return false
+			}
+			r.Body.Close()
+			return r.StatusCode == http.StatusNotFound
+		}, 2*time.Minute, 200*time.Millisecond, "the workspace is deleted")
+	})
+	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == "running" },
+		3*time.Minute, 200*time.Millisecond, "the workspace must reach running")
+	services := getJSON(t, base+"/api/v1/workspaces/"+id)["services"].(map[string]any)
+	for _, s := range []string{"runtime", "terminal"} {
+		require.Equal(t, "running", services[s].(map[string]any)["state"], "%s: %v", s, services[s])
+	}
+	rt := newServiceDoor(t, base, "runtime", id)
+	term := newServiceDoor(t, base, "terminal", id)
+
+	t.Run("exec", func(t *testing.T) {
+		rt.t = t
+		r := rt.exec(map[string]any{"argv": []string{"git", "--version"}})
+		require.Equal(t, 0, *r.exit.ExitCode)
+		require.Regexp(t, `^git version 2\.\d+`, r.stdout)
+
+		r = rt.exec(map[string]any{"argv": []string{"python3", "-c", "print(6*7)"}})
+		require.Equal(t, 0, *r.exit.ExitCode)
+		require.Equal(t, "42\n", r.stdout)
+
+		r = rt.exec(map[string]any{"shell": "echo out; echo err >&2; exit 3"})
+		require.Equal(t, 3, *r.exit.ExitCode, "the command's exit code")
+		require.Equal(t, "out\n", r.stdout)
+		require.Equal(t, "err\n", r.stderr, "stderr apart from stdout")
+
+		r = rt.exec(map[string]any{"argv": []string{"python3", "-c", "import sys; sys.exit(5)"}})
+		require.Equal(t, 5, *r.exit.ExitCode)
+
+		// Streamed as it happens: the command prints, then waits for a file
+		// only this test creates after it has read that line. Buffered
+		// output would never reach the test and the command would time out.
+		resp, next := rt.execStream(map[string]any{
+			"shell":      `echo ready; while [ ! -e go.flag ]; do sleep 0.05; done; echo done`,
+			"timeout_ms": 60000,
+		})
+		defer resp.Body.Close()
+		ev, ok := next()
+		require.True(t, ok)
+		require.Equal(t, execEvent{Type: "stdout", Data: "ready\n"}, ev)
+		rt.putFile("go.flag", "")
+		ev, ok = next()
+		require.True(t, ok)
+		require.Equal(t, execEvent{Type: "stdout", Data: "done\n"}, ev)
+		ev, ok = next()
+		require.True(t, ok)
+		require.Equal(t, "exit", ev.Type)
+		require.Equal(t, 0, *ev.ExitCode)
+		require.False(t, ev.TimedOut)
+		_, ok = next()
+		require.False(t, ok, "the exit event is the last")
+	})
+
+	t.Run("environment", func(t *testing.T) {
+		rt.t = t
+		require.Equal(t, "65532:65532 workspace /workspace/.home /workspace\n", rt.sh(`echo "$(id -u):$(id -g) $(id -un) $HOME $(pwd)"`))
+		require.Equal(t, "C.UTF-8\n", rt.sh(`echo "$LANG"`))
+		require.Equal(t, "héllo\n", rt.sh(`python3 -c 'print("h\u00e9llo")'`), "a UTF-8 locale")
+		for _, tool := range []string{"bash", "curl", "ssh", "pip3", "node", "npm", "rg", "jq", "tmux", "less", "nano", "ps"} {
+			rt.sh("command -v " + tool)
+		}
+		rt.sh(`python3 -m venv /tmp/venv && /tmp/venv/bin/python -c 'import sys; print(sys.prefix)'`)
+		_ = rt.sh(`test -f /usr/share/javascript/xterm/xterm.js`)
+		// Read-only root filesystem; /workspace, the home and /tmp are writable.
+		r := rt.exec(map[string]any{"shell": "touch /usr/local/x"})
+		require.NotEqual(t, 0, *r.exit.ExitCode, "the root filesystem is read-only")
+		require.Contains(t, r.stderr, "Read-only file system")
+		rt.sh(`touch /tmp/x ~/x /workspace/x && rm /tmp/x ~/x /workspace/x`)
+		// The proxy settings name the workspace's gateway, in both spellings.
+		out := rt.sh(`echo "$HTTP_PROXY $HTTPS_PROXY $http_proxy $https_proxy"`)
+		proxies := strings.Fields(out)
+		require.Len(t, proxies, 4, out)
+		for _, p := range proxies {
+			require.Equal(t, proxies[0], p)
+		}
+		require.Regexp(t, `^http://[0-9.]+:3128$`, proxies[0])
+		require.Contains(t, rt.sh(`echo "$NO_PROXY"`), "localhost")
+		// The runtime and the terminal run the same daemon on one volume.
+		require.Equal(t, "runtime\n", rt.sh("hostname"))
+		require.Equal(t, "terminal\n", term.sh("hostname"))
+	})
+
+	t.Run("tools go through the gateway", func(t *testing.T) {
+		rt.t = t
+		// A host outside the allowlist: the gateway answers 403 (a tool
+		// that ignored the proxy would find no route and no resolver).
+		// An allowed host needs an internet: aileron dev has none offline,
+		// the docker provisioner's TestEgressEndToEnd has its fake one.
+		require.Equal(t, "403", rt.sh(`curl -sS -o /dev/null -w '%{http_code}' http://denied.example/`))
+		r := rt.exec(map[string]any{"shell": "curl -sS -o /dev/null https://denied.example/"})
+		require.NotEqual(t, 0, *r.exit.ExitCode)
+		require.Contains(t, r.stderr, "403", "CONNECT refused by the gateway")
+		r = rt.exec(map[string]any{"shell": "git ls-remote https://denied.example/repo.git"})
+		require.NotEqual(t, 0, *r.exit.ExitCode)
+		require.Contains(t, r.stderr, "403", "git uses the proxy")
+		r = rt.exec(map[string]any{"shell": "pip3 download -vv --no-deps --retries 0 --timeout 20 -d /tmp/pip --index-url https://denied.example/simple nothing"})
+		require.NotEqual(t, 0, *r.exit.ExitCode)
+		require.Contains(t, r.stdout+r.stderr, "403", "pip uses the proxy")
+		r = rt.exec(map[string]any{"shell": "npm view left-pad --fetch-retries 0 --registry https://denied.example/"})
+		require.NotEqual(t, 0, *r.exit.ExitCode)
+		require.Contains(t, r.stdout+r.stderr, "403", "npm uses the proxy")
+	})
+
+	t.Run("files and home survive stop and start", func(t *testing.T) {
+		rt.t, term.t = t, t
+		rt.putFile("notes/hello.txt", "hello from the files API\n")
+		code, body := rt.getFile("notes/hello.txt")
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, "hello from the files API\n", body)
+		require.Equal(t, "hello from the files API\n", term.sh("cat /workspace/notes/hello.txt"), "the terminal sees the same /workspace")
+		rt.sh(`git config --global user.name "Ada Tester" && echo 'echo remembered' >> ~/.bash_history`)
+
+		lifecycle(t, base, id, "stop", "stopped")
+		lifecycle(t, base, id, "start", "running")
+
+		require.Eventually(t, func() bool {
+			code, body = rt.getFile("notes/hello.txt")
+			return code == http.StatusOK
+		}, time.Minute, 200*time.Millisecond)
+		require.Equal(t, "hello from the files API\n", body)
+		require.Equal(t, "Ada Tester\n", rt.sh("git config --global user.name"), "the home directory survives")
+		require.Equal(t, "echo remembered\n", term.sh("cat ~/.bash_history"))
+	})
+}
