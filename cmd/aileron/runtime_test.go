@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -40,8 +41,8 @@ func (d serviceDoor) do(method, path, contentType string, body io.Reader) *http.
 	return resp
 }
 
-// execEvent is one line of the daemon's exec stream (docs/runtime.md).
-type execEvent struct {
+// daemonEvent is one line of the daemon's exec stream (docs/runtime.md).
+type daemonEvent struct {
 	Type     string `json:"type"`
 	Data     string `json:"data"`
 	ExitCode *int   `json:"exit_code"`
@@ -52,11 +53,11 @@ type execEvent struct {
 // execResult is a finished exec: its streams apart and its one exit event.
 type execResult struct {
 	stdout, stderr string
-	exit           execEvent
+	exit           daemonEvent
 }
 
 // execStream starts POST /v1/exec and returns a reader of its events.
-func (d serviceDoor) execStream(req map[string]any) (*http.Response, func() (execEvent, bool)) {
+func (d serviceDoor) execStream(req map[string]any) (*http.Response, func() (daemonEvent, bool)) {
 	d.t.Helper()
 	b, err := json.Marshal(req)
 	require.NoError(d.t, err)
@@ -69,11 +70,11 @@ func (d serviceDoor) execStream(req map[string]any) (*http.Response, func() (exe
 	require.Equal(d.t, "application/x-ndjson", resp.Header.Get("Content-Type"))
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	next := func() (execEvent, bool) {
+	next := func() (daemonEvent, bool) {
 		if !sc.Scan() {
-			return execEvent{}, false
+			return daemonEvent{}, false
 		}
-		var ev execEvent
+		var ev daemonEvent
 		require.NoError(d.t, json.Unmarshal(sc.Bytes(), &ev), "event %s", sc.Text())
 		return ev, true
 	}
@@ -208,11 +209,11 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		defer resp.Body.Close()
 		ev, ok := next()
 		require.True(t, ok)
-		require.Equal(t, execEvent{Type: "stdout", Data: "ready\n"}, ev)
+		require.Equal(t, daemonEvent{Type: "stdout", Data: "ready\n"}, ev)
 		rt.putFile("go.flag", "")
 		ev, ok = next()
 		require.True(t, ok)
-		require.Equal(t, execEvent{Type: "stdout", Data: "done\n"}, ev)
+		require.Equal(t, daemonEvent{Type: "stdout", Data: "done\n"}, ev)
 		ev, ok = next()
 		require.True(t, ok)
 		require.Equal(t, "exit", ev.Type)
@@ -270,6 +271,27 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		r = rt.exec(map[string]any{"shell": "npm view left-pad --fetch-retries 0 --registry https://denied.example/"})
 		require.NotEqual(t, 0, *r.exit.ExitCode)
 		require.Contains(t, r.stdout+r.stderr, "403", "npm uses the proxy")
+	})
+
+	t.Run("terminal page and the CLI", func(t *testing.T) {
+		term.t = t
+		resp := term.do(http.MethodGet, "/", "", nil)
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", page)
+		require.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
+		resp = term.do(http.MethodGet, "/terminal-ui/xterm.js", "", nil)
+		js, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "the image carries xterm.js (node-xterm): %.300s", js)
+		require.Greater(t, len(js), 50_000, "the wrapped xterm.js, not a stub")
+
+		var out, errOut syncBuffer
+		code := run(context.Background(), []string{"workspace", "exec", "--api", base, id, "--", "sh", "-c", "git --version; echo oops >&2; exit 7"},
+			strings.NewReader(""), &out, &errOut)
+		require.Equal(t, 7, code, "stderr: %s", errOut.String())
+		require.Regexp(t, `^git version 2\.`, out.String())
+		require.Contains(t, errOut.String(), "oops")
 	})
 
 	t.Run("files and home survive stop and start", func(t *testing.T) {
