@@ -42,3 +42,14 @@ func (p *PerService[T]) Get(s Service) *T {
 	}
 	return nil
 }
+
+// DataMount is where a workspace's volume is mounted in the runtime and
+// terminal containers.
+const DataMount = "/workspace"
+
+// HomeDir is the workspace user's home in the runtime and terminal
+// containers: a directory of the workspace volume, so dotfiles, shell
+// history and tool caches survive stop and start (the root filesystem is
+// read-only and recreated with the container). The runtime daemon creates
+// it when missing.
+const HomeDir = DataMount + "/.home"

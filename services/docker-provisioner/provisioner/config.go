@@ -171,12 +171,6 @@ const (
 	StubImage           = "aileron/workspace-stub:dev"
 )
 
-// WorkspaceHome is the workspace user's home in the runtime and terminal
-// containers: a directory of the data volume, so dotfiles, shell history and
-// tool caches survive stop and start (the root filesystem is read-only and
-// recreated with the container). The daemon creates it when missing.
-const WorkspaceHome = dataMount + "/.home"
-
 // DefaultConfig returns the defaults: the locally built runtime, stub and
 // gateway images, ingress on 127.0.0.1, hardened containers.
 func DefaultConfig() Config {
@@ -188,7 +182,7 @@ func DefaultConfig() Config {
 	}
 	daemon := func(mem int64) ServiceConfig {
 		s := svc(DefaultRuntimeImage, mem)
-		s.Env = map[string]string{"HOME": WorkspaceHome}
+		s.Env = map[string]string{"HOME": workspace.HomeDir}
 		return s
 	}
 	return Config{

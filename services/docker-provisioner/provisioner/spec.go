@@ -21,7 +21,7 @@ import (
 )
 
 // dataMount is where the workspace volume is mounted in runtime and terminal.
-const dataMount = "/workspace"
+const dataMount = workspace.DataMount
 
 // gatewayConfigDir is where the gateway's policy volume is mounted.
 const gatewayConfigDir = "/etc/aileron/egress"

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,7 +17,7 @@ import (
 
 const (
 	workspaceVolume = "workspace"
-	workspaceMount  = "/workspace"
+	workspaceMount  = workspace.DataMount
 )
 
 // desiredDeployment is the Deployment that runs pod k of ws. existing (may be
@@ -129,7 +130,8 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 		for _, c := range []workspace.Service{workspace.ServiceRuntime, workspace.ServiceTerminal} {
 			if ws.Spec.Services.Get(c).Enabled {
 				ctr := r.container(ws, c)
-				ctr.VolumeMounts = []corev1.VolumeMount{{Name: workspaceVolume, MountPath: workspaceMount}}
+				ctr.VolumeMounts = []corev1.VolumeMount{{Name: workspaceVolume, MountPath: workspaceMount}, {Name: "tmp", MountPath: "/tmp"}}
+				ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "HOME", Value: workspace.HomeDir})
 				spec.Containers = append(spec.Containers, ctr)
 			}
 		}
@@ -138,7 +140,7 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 			VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
 				ClaimName: claimName(ws),
 			}},
-		}}
+		}, {Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	case workspace.ServiceBrowser:
 		ctr := r.container(ws, workspace.ServiceBrowser)
 		ctr.VolumeMounts = []corev1.VolumeMount{{Name: "shm", MountPath: "/dev/shm"}, {Name: "tmp", MountPath: "/tmp"}}
@@ -151,13 +153,18 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		}
 	default:
-		spec.Containers = []corev1.Container{r.container(ws, k)}
+		ctr := r.container(ws, k)
+		ctr.VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+		spec.Containers = []corev1.Container{ctr}
+		spec.Volumes = []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	}
 	return spec
 }
 
 // container is the container of component c with the restricted security
-// context and a TCP readiness probe on its port.
+// context, a read-only root filesystem, its port in PORT and AILERON_ADDR
+// (runtime and terminal share a pod, so each daemon must know its own), and
+// a readiness probe on its health endpoint.
 func (r *WorkspaceReconciler) container(ws *v1alpha1.Workspace, c workspace.Service) corev1.Container {
 	s := ws.Spec.Services.Get(c)
 	port := r.cfg.port(c)
@@ -169,12 +176,15 @@ func (r *WorkspaceReconciler) container(ws *v1alpha1.Workspace, c workspace.Serv
 		Env: []corev1.EnvVar{
 			{Name: "AILERON_WORKSPACE_ID", Value: ws.Spec.WorkspaceID},
 			{Name: "AILERON_COMPONENT", Value: string(c)},
+			{Name: "PORT", Value: strconv.Itoa(int(port))},
+			{Name: "AILERON_ADDR", Value: ":" + strconv.Itoa(int(port))},
 		},
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}},
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(port)}},
 			PeriodSeconds: 5,
 		},
 		SecurityContext: &corev1.SecurityContext{
+			ReadOnlyRootFilesystem:   ptr.To(true),
 			AllowPrivilegeEscalation: ptr.To(false),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			RunAsNonRoot:             ptr.To(true),

@@ -70,8 +70,14 @@ func TestCreateBuildsEveryChild(t *testing.T) {
 	require.Equal(t, "registry.aileron.test/runtime:1", rt.Containers[0].Image)
 	require.Equal(t, "1Gi", rt.Containers[0].Resources.Limits.Memory().String())
 	require.Equal(t, "terminal", rt.Containers[1].Name)
+	ports := map[string]string{"runtime": "8080", "terminal": "7681"}
 	for _, c := range rt.Containers {
-		require.Equal(t, []corev1.VolumeMount{{Name: "workspace", MountPath: "/workspace"}}, c.VolumeMounts, c.Name)
+		require.Equal(t, []corev1.VolumeMount{{Name: "workspace", MountPath: "/workspace"}, {Name: "tmp", MountPath: "/tmp"}}, c.VolumeMounts, c.Name)
+		// Two daemons in one pod: each listens on its own port.
+		require.Contains(t, c.Env, corev1.EnvVar{Name: "AILERON_ADDR", Value: ":" + ports[c.Name]}, c.Name)
+		require.Contains(t, c.Env, corev1.EnvVar{Name: "HOME", Value: "/workspace/.home"}, c.Name)
+		require.Equal(t, "/healthz", c.ReadinessProbe.HTTPGet.Path, c.Name)
+		require.True(t, *c.SecurityContext.ReadOnlyRootFilesystem, c.Name)
 	}
 	require.Equal(t, "ws-w1-data", rt.Volumes[0].PersistentVolumeClaim.ClaimName)
 	require.Len(t, deps["browser"].Spec.Template.Spec.Containers, 1)
