@@ -100,17 +100,7 @@ func TestDevServesTheREADMEDemo(t *testing.T) {
 		3*time.Minute, 200*time.Millisecond, "the demo workspace must reach running")
 	requireFrontDoor(t, base, id)
 
-	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
-	require.Eventually(t, func() bool {
-		r, err := http.Get(base + "/api/v1/workspaces/" + id)
-		require.NoError(t, err)
-		r.Body.Close()
-		return r.StatusCode == http.StatusNotFound
-	}, 2*time.Minute, 200*time.Millisecond)
+	restDelete(t, base, id)
 	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=aileron.dev/workspace-id="+id).CombinedOutput()
 	require.NoError(t, err)
 	require.Empty(t, strings.TrimSpace(string(out)), "no container of the workspace is left")
@@ -214,4 +204,40 @@ func ingressAddr(t *testing.T, id string) string {
 	}
 	t.Fatalf("gateway of %s publishes no ingress port", id)
 	return ""
+}
+
+// restCommand posts a lifecycle command (stop, start, restart) and requires
+// it accepted.
+func restCommand(t *testing.T, base, id, verb string) {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/"+verb, "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "%s: %s", verb, body)
+}
+
+// restWaitState waits for the workspace to reach state.
+func restWaitState(t *testing.T, base, id, state string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == state },
+		3*time.Minute, 200*time.Millisecond, "workspace must reach %s", state)
+}
+
+// restDelete deletes the workspace and waits until it is gone (404).
+func restDelete(t *testing.T, base, id string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		r, err := http.Get(base + "/api/v1/workspaces/" + id)
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == http.StatusNotFound
+	}, 2*time.Minute, 200*time.Millisecond, "the workspace is deleted")
 }

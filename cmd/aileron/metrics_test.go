@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -28,17 +27,7 @@ func TestDevMetrics(t *testing.T) {
 	restWaitState(t, base, id, "stopped")
 	restCommand(t, base, id, "start")
 	restWaitState(t, base, id, "running")
-	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
-	require.Eventually(t, func() bool {
-		r, err := http.Get(base + "/api/v1/workspaces/" + id)
-		require.NoError(t, err)
-		r.Body.Close()
-		return r.StatusCode == http.StatusNotFound
-	}, 2*time.Minute, 200*time.Millisecond)
+	restDelete(t, base, id)
 
 	fams := scrapeMetrics(t, base)
 	docker := map[string]string{"provisioner": "docker"}
@@ -105,20 +94,6 @@ func restCreate(t *testing.T, base, body string) string {
 	w := map[string]any{}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
 	return w["id"].(string)
-}
-
-func restCommand(t *testing.T, base, id, verb string) {
-	t.Helper()
-	resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/"+verb, "application/json", nil)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode, verb)
-}
-
-func restWaitState(t *testing.T, base, id, state string) {
-	t.Helper()
-	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == state },
-		3*time.Minute, 200*time.Millisecond, "workspace must reach %s", state)
 }
 
 // scrapeMetrics reads /metrics and parses it with the Prometheus text parser.

@@ -129,18 +129,6 @@ func (d serviceDoor) getFile(path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// lifecycle posts stop or start and waits for the state it leads to.
-func lifecycle(t *testing.T, base, id, verb, want string) {
-	t.Helper()
-	resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/"+verb, "application/json", strings.NewReader("{}"))
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode, "%s: %s", verb, body)
-	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == want },
-		3*time.Minute, 200*time.Millisecond, "the workspace must reach %s after %s", want, verb)
-}
-
 // TestDevRuntimeIsReal: `aileron dev` with the default images runs the
 // runtime daemon (aileron/workspace-runtime:dev, built from Debian's
 // packages by hack/workspace-images.sh) as the runtime and the terminal.
@@ -158,22 +146,8 @@ func TestDevRuntimeIsReal(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
 	id := w["id"].(string)
-	t.Cleanup(func() {
-		req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-		require.Eventually(t, func() bool {
-			r, err := http.Get(base + "/api/v1/workspaces/" + id)
-			if err != nil {
-				return false
-			}
-			r.Body.Close()
-			return r.StatusCode == http.StatusNotFound
-		}, 2*time.Minute, 200*time.Millisecond, "the workspace is deleted")
-	})
-	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == "running" },
-		3*time.Minute, 200*time.Millisecond, "the workspace must reach running")
+	t.Cleanup(func() { restDelete(t, base, id) })
+	restWaitState(t, base, id, "running")
 	services := getJSON(t, base+"/api/v1/workspaces/"+id)["services"].(map[string]any)
 	for _, s := range []string{"runtime", "terminal"} {
 		require.Equal(t, "running", services[s].(map[string]any)["state"], "%s: %v", s, services[s])
@@ -303,8 +277,10 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		require.Equal(t, "hello from the files API\n", term.sh("cat /workspace/notes/hello.txt"), "the terminal sees the same /workspace")
 		rt.sh(`git config --global user.name "Ada Tester" && echo 'echo remembered' >> ~/.bash_history`)
 
-		lifecycle(t, base, id, "stop", "stopped")
-		lifecycle(t, base, id, "start", "running")
+		restCommand(t, base, id, "stop")
+		restWaitState(t, base, id, "stopped")
+		restCommand(t, base, id, "start")
+		restWaitState(t, base, id, "running")
 
 		require.Eventually(t, func() bool {
 			code, body = rt.getFile("notes/hello.txt")

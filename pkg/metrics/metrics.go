@@ -52,3 +52,33 @@ func Mux(h http.Handler, reg *prometheus.Registry) http.Handler {
 
 // DurationBuckets suits lifecycle durations: 100 ms to about 20 minutes.
 var DurationBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200}
+
+// Sum adds, over the series of the family name whose labels include want,
+// the counter and gauge values and the histogram sample counts: what a test
+// or a benchmark reads off a registry.
+func Sum(g prometheus.Gatherer, name string, want map[string]string) (float64, error) {
+	fams, err := g.Gather()
+	if err != nil {
+		return 0, err
+	}
+	var n float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			ok := true
+			for k, v := range want {
+				ok = ok && got[k] == v
+			}
+			if ok {
+				n += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return n, nil
+}

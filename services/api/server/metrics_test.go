@@ -106,26 +106,7 @@ func TestMetrics(t *testing.T) {
 // include want.
 func sample(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
 	t.Helper()
-	fams, err := reg.Gather()
+	n, err := metrics.Sum(reg, name, want)
 	require.NoError(t, err)
-	var n float64
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			ok := true
-			for k, v := range want {
-				found := false
-				for _, l := range m.GetLabel() {
-					found = found || (l.GetName() == k && l.GetValue() == v)
-				}
-				ok = ok && found
-			}
-			if ok {
-				n += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
 	return n
 }

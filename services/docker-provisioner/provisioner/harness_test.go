@@ -251,27 +251,8 @@ func (h *harness) metric(name string, want map[string]string) float64 {
 	h.mu.Lock()
 	reg := h.reg
 	h.mu.Unlock()
-	fams, err := reg.Gather()
+	n, err := metrics.Sum(reg, name, want)
 	require.NoError(h.t, err)
-	var n float64
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			ok := true
-			for k, v := range want {
-				ok = ok && got[k] == v
-			}
-			if ok {
-				n += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
 	return n
 }
 

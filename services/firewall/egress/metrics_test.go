@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/policy"
 )
@@ -43,26 +44,7 @@ func TestMetrics(t *testing.T) {
 // metricSum adds the values of the series of name whose labels include want.
 func metricSum(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
 	t.Helper()
-	fams, err := reg.Gather()
+	n, err := metrics.Sum(reg, name, want)
 	require.NoError(t, err)
-	var n float64
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range s.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			ok := true
-			for k, v := range want {
-				ok = ok && got[k] == v
-			}
-			if ok {
-				n += s.GetCounter().GetValue() + s.GetGauge().GetValue()
-			}
-		}
-	}
 	return n
 }
