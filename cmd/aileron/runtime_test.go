@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -268,6 +271,48 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		require.Contains(t, errOut.String(), "oops")
 	})
 
+	t.Run("the terminal in a real browser", func(t *testing.T) {
+		// The console's Open: a one-time link to the terminal's origin,
+		// followed by headless Chromium (*.localhost is loopback to it).
+		resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/services/terminal:open", "application/json", strings.NewReader("{}"))
+		require.NoError(t, err)
+		var link struct{ URL string }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&link))
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ctx := headlessChromium(t)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(link.URL)))
+		eval := func(expr string) string {
+			v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+			require.NoError(t, err, expr)
+			return v
+		}
+		connected := func() {
+			require.Eventually(t, func() bool {
+				return eval(`String(!!(window.aileronTerminal && aileronTerminal.connected()))`) == "true"
+			}, time.Minute, 100*time.Millisecond, "the page never attached: %s", eval(`document.body ? document.body.innerText.slice(0, 300) : ""`))
+		}
+		screen := func() string { return eval(`aileronTerminal.text()`) }
+		typeLine := func(line string) {
+			require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(".xterm-helper-textarea"), line+"\r")))
+		}
+		connected()
+		typeLine("echo hello; export MARK=$$")
+		hello := regexp.MustCompile(`(?m)^hello\s*$`)
+		require.Eventually(t, func() bool { return hello.MatchString(screen()) }, time.Minute, 100*time.Millisecond, "screen: %q", screen())
+
+		// A reload brings the same shell back with its output.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
+		connected()
+		require.Eventually(t, func() bool { return hello.MatchString(screen()) }, time.Minute, 100*time.Millisecond, "screen: %q", screen())
+		typeLine("echo same-$MARK-$$")
+		same := regexp.MustCompile(`(?m)^same-(\d+)-(\d+)\s*$`)
+		require.Eventually(t, func() bool {
+			m := same.FindStringSubmatch(screen())
+			return m != nil && m[1] == m[2]
+		}, time.Minute, 100*time.Millisecond, "not the same shell: %q", screen())
+	})
+
 	t.Run("files and home survive stop and start", func(t *testing.T) {
 		rt.t, term.t = t, t
 		rt.putFile("notes/hello.txt", "hello from the files API\n")
@@ -290,4 +335,23 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		require.Equal(t, "Ada Tester\n", rt.sh("git config --global user.name"), "the home directory survives")
 		require.Equal(t, "echo remembered\n", term.sh("cat ~/.bash_history"))
 	})
+}
+
+// headlessChromium starts Debian's Chromium (AILERON_CHROMIUM overrides the
+// path) for one test.
+func headlessChromium(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("AILERON_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	_, err := os.Stat(path)
+	require.NoError(t, err, "headless Chromium is required: apt-get install chromium (hack/setup.sh installs it)")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Headless, chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 700))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
 }
