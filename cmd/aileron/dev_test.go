@@ -73,12 +73,7 @@ func buildImages(t *testing.T) {
 func TestDevServesTheREADMEDemo(t *testing.T) {
 	buildImages(t)
 	base := startDev(t, "--docker=on")
-	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(`{"name": "my-workspace", "provisioner": "docker"}`))
-	require.NoError(t, err)
-	var w map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
+	w := restCreate(t, base, `{"name": "my-workspace", "provisioner": "docker"}`)
 	require.Equal(t, "creating", w["state"])
 	id := w["id"].(string)
 
@@ -204,6 +199,18 @@ func ingressAddr(t *testing.T, id string) string {
 	}
 	t.Fatalf("gateway of %s publishes no ingress port", id)
 	return ""
+}
+
+// restCreate creates a workspace from the JSON body and returns it.
+func restCreate(t *testing.T, base, body string) map[string]any {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var w map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
+	return w
 }
 
 // restCommand posts a lifecycle command (stop, start, restart) and requires

@@ -85,12 +85,7 @@ func TestDevNATSIsNoTCPDoor(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, natsURLFile))
 	require.ErrorIs(t, err, os.ErrNotExist, "no NATS credentials are written without a listener")
 
-	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(`{"name": "my-workspace", "provisioner": "docker"}`))
-	require.NoError(t, err)
-	var w map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
+	w := restCreate(t, base, `{"name": "my-workspace", "provisioner": "docker"}`)
 	id := w["id"].(string)
 	require.Eventually(t, func() bool {
 		fw := getJSON(t, base+"/api/v1/workspaces/"+id+"/firewall")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -21,7 +20,11 @@ import (
 func TestDevMetrics(t *testing.T) {
 	buildImages(t)
 	base := startDev(t, "--docker=on")
-	id := restCreate(t, base, `{"name": "metrics", "provisioner": "docker"}`)
+	id := restCreate(t, base, `{"name": "metrics", "provisioner": "docker"}`)["id"].(string)
+	// An unknown id answers 404: a refused call, counted.
+	r, err := http.Get(base + "/api/v1/workspaces/aaaaaaaaaaaaaaaaaaaa")
+	require.NoError(t, err)
+	r.Body.Close()
 	restWaitState(t, base, id, "running")
 	restCommand(t, base, id, "stop")
 	restWaitState(t, base, id, "stopped")
@@ -79,21 +82,6 @@ func TestDevMetricsOff(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, on, strings.Contains(string(body), "# TYPE aileron_workspaces gauge"), "--metrics=%v", on)
 	}
-}
-
-func restCreate(t *testing.T, base, body string) string {
-	t.Helper()
-	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(body))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	// An unknown id answers 404: a refused call, counted.
-	r, err := http.Get(base + "/api/v1/workspaces/aaaaaaaaaaaaaaaaaaaa")
-	require.NoError(t, err)
-	r.Body.Close()
-	w := map[string]any{}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
-	return w["id"].(string)
 }
 
 // scrapeMetrics reads /metrics and parses it with the Prometheus text parser.

@@ -142,12 +142,7 @@ func (d serviceDoor) getFile(path string) (int, string) {
 func TestDevRuntimeIsReal(t *testing.T) {
 	buildImages(t)
 	base := startDev(t, "--docker=on")
-	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(`{"name": "real-runtime", "provisioner": "docker"}`))
-	require.NoError(t, err)
-	var w map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", w)
+	w := restCreate(t, base, `{"name": "real-runtime", "provisioner": "docker"}`)
 	id := w["id"].(string)
 	t.Cleanup(func() { restDelete(t, base, id) })
 	restWaitState(t, base, id, "running")
