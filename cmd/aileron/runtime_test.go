@@ -345,8 +345,17 @@ func headlessChromium(t *testing.T) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Headless, chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 700))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	browser, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(browser, 3*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		// Close the browser and wait for it and its goroutines to end, so
+		// the package's goroutine-leak check does not see them.
+		closing, cancel := context.WithTimeout(browser, 30*time.Second)
+		defer cancel()
+		_ = chromedp.Cancel(closing)
+		cancelCtx()
+		cancelAlloc()
+	})
 	return ctx
 }
