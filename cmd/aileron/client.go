@@ -202,10 +202,10 @@ func (c *client) restartService(ctx context.Context, id, service string) (*works
 }
 
 // open asks for a one-time link to a service.
-func (c *client) open(ctx context.Context, id, service string) (*workspacev1.OpenWorkspaceServiceResponse, error) {
+func (c *client) open(ctx context.Context, id, service string, port uint32) (*workspacev1.OpenWorkspaceServiceResponse, error) {
 	r := &workspacev1.OpenWorkspaceServiceResponse{}
 	return r, c.call(ctx, http.MethodPost, wsPath(id, "/services/", url.PathEscape(service), ":open"), nil,
-		&workspacev1.OpenWorkspaceServiceRequest{}, r)
+		&workspacev1.OpenWorkspaceServiceRequest{Port: port}, r)
 }
 
 func (c *client) delete(ctx context.Context, id string) (*workspacev1.Workspace, error) {

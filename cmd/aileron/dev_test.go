@@ -20,7 +20,7 @@ import (
 
 // startDev runs `aileron dev` in-process on free ports (NATS in-process, as
 // by default) and returns its REST URL; a later flag in extra wins.
-func startDev(t *testing.T, extra ...string) string {
+func startDev(t testing.TB, extra ...string) string {
 	t.Helper()
 	args := append([]string{"--data-dir", t.TempDir(), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"}, extra...)
 	cfg, err := parseDev(args, io.Discard)
@@ -45,7 +45,7 @@ func startDev(t *testing.T, extra ...string) string {
 	return ""
 }
 
-func getJSON(t *testing.T, url string) map[string]any {
+func getJSON(t testing.TB, url string) map[string]any {
 	t.Helper()
 	resp, err := http.Get(url)
 	require.NoError(t, err)
@@ -59,7 +59,7 @@ func getJSON(t *testing.T, url string) map[string]any {
 // stub and the gateway, and the runtime image from Debian's packages (cached
 // by hack/workspace-images.sh: seconds when its base exists, minutes cold).
 // A build that fails fails the test.
-func buildImages(t *testing.T) {
+func buildImages(t testing.TB) {
 	t.Helper()
 	out, err := exec.Command("bash", "../../services/docker-provisioner/hack/build-images.sh").CombinedOutput()
 	require.NoError(t, err, "build images: %s", out)
@@ -202,7 +202,7 @@ func ingressAddr(t *testing.T, id string) string {
 }
 
 // restCreate creates a workspace from the JSON body and returns it.
-func restCreate(t *testing.T, base, body string) map[string]any {
+func restCreate(t testing.TB, base, body string) map[string]any {
 	t.Helper()
 	resp, err := http.Post(base+"/api/v1/workspaces", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
@@ -225,14 +225,14 @@ func restCommand(t *testing.T, base, id, verb string) {
 }
 
 // restWaitState waits for the workspace to reach state.
-func restWaitState(t *testing.T, base, id, state string) {
+func restWaitState(t testing.TB, base, id, state string) {
 	t.Helper()
 	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == state },
 		3*time.Minute, 200*time.Millisecond, "workspace must reach %s", state)
 }
 
 // restDelete deletes the workspace and waits until it is gone (404).
-func restDelete(t *testing.T, base, id string) {
+func restDelete(t testing.TB, base, id string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/workspaces/"+id, nil)
 	resp, err := http.DefaultClient.Do(req)

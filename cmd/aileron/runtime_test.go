@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
@@ -20,12 +21,12 @@ import (
 // `aileron dev`, with the API's bearer token ("dev" in open dev mode), as
 // the CLI does.
 type serviceDoor struct {
-	t    *testing.T
+	t    testing.TB
 	base string // the REST URL of aileron dev
 	host string // <service>--<id>.localhost:<port>
 }
 
-func newServiceDoor(t *testing.T, base, service, id string) serviceDoor {
+func newServiceDoor(t testing.TB, base, service, id string) serviceDoor {
 	port := base[strings.LastIndex(base, ":")+1:]
 	return serviceDoor{t: t, base: base, host: service + "--" + id + ".localhost:" + port}
 }
@@ -267,16 +268,20 @@ func TestDevRuntimeIsReal(t *testing.T) {
 	})
 
 	t.Run("the terminal in a real browser", func(t *testing.T) {
-		// The console's Open: a one-time link to the terminal's origin,
-		// followed by headless Chromium (*.localhost is loopback to it).
-		resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/services/terminal:open", "application/json", strings.NewReader("{}"))
-		require.NoError(t, err)
-		var link struct{ URL string }
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&link))
-		resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
+		rt.t = t
+		// The console: the workspace's page, its Terminal button, the tab it
+		// opens (headless Chromium; *.localhost is loopback to it).
 		ctx := headlessChromium(t)
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(link.URL)))
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/workspaces/"+id)))
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(b => b && !b.disabled)(document.querySelector('#action-terminal'))`,
+			chromedp.WithPollingTimeout(time.Minute)))
+		require.NoError(t, err, "the console's Terminal button never became usable")
+		opened := chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return info.Type == "page" })
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#action-terminal`))))
+		tab, ok := <-opened
+		require.True(t, ok, "the Terminal button opened no tab")
+		ctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(tab))
+		defer cancel()
 		eval := func(expr string) string {
 			v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
 			require.NoError(t, err, expr)
@@ -295,6 +300,15 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		typeLine("echo hello; export MARK=$$")
 		hello := regexp.MustCompile(`(?m)^hello\s*$`)
 		require.Eventually(t, func() bool { return hello.MatchString(screen()) }, time.Minute, 100*time.Millisecond, "screen: %q", screen())
+		require.Contains(t, eval(`location.href`), "terminal--"+id+".localhost", "the terminal has an origin of its own")
+		// The terminal runs in a container of its own; typing there is the
+		// workspace's activity, as the runtime answers it.
+		require.Eventually(t, func() bool {
+			resp := rt.do(http.MethodGet, "/v1/activity", "", nil)
+			defer resp.Body.Close()
+			var a struct{ Source string }
+			return json.NewDecoder(resp.Body).Decode(&a) == nil && a.Source == "terminal.input"
+		}, time.Minute, 200*time.Millisecond, "the runtime's activity never showed the terminal's input")
 
 		// A reload brings the same shell back with its output.
 		require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
@@ -306,6 +320,62 @@ func TestDevRuntimeIsReal(t *testing.T) {
 			m := same.FindStringSubmatch(screen())
 			return m != nil && m[1] == m[2]
 		}, time.Minute, 100*time.Millisecond, "not the same shell: %q", screen())
+	})
+
+	t.Run("a port's preview through the front door", func(t *testing.T) {
+		rt.t = t
+		rt.putFile("site/index.html", "<title>preview</title>served from the workspace\n")
+		req := `{"tag": "web", "argv": ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"], "cwd": "site"}`
+		resp := rt.do(http.MethodPost, "/v1/sessions", "application/json", strings.NewReader(req))
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", body)
+		defer rt.do(http.MethodDelete, "/v1/sessions/web", "", nil).Body.Close()
+
+		// The CLI lists the port with its preview's URL once it listens.
+		port := base[strings.LastIndex(base, ":")+1:]
+		preview := "http://8000--" + id + ".localhost:" + port + "/"
+		var out, errOut *syncBuffer
+		require.Eventually(t, func() bool {
+			out, errOut = &syncBuffer{}, &syncBuffer{}
+			code := run(context.Background(), []string{"workspace", "ports", "--api", base, id}, strings.NewReader(""), out, errOut)
+			return code == 0 && strings.Contains(out.String(), preview)
+		}, time.Minute, 200*time.Millisecond, "ports: %s %s", out.String(), errOut.String())
+
+		web := newServiceDoor(t, base, "8000", id)
+		resp = web.do(http.MethodGet, "/index.html", "", nil)
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+		require.Equal(t, "<title>preview</title>served from the workspace\n", string(body))
+
+		// The daemons' own ports have no preview; a port nothing listens on
+		// says so.
+		daemon := strings.TrimSpace(strings.TrimPrefix(rt.sh("echo $AILERON_ADDR"), ":"))
+		for p, code := range map[string]string{daemon: "PREVIEW_PORT_REFUSED", "9": "PREVIEW_PORT_NOT_LISTENING"} {
+			resp := newServiceDoor(t, base, p, id).do(http.MethodGet, "/", "", nil)
+			var e struct{ Code string }
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+			resp.Body.Close()
+			require.Equal(t, code, e.Code, "port %s", p)
+		}
+
+		// A browser gets a one-time link for that port's origin only.
+		resp, err := http.Post(base+"/api/v1/workspaces/"+id+"/services/runtime:open", "application/json", strings.NewReader(`{"port": 8000}`))
+		require.NoError(t, err)
+		var link struct{ URL string }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&link))
+		resp.Body.Close()
+		require.True(t, strings.HasPrefix(link.URL, strings.TrimSuffix(preview, "/")+"/_aileron/enter?ticket="), link.URL)
+		enter := link.URL[strings.Index(link.URL, "/_aileron/"):]
+		resp = newServiceDoor(t, base, "8001", id).do(http.MethodGet, enter, "", nil)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a port's ticket opens no other port")
+		ctx := headlessChromium(t)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(link.URL)))
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		require.NoError(t, err)
+		require.Contains(t, text, "served from the workspace", "the browser entered the preview's origin")
 	})
 
 	t.Run("files and home survive stop and start", func(t *testing.T) {

@@ -29,7 +29,9 @@ commands:
   delete ID                    delete a workspace and its data (asks first unless --yes)
   watch [ID]                   print every change until interrupted
   open ID [SERVICE]            print a one-time link that opens a service (default runtime)
-                               in a browser on its own origin; --browser opens it
+                               in a browser on its own origin; --browser opens it;
+                               --port N opens the preview of port N of the runtime
+  ports ID                     the ports listening in the workspace and their previews
   port-forward ID SERVICE [LOCAL_PORT]
                                serve a service on 127.0.0.1 (with the CLI's token)
   exec ID [--cwd D] [--env K=V] [--timeout D] [--stdin] -- CMD [ARGS...]
@@ -70,6 +72,8 @@ func runWorkspace(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return e.watch(ctx, rest)
 	case "open":
 		return e.open(ctx, rest)
+	case "ports":
+		return e.ports(ctx, rest)
 	case "port-forward":
 		return e.portForward(ctx, rest)
 	case "exec":
@@ -215,6 +219,7 @@ func (e *cliEnv) restartService(ctx context.Context, args []string) int {
 func (e *cliEnv) open(ctx context.Context, args []string) int {
 	fs := e.flags("workspace open", "ID [SERVICE]")
 	browser := fs.Bool("browser", false, "open the link with xdg-open (or open on macOS)")
+	port := fs.Uint("port", 0, "open the preview of this port listening in the runtime (1-65535) instead of the service")
 	pos, code, ok := e.parse(fs, args, 1, 2)
 	if !ok {
 		return code
@@ -223,7 +228,10 @@ func (e *cliEnv) open(ctx context.Context, args []string) int {
 	if len(pos) == 2 {
 		svc = pos[1]
 	}
-	r, err := e.client.open(ctx, pos[0], svc)
+	if *port > 65535 {
+		return e.usageError(fs, fmt.Sprintf("--port %d: want 1-65535", *port))
+	}
+	r, err := e.client.open(ctx, pos[0], svc, uint32(*port))
 	if err != nil {
 		return e.fail(err)
 	}

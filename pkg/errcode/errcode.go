@@ -245,7 +245,7 @@ var All = []Code{
 	DirectoryNotEmpty, FileTooLarge, CommandInvalid, CommandStartFailed, ProcessLimitReached,
 	AgentNotFound, AgentNotInstalled, SessionNotFound, SessionTagInvalid, SessionExists, SessionInputClosed, SessionInputBlocked,
 	SignalInvalid, TerminalNotFound, TerminalIDInvalid, TerminalExists, TerminalLimitReached,
-	OriginNotAllowed, XtermNotInstalled,
+	OriginNotAllowed, XtermNotInstalled, PreviewPortInvalid, PreviewPortRefused, PreviewPortNotListening, PreviewUpstreamFailed,
 	FrontDoorCredentialInvalid, FrontDoorRequestRefused, FrontDoorHostInvalid, WorkspaceNotRunning, WorkspaceServiceUnavailable,
 }
 

@@ -59,4 +59,14 @@ const (
 	// XtermNotInstalled: the terminal page cannot be served because xterm.js
 	// (Debian's node-xterm and libjs-xterm) is not where the daemon looks (503).
 	XtermNotInstalled Code = "XTERM_NOT_INSTALLED"
+	// PreviewPortInvalid: a preview names no port 1-65535 (400).
+	PreviewPortInvalid Code = "PREVIEW_PORT_INVALID"
+	// PreviewPortRefused: the port is one of the workspace's own daemons,
+	// which a preview origin must not reach (403).
+	PreviewPortRefused Code = "PREVIEW_PORT_REFUSED"
+	// PreviewPortNotListening: nothing in the workspace listens on the port (502).
+	PreviewPortNotListening Code = "PREVIEW_PORT_NOT_LISTENING"
+	// PreviewUpstreamFailed: the workspace's server on the port did not
+	// answer (502).
+	PreviewUpstreamFailed Code = "PREVIEW_UPSTREAM_FAILED"
 )

@@ -53,3 +53,9 @@ const DataMount = "/workspace"
 // read-only and recreated with the container). The runtime daemon creates
 // it when missing.
 const HomeDir = DataMount + "/.home"
+
+// PreviewPortHeader carries, from the front door to the runtime daemon, the
+// port of a preview (a request to <port>--<id>.<apps domain>): the daemon
+// proxies such a request to that port inside the workspace. The front door
+// sets it on preview requests and removes it from every other one.
+const PreviewPortHeader = "X-Aileron-Preview-Port"

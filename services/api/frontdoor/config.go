@@ -1,6 +1,7 @@
 // Package frontdoor is the one way into a workspace's services: an
 // http.Handler the API's listener hands every request whose Host is
-// <service>--<id>.<apps domain>. It authenticates the caller (the API's bearer
+// <service>--<id>.<apps domain>, or <port>--<id>.<apps domain> for a preview
+// of a port listening in the workspace's runtime. It authenticates the caller (the API's bearer
 // token, or a session cookie a one-time ticket bought), checks the
 // workspace's owner on every request and proxies, unbuffered and WebSockets
 // included, to the service's internal endpoint with the workspace's ingress
@@ -79,10 +80,26 @@ func DefaultConfig() Config {
 // hostSep separates the service from the workspace id in the first label.
 const hostSep = "--"
 
-// target is what a front-door host names.
+// target is what a front-door host names: a service of a workspace, or a
+// preview of a port listening in its runtime (<port>--<id>: service runtime,
+// port set).
 type target struct {
 	service workspace.Service
 	id      string
+	port    uint16
+}
+
+// label is the first label of the target's host: the service, or the port.
+func (t *target) label() string {
+	if t.port != 0 {
+		return strconv.Itoa(int(t.port))
+	}
+	return string(t.service)
+}
+
+// previewTarget is the target of a preview of port in workspace id.
+func previewTarget(id string, port uint16) *target {
+	return &target{service: workspace.ServiceRuntime, id: id, port: port}
 }
 
 // match reports whether host (with or without port) is on the apps domain
@@ -98,20 +115,27 @@ func (c Config) match(host string) (t *target, ours bool) {
 		return nil, false
 	}
 	svc, id, ok := strings.Cut(label, hostSep)
-	if !ok || !workspace.Service(svc).Valid() || orchestrator.ValidateID(id) != nil {
+	if !ok || orchestrator.ValidateID(id) != nil {
+		return nil, true
+	}
+	if port, err := strconv.ParseUint(svc, 10, 16); err == nil && port > 0 && strconv.FormatUint(port, 10) == svc {
+		return previewTarget(id, uint16(port)), true
+	}
+	if !workspace.Service(svc).Valid() {
 		return nil, true
 	}
 	return &target{service: workspace.Service(svc), id: id}, true
 }
 
-// origin returns the public origin of a service of a workspace, e.g.
-// http://runtime--<id>.localhost:3001, given the API's own HTTP port.
-func (c Config) origin(s workspace.Service, id string, apiPort int) string {
+// origin returns the public origin of a target, e.g.
+// http://runtime--<id>.localhost:3001 or http://8000--<id>.localhost:3001,
+// given the API's own HTTP port.
+func (c Config) origin(t *target, apiPort int) string {
 	port := c.Port
 	if port == 0 {
 		port = apiPort
 	}
-	host := string(s) + hostSep + id + "." + c.Domain
+	host := t.label() + hostSep + t.id + "." + c.Domain
 	if port != 0 && !(c.Scheme == "http" && port == 80) && !(c.Scheme == "https" && port == 443) {
 		host = net.JoinHostPort(host, strconv.Itoa(port))
 	}

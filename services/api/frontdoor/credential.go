@@ -16,12 +16,13 @@ import (
 )
 
 // claims is what a ticket or session cookie vouches for: one subject on one
-// service of one workspace, as long as the workspace keeps the generation it
+// service of one workspace (or one preview port of its runtime), as long as the workspace keeps the generation it
 // had when the ticket was issued (a stop, start or restart bumps it and so
 // ends every session).
 type claims struct {
 	Workspace  string            `json:"w"`
 	Service    workspace.Service `json:"s"`
+	Port       uint16            `json:"p,omitempty"` // a preview's port
 	Subject    string            `json:"sub"`
 	Admin      bool              `json:"adm,omitempty"`
 	Generation int64             `json:"gen"`

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -104,7 +105,7 @@ func (fd *FrontDoor) Dispatch(next http.Handler) http.Handler {
 
 // Origin returns the public origin of service s of workspace id.
 func (fd *FrontDoor) Origin(s workspace.Service, id string) string {
-	return fd.cfg.origin(s, id, fd.apiPort)
+	return fd.cfg.origin(&target{service: s, id: id}, fd.apiPort)
 }
 
 // cookieName is the session cookie; on https the __Host- prefix makes the
@@ -120,6 +121,7 @@ func (fd *FrontDoor) cookieName() string {
 type upstream struct {
 	url    *url.URL
 	secret string
+	port   uint16 // a preview's port; 0 for the service itself
 }
 
 type upstreamKey struct{}
@@ -129,10 +131,10 @@ func (fd *FrontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t, _ := fd.cfg.match(r.Host)
 	if t == nil {
 		fd.fail(w, r, http.StatusNotFound, errcode.FrontDoorHostInvalid, "host",
-			fmt.Sprintf("host %q names no workspace service: want <service>--<workspace id>.%s", r.Host, fd.cfg.Domain))
+			fmt.Sprintf("host %q names no workspace service: want <service>--<workspace id>.%s or <port>--<workspace id>.%s", r.Host, fd.cfg.Domain, fd.cfg.Domain))
 		return
 	}
-	origin := fd.Origin(t.service, t.id)
+	origin := fd.cfg.origin(t, fd.apiPort)
 	if r.URL.Path == EnterPath {
 		fd.enter(w, r, t, origin)
 		return
@@ -162,7 +164,7 @@ func (fd *FrontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("service %s of workspace %s has no usable endpoint", t.service, t.id))
 		return
 	}
-	up := &upstream{url: u, secret: fd.key.WorkspaceSecret(t.id)}
+	up := &upstream{url: u, secret: fd.key.WorkspaceSecret(t.id), port: t.port}
 	fd.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, up)))
 }
 
@@ -174,7 +176,7 @@ func (fd *FrontDoor) authenticate(w http.ResponseWriter, r *http.Request, t *tar
 	h := r.Header.Get("Authorization")
 	if ck, err := r.Cookie(fd.cookieName()); err == nil && h == "" {
 		cl, err := fd.session.verify(ck.Value, fd.now())
-		if err == nil && cl.Workspace == t.id && cl.Service == t.service {
+		if err == nil && cl.Workspace == t.id && cl.Service == t.service && cl.Port == t.port {
 			return auth.Principal{Subject: cl.Subject, Admin: cl.Admin, Method: "session"}, &cl, true
 		}
 		fd.fail(w, r, http.StatusUnauthorized, errcode.FrontDoorCredentialInvalid, "cookie",
@@ -281,7 +283,7 @@ func (fd *FrontDoor) enter(w http.ResponseWriter, r *http.Request, t *target, or
 	}
 	now := fd.now()
 	c, err := fd.ticket.verify(r.URL.Query().Get("ticket"), now)
-	if err != nil || c.Workspace != t.id || c.Service != t.service || c.Nonce == "" {
+	if err != nil || c.Workspace != t.id || c.Service != t.service || c.Port != t.port || c.Nonce == "" {
 		fd.fail(w, r, http.StatusUnauthorized, errcode.FrontDoorCredentialInvalid, "ticket",
 			"the ticket is not valid for this service (expired, forged or for another one); open the service again")
 		return
@@ -294,7 +296,7 @@ func (fd *FrontDoor) enter(w http.ResponseWriter, r *http.Request, t *target, or
 		fd.fail(w, r, http.StatusUnauthorized, errcode.FrontDoorCredentialInvalid, "ticket", "the ticket was already used; open the service again")
 		return
 	}
-	s := claims{Workspace: c.Workspace, Service: c.Service, Subject: c.Subject, Admin: c.Admin, Generation: c.Generation,
+	s := claims{Workspace: c.Workspace, Service: c.Service, Port: c.Port, Subject: c.Subject, Admin: c.Admin, Generation: c.Generation,
 		Expires: now.Add(fd.cfg.SessionTTL).Unix()}
 	http.SetCookie(w, &http.Cookie{Name: fd.cookieName(), Value: fd.session.sign(s), Path: "/", MaxAge: int(fd.cfg.SessionTTL.Seconds()),
 		HttpOnly: true, Secure: fd.cfg.Scheme == "https", SameSite: http.SameSiteLaxMode})
@@ -314,6 +316,11 @@ func (fd *FrontDoor) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Header.Set("X-Forwarded-Proto", fd.cfg.Scheme)
 	pr.Out.Header.Set(pkgfd.Header, up.secret)
 	pr.Out.Header.Del("Authorization")
+	// Only the front door says which port a preview is for.
+	pr.Out.Header.Del(workspace.PreviewPortHeader)
+	if up.port != 0 {
+		pr.Out.Header.Set(workspace.PreviewPortHeader, strconv.Itoa(int(up.port)))
+	}
 	stripCookie(pr.Out.Header, fd.cookieName())
 }
 

@@ -41,8 +41,19 @@ func TestMatch(t *testing.T) {
 	tg, ours = c.match("shell--" + id + ".localhost")
 	require.True(t, ours)
 	require.Nil(t, tg)
-	require.Equal(t, "https://runtime--"+id+".apps.example.com", Config{Domain: "apps.example.com", Scheme: "https", Port: 443}.origin("runtime", id, 3001))
-	require.Equal(t, "http://runtime--"+id+".localhost:3001", c.origin("runtime", id, 3001))
+	require.Equal(t, "https://runtime--"+id+".apps.example.com", Config{Domain: "apps.example.com", Scheme: "https", Port: 443}.origin(&target{service: "runtime", id: id}, 3001))
+	require.Equal(t, "http://runtime--"+id+".localhost:3001", c.origin(&target{service: "runtime", id: id}, 3001))
+
+	// A preview: <port>--<id>, of the runtime.
+	tg, ours = c.match("8000--" + id + ".localhost:3001")
+	require.True(t, ours)
+	require.Equal(t, previewTarget(id, 8000), tg)
+	require.Equal(t, "http://8000--"+id+".localhost:3001", c.origin(tg, 3001))
+	for _, bad := range []string{"0", "65536", "08000", "-1", "+80", "8000x"} {
+		tg, ours = c.match(bad + "--" + id + ".localhost")
+		require.True(t, ours, bad)
+		require.Nil(t, tg, "%s names no port", bad)
+	}
 }
 
 func TestConfigValidate(t *testing.T) {

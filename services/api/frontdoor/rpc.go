@@ -35,7 +35,8 @@ func (fd *FrontDoor) Handler(h *orchestrator.Handler, id orchestrator.Identity) 
 }
 
 // OpenWorkspaceService implements WorkspaceService: after the owner check, a
-// ticket good for TicketTTL, once, for this one service of this workspace.
+// ticket good for TicketTTL, once, for this one service (or preview port) of
+// this workspace.
 func (h *Handler) OpenWorkspaceService(ctx context.Context, req *workspacev1.OpenWorkspaceServiceRequest) (*workspacev1.OpenWorkspaceServiceResponse, error) {
 	if err := orchestrator.ValidateID(req.GetId()); err != nil {
 		return nil, orchestrator.ToStatus(err)
@@ -45,16 +46,23 @@ func (h *Handler) OpenWorkspaceService(ctx context.Context, req *workspacev1.Ope
 		return nil, orchestrator.ToStatus(&orchestrator.Error{Kind: orchestrator.ErrInvalidArgument, Code: errcode.WorkspaceServiceInvalid, Field: "service",
 			Message: fmt.Sprintf("service %q must be one of runtime, terminal, browser, canvas", req.GetService())})
 	}
-	subject, admin := h.identity(ctx)
 	t := &target{service: s, id: req.GetId()}
+	if p := req.GetPort(); p != 0 {
+		if p > 65535 || s != workspace.ServiceRuntime {
+			return nil, orchestrator.ToStatus(&orchestrator.Error{Kind: orchestrator.ErrInvalidArgument, Code: errcode.PreviewPortInvalid, Field: "port",
+				Message: fmt.Sprintf("port %d: a preview is of a port 1-65535 of the runtime service", p)})
+		}
+		t = previewTarget(req.GetId(), uint16(p))
+	}
+	subject, admin := h.identity(ctx)
 	ws, err := h.fd.check(ctx, t, auth.Principal{Subject: subject, Admin: admin}, nil)
 	if err != nil {
 		return nil, orchestrator.ToStatus(err)
 	}
 	now := h.fd.now()
 	exp := now.Add(h.fd.cfg.TicketTTL)
-	c := claims{Workspace: t.id, Service: s, Subject: subject, Admin: admin, Generation: ws.GetGeneration(), Expires: exp.Unix(), Nonce: nonce()}
-	origin := h.fd.Origin(s, t.id)
+	c := claims{Workspace: t.id, Service: s, Port: t.port, Subject: subject, Admin: admin, Generation: ws.GetGeneration(), Expires: exp.Unix(), Nonce: nonce()}
+	origin := h.fd.cfg.origin(t, h.fd.apiPort)
 	return &workspacev1.OpenWorkspaceServiceResponse{
 		Url:        origin + EnterPath + "?ticket=" + url.QueryEscape(h.fd.ticket.sign(c)),
 		ExpireTime: timestamppb.New(exp),

@@ -156,6 +156,11 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service workspace.Se
 		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
 		"NO_PROXY=" + strings.Join(noProxy, ","), "no_proxy=" + strings.Join(noProxy, ","),
 	}
+	if service == workspace.ServiceRuntime && enabled[workspace.ServiceTerminal] {
+		// The terminal is a container of its own: the runtime's activity
+		// signal asks it, so typing in the terminal counts for the workspace.
+		env = append(env, "AILERON_ACTIVITY_PEER=http://"+hostName(workspace.ServiceTerminal)+":"+strconv.Itoa(p.cfg.Services.Terminal.Port))
+	}
 	env = append(env, sortedEnv(sc.Env)...)
 	labels := p.serviceLabels(id, service)
 	if t := restartMarker(w.Operations, service); !t.IsZero() {

@@ -2,10 +2,13 @@ package runtimeapi_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"aileron.dev/services/workspace/activity"
 )
 
 type activityBody struct {
@@ -46,4 +49,33 @@ func TestActivity(t *testing.T) {
 	idle := get().Last
 	h.call(http.MethodGet, "/healthz", nil, 200, nil)
 	require.Equal(t, idle, get().Last, "a health check does not move it")
+}
+
+func TestActivityPeers(t *testing.T) {
+	h := newHarness(t)
+	peer := newHarness(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // a peer that does not answer
+	h.api.WithActivityPeers(activity.NewPeers([]string{peer.url + "/", gone.URL}))
+
+	var a struct {
+		activityBody
+		Unreachable []string `json:"unreachable"`
+	}
+	h.call(http.MethodGet, "/v1/activity", nil, 200, &a)
+	require.True(t, a.Last.IsZero())
+	require.Equal(t, []string{gone.URL}, a.Unreachable, "a peer that did not answer is named")
+
+	peer.act.Touch("terminal.input") // a person typing in the terminal container
+	h.call(http.MethodGet, "/v1/activity", nil, 200, &a)
+	require.Equal(t, "terminal.input", a.Source, "the peer's activity is the workspace's")
+	require.False(t, a.Last.IsZero())
+
+	var local activityBody
+	h.call(http.MethodGet, "/v1/activity?local=1", nil, 200, &local)
+	require.True(t, local.Last.IsZero(), "?local=1 answers this daemon's own activity only")
+
+	h.stream(http.MethodPost, "/v1/exec", map[string]any{"shell": "true"}).all()
+	h.call(http.MethodGet, "/v1/activity", nil, 200, &a)
+	require.Equal(t, "exec", a.Source, "the latest of the two wins")
 }

@@ -34,6 +34,7 @@ type harness struct {
 	root   string
 	client *http.Client
 	act    *activity.Tracker
+	api    *runtimeapi.Server
 }
 
 const maxFileBytes = 1 << 20
@@ -63,7 +64,7 @@ func newHarnessWith(t *testing.T, agents agent.Set, tune ...func(*runtimeapi.Lim
 	if agents != nil {
 		api.WithAgents(agents)
 	}
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewServer(api.Previews(api.Handler())) // as the daemon serves it
 	transport := &http.Transport{}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -73,7 +74,7 @@ func newHarnessWith(t *testing.T, agents agent.Set, tune ...func(*runtimeapi.Lim
 		srv.Close()
 		fsys.Close()
 	})
-	return &harness{t: t, url: srv.URL, root: root, client: &http.Client{Transport: transport}, act: act}
+	return &harness{t: t, url: srv.URL, root: root, client: &http.Client{Transport: transport}, act: act, api: api}
 }
 
 // do sends body (JSON unless it is an io.Reader) and returns the response.

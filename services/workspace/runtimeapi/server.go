@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/agent"
 	"aileron.dev/services/workspace/exec"
@@ -43,7 +44,11 @@ type Server struct {
 	execs    chan struct{}
 	agents   agent.Set
 	watches  chan struct{}
-	log      *slog.Logger
+	// peers are the workspace's other daemons whose activity counts too.
+	peers activity.Peers
+	// previewDeny are the ports a preview must not reach.
+	previewDeny []uint16
+	log         *slog.Logger
 }
 
 // New returns the API over its parts; starter may be nil.
@@ -61,7 +66,7 @@ func New(l Limits, fs *files.FS, sm *session.Manager, act *activity.Tracker, sta
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /v1/activity", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.activity.Snapshot()) })
+	mux.HandleFunc("GET /v1/activity", s.readActivity)
 
 	mux.Handle("POST /v1/exec", s.work("exec", s.exec))
 
@@ -90,6 +95,37 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, apiError{status: http.StatusNotFound, code: errcode.RouteNotFound, msg: "no route " + r.Method + " " + r.URL.Path})
 	})
 	return mux
+}
+
+// Previews sends a front-door preview request (one carrying
+// workspace.PreviewPortHeader) to the port it names and every other request
+// to next; the daemon wraps all its routes in it, the terminal page's too.
+func (s *Server) Previews(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Header[http.CanonicalHeaderKey(workspace.PreviewPortHeader)]; ok {
+			s.preview(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// WithActivityPeers sets the daemons whose activity GET /v1/activity
+// merges with this one's, and returns s.
+func (s *Server) WithActivityPeers(p activity.Peers) *Server {
+	s.peers = p
+	return s
+}
+
+// readActivity answers the workspace's activity: this daemon's merged with
+// its peers' (?local=1: this daemon's alone, which is what peers ask).
+func (s *Server) readActivity(w http.ResponseWriter, r *http.Request) {
+	own := s.activity.Snapshot()
+	if r.URL.RawQuery == activity.LocalQuery {
+		writeJSON(w, http.StatusOK, own)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.peers.Read(r.Context(), own))
 }
 
 // work counts a call as activity from source once it is accepted (its

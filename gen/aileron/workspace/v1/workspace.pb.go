@@ -1118,13 +1118,18 @@ func (x *RestartServiceRequest) GetService() string {
 	return ""
 }
 
-// OpenWorkspaceServiceRequest names one service of a workspace.
+// OpenWorkspaceServiceRequest names one service of a workspace, or one
+// port listening in its runtime.
 type OpenWorkspaceServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Workspace id.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// runtime, terminal, browser or canvas.
-	Service       string `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
+	Service string `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
+	// A preview of this port (1-65535) listening in the workspace's runtime,
+	// served on an origin of its own (<port>--<id>.<apps domain>); service
+	// must be runtime. 0: the service itself.
+	Port          uint32 `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1171,6 +1176,13 @@ func (x *OpenWorkspaceServiceRequest) GetService() string {
 		return x.Service
 	}
 	return ""
+}
+
+func (x *OpenWorkspaceServiceRequest) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
 }
 
 // OpenWorkspaceServiceResponse is the link that opens the service.
@@ -2176,10 +2188,11 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"A\n" +
 	"\x15RestartServiceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aservice\x18\x02 \x01(\tR\aservice\"G\n" +
+	"\aservice\x18\x02 \x01(\tR\aservice\"[\n" +
 	"\x1bOpenWorkspaceServiceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aservice\x18\x02 \x01(\tR\aservice\"\x89\x01\n" +
+	"\aservice\x18\x02 \x01(\tR\aservice\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\rR\x04port\"\x89\x01\n" +
 	"\x1cOpenWorkspaceServiceResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +

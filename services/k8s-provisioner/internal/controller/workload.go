@@ -132,6 +132,7 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 				ctr := r.container(ws, c)
 				ctr.VolumeMounts = []corev1.VolumeMount{{Name: workspaceVolume, MountPath: workspaceMount}, {Name: "tmp", MountPath: "/tmp"}}
 				ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "HOME", Value: workspace.HomeDir})
+				ctr.Env = append(ctr.Env, r.podPeers(ws, c)...)
 				spec.Containers = append(spec.Containers, ctr)
 			}
 		}
@@ -159,6 +160,26 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 		spec.Volumes = []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	}
 	return spec
+}
+
+// podPeers tells the daemon of c about the other daemon in its pod (runtime
+// and terminal share one): the runtime's activity signal asks the terminal,
+// and neither may be previewed through the other, since a preview reaches
+// any port on the pod's loopback.
+func (r *WorkspaceReconciler) podPeers(ws *v1alpha1.Workspace, c workspace.Service) []corev1.EnvVar {
+	other := workspace.ServiceTerminal
+	if c == workspace.ServiceTerminal {
+		other = workspace.ServiceRuntime
+	}
+	if !ws.Spec.Services.Get(other).Enabled {
+		return nil
+	}
+	port := strconv.Itoa(int(r.cfg.port(other)))
+	env := []corev1.EnvVar{{Name: "AILERON_PREVIEW_DENY_PORT", Value: port}}
+	if c == workspace.ServiceRuntime {
+		env = append(env, corev1.EnvVar{Name: "AILERON_ACTIVITY_PEER", Value: "http://127.0.0.1:" + port})
+	}
+	return env
 }
 
 // container is the container of component c with the restricted security

@@ -79,6 +79,11 @@ func TestCreateBuildsEveryChild(t *testing.T) {
 		require.Equal(t, "/healthz", c.ReadinessProbe.HTTPGet.Path, c.Name)
 		require.True(t, *c.SecurityContext.ReadOnlyRootFilesystem, c.Name)
 	}
+	// The pod's two daemons know each other: the runtime's activity asks the
+	// terminal, and a preview through either never reaches the other.
+	require.Contains(t, rt.Containers[0].Env, corev1.EnvVar{Name: "AILERON_ACTIVITY_PEER", Value: "http://127.0.0.1:7681"})
+	require.Contains(t, rt.Containers[0].Env, corev1.EnvVar{Name: "AILERON_PREVIEW_DENY_PORT", Value: "7681"})
+	require.Contains(t, rt.Containers[1].Env, corev1.EnvVar{Name: "AILERON_PREVIEW_DENY_PORT", Value: "8080"})
 	require.Equal(t, "ws-w1-data", rt.Volumes[0].PersistentVolumeClaim.ClaimName)
 	require.Len(t, deps["browser"].Spec.Template.Spec.Containers, 1)
 

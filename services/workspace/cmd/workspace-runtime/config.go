@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +59,12 @@ type Config struct {
 	// node-xterm are installed; the terminal page is built from them.
 	XtermDir        string
 	XtermModulesDir string
+	// ActivityPeers are the base URLs of the workspace's other daemons
+	// whose activity GET /v1/activity merges in (the terminal service).
+	ActivityPeers []string
+	// PreviewDenyPorts are ports a preview must not reach besides the
+	// daemon's own (on Kubernetes, the terminal's in the same pod).
+	PreviewDenyPorts []uint16
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -83,6 +91,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&cfg.XtermDir, "xterm-dir", terminalui.DefaultXtermDir, "Debian's libjs-xterm (xterm.css, addons) for the terminal page")
 	fs.StringVar(&cfg.XtermModulesDir, "xterm-modules-dir", terminalui.DefaultXtermModulesDir, "Debian's node-xterm (lib/) for the terminal page")
 	var origins config.List
+	var peers, deny config.List
+	fs.Var(&peers, "activity-peer", "base URL of another daemon of the workspace (the terminal service) whose activity GET /v1/activity merges in; repeatable")
+	fs.Var(&deny, "preview-deny-port", "a port a preview through the front door must not reach besides the daemon's own (another daemon of the workspace in the same network namespace); repeatable")
 	fs.Var(&origins, "allowed-origin", "a browser origin host pattern (path.Match, e.g. '*.apps.example.com') allowed besides the daemon's own host; repeatable")
 	if err := fs.ParseEnv(args, getenv); err != nil {
 		return Config{}, err
@@ -91,6 +102,14 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg.AllowedOrigins = origins
+	cfg.ActivityPeers = peers
+	for _, d := range deny {
+		n, err := strconv.ParseUint(d, 10, 16)
+		if err != nil || n == 0 {
+			return Config{}, fmt.Errorf("--preview-deny-port %q: want a port 1-65535", d)
+		}
+		cfg.PreviewDenyPorts = append(cfg.PreviewDenyPorts, uint16(n))
+	}
 	cfg.Agents = agent.Default
 	if agents != "" {
 		var err error
@@ -142,6 +161,11 @@ func (c Config) Validate() error {
 	}
 	if c.ExecTimeout > c.MaxExecTimeout {
 		return errors.New("--exec-timeout must not exceed --max-exec-timeout")
+	}
+	for _, p := range c.ActivityPeers {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("--activity-peer %q: want a base URL such as http://terminal:8080", p)
+		}
 	}
 	for _, o := range c.AllowedOrigins {
 		if err := validOrigin(o); err != nil {

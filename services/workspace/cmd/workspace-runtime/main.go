@@ -67,7 +67,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	api := runtimeapi.New(runtimeapi.Limits{
 		MaxExecs: cfg.MaxExecs, MaxBodyBytes: cfg.MaxBodyBytes, ExecTimeout: cfg.ExecTimeout,
 		MaxExecTimeout: cfg.MaxExecTimeout, StallTimeout: cfg.StallTimeout,
-	}, fsys, sessions, act, reap, log).WithAgents(cfg.Agents)
+	}, fsys, sessions, act, reap, log).WithAgents(cfg.Agents).WithActivityPeers(activity.NewPeers(cfg.ActivityPeers)).WithPreviewDeny(cfg.PreviewDenyPorts...)
 
 	terminals := terminal.NewManager(terminal.Options{
 		Limits: terminal.Limits{
@@ -84,7 +84,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: routes(api.Handler(), terminals.Handler(), page.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	api.WithPreviewDeny(uint16(ln.Addr().(*net.TCPAddr).Port))
+	srv := &http.Server{Handler: api.Previews(routes(api.Handler(), terminals.Handler(), page.Handler())), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("runtime daemon listening", slog.String("addr", ln.Addr().String()), slog.String("root", fsys.Dir()), slog.Bool("reaper", os.Getpid() == 1))

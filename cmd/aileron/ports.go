@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"aileron.dev/pkg/workspace"
+)
+
+// listeningPort is one entry of the runtime's GET /v1/ports, with the URL
+// of its preview through the front door when it has one.
+type listeningPort struct {
+	Port     uint16 `json:"port"`
+	Address  string `json:"address"`
+	Loopback bool   `json:"loopback"`
+	Preview  string `json:"preview,omitempty"`
+}
+
+// ports lists the ports listening in the workspace's runtime and the
+// front-door URL of each one's preview.
+func (e *cliEnv) ports(ctx context.Context, args []string) int {
+	fs := e.flags("workspace ports", "ID")
+	pos, code, ok := e.parse(fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	base, err := e.serviceURL(ctx, pos[0], workspace.ServiceRuntime)
+	if err != nil {
+		return e.fail(err)
+	}
+	resp, err := frontDoorCall(ctx, e.token, http.MethodGet, base.JoinPath("v1", "ports").String(), nil)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Ports []listeningPort `json:"ports"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return e.fail(&connError{fmt.Errorf("read the runtime's ports: %w", err)})
+	}
+	for i, p := range body.Ports {
+		body.Ports[i].Preview = previewURL(base, p)
+	}
+	if e.output == "json" {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(body); err != nil {
+			return e.fail(err)
+		}
+		return exitOK
+	}
+	rows := make([][]string, 0, len(body.Ports))
+	for _, p := range body.Ports {
+		rows = append(rows, []string{strconv.Itoa(int(p.Port)), p.Address, or(p.Preview, "-")})
+	}
+	table(e.stdout, []string{"PORT", "ADDRESS", "PREVIEW"}, rows)
+	return exitOK
+}
+
+// previewURL is the front-door origin of port p's preview: the runtime's
+// origin with the port in place of the service (runtime--<id>... becomes
+// <port>--<id>...), or "" when the preview cannot reach it (a listener on
+// one address that is neither loopback nor all addresses).
+func previewURL(runtime *url.URL, p listeningPort) string {
+	if !p.Loopback && p.Address != "0.0.0.0" && p.Address != "::" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(runtime.Host, string(workspace.ServiceRuntime)+"--")
+	if !ok {
+		return ""
+	}
+	u := *runtime
+	u.Host = strconv.Itoa(int(p.Port)) + "--" + rest
+	u.Path = "/"
+	return u.String()
+}

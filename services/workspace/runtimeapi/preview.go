@@ -1,0 +1,110 @@
+package runtimeapi
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/workspace"
+	"aileron.dev/services/workspace/ports"
+)
+
+// WithPreviewDeny sets the ports a preview must never reach (the workspace's
+// own daemons: this one and, on Kubernetes, the terminal beside it in the
+// pod) and returns s. A page served on a preview origin runs with that
+// origin's session, so a preview of a daemon's port would hand its API to
+// whatever page the workspace serves.
+func (s *Server) WithPreviewDeny(deny ...uint16) *Server {
+	s.previewDeny = append(s.previewDeny, deny...)
+	return s
+}
+
+// previewTransport dials only the workspace's own loopback (previewAddr
+// picks it) and never an HTTP proxy: the proxy variables of the container
+// point at the egress gateway.
+var previewTransport = &http.Transport{
+	Proxy:                 nil,
+	DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	MaxIdleConnsPerHost:   16,
+	IdleConnTimeout:       90 * time.Second,
+	ResponseHeaderTimeout: 0, // a dev server may hold a long poll
+}
+
+// preview proxies a front-door preview request (PreviewPortHeader set) to
+// the server listening on that port in the workspace, WebSockets included,
+// with the Host the browser used. It is not activity: a page that polls its
+// dev server must not keep the workspace awake.
+func (s *Server) preview(w http.ResponseWriter, r *http.Request) {
+	raw := r.Header.Get(workspace.PreviewPortHeader)
+	n, err := strconv.ParseUint(raw, 10, 16)
+	if err != nil || n == 0 {
+		writeError(w, apiError{status: http.StatusBadRequest, code: errcode.PreviewPortInvalid, field: workspace.PreviewPortHeader,
+			msg: fmt.Sprintf("preview port %q: want 1-65535", raw)})
+		return
+	}
+	port := uint16(n)
+	if slices.Contains(s.previewDeny, port) {
+		writeError(w, apiError{status: http.StatusForbidden, code: errcode.PreviewPortRefused, field: "port",
+			msg: fmt.Sprintf("port %d is served by the workspace's own daemon and has no preview", port)})
+		return
+	}
+	addr, err := previewAddr(port)
+	if err != nil {
+		writeError(w, apiError{status: http.StatusBadGateway, code: errcode.PreviewPortNotListening, field: "port", msg: err.Error()})
+		return
+	}
+	r.Header.Del(workspace.PreviewPortHeader)
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", addr.String()
+			pr.Out.Host = pr.In.Host // the name the browser used: dev servers check it
+			pr.SetXForwarded()
+			pr.Out.Header.Set("X-Forwarded-Proto", r.Header.Get("X-Forwarded-Proto"))
+		},
+		Transport: previewTransport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the caller went away
+			}
+			s.log.Debug("preview: upstream failed", slog.Int("port", int(port)), slog.Any("error", err))
+			writeError(w, apiError{status: http.StatusBadGateway, code: errcode.PreviewUpstreamFailed, field: "port",
+				msg: fmt.Sprintf("the server on port %d did not answer", port)})
+		},
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+// previewAddr is where to reach the server listening on port: the loopback
+// address it listens on, or for a listener on all addresses the loopback of
+// its family. Only loopback is ever dialled, so a preview reaches nothing
+// outside the workspace's network namespace, and a server bound to another
+// address only is not reached.
+func previewAddr(port uint16) (netip.AddrPort, error) {
+	ps, err := ports.Listening("/proc/net")
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("reading the workspace's ports: %w", err)
+	}
+	for _, p := range ps {
+		a, err := netip.ParseAddr(p.Address)
+		if p.Port != port || err != nil {
+			continue
+		}
+		switch {
+		case a.IsLoopback():
+			return netip.AddrPortFrom(a, port), nil
+		case a == netip.IPv4Unspecified():
+			return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port), nil
+		case a == netip.IPv6Unspecified():
+			return netip.AddrPortFrom(netip.IPv6Loopback(), port), nil
+		}
+	}
+	return netip.AddrPort{}, fmt.Errorf("nothing in the workspace listens on port %d on loopback or all addresses", port)
+}
