@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -330,17 +331,22 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", body)
-		defer rt.do(http.MethodDelete, "/v1/sessions/web", "", nil).Body.Close()
+		defer func() { rt.do(http.MethodDelete, "/v1/sessions/web", "", nil).Body.Close() }()
 
 		// The CLI lists the port with its preview's URL once it listens.
 		port := base[strings.LastIndex(base, ":")+1:]
 		preview := "http://8000--" + id + ".localhost:" + port + "/"
-		var out, errOut *syncBuffer
-		require.Eventually(t, func() bool {
-			out, errOut = &syncBuffer{}, &syncBuffer{}
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			out, errOut := &syncBuffer{}, &syncBuffer{}
 			code := run(context.Background(), []string{"workspace", "ports", "--api", base, id}, strings.NewReader(""), out, errOut)
-			return code == 0 && strings.Contains(out.String(), preview)
-		}, time.Minute, 200*time.Millisecond, "ports: %s %s", out.String(), errOut.String())
+			require.Equal(c, 0, code, "stderr: %s", errOut.String())
+			if !strings.Contains(out.String(), preview) {
+				resp := rt.do(http.MethodGet, "/v1/sessions/web/output?follow=false", "", nil)
+				log, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				c.Errorf("%s does not list %s; the server's session: %s", out.String(), preview, log)
+			}
+		}, time.Minute, 200*time.Millisecond, "aileron workspace ports never listed the server's preview")
 
 		web := newServiceDoor(t, base, "8000", id)
 		resp = web.do(http.MethodGet, "/index.html", "", nil)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,6 +18,7 @@ import (
 	"aileron.dev/pkg/event"
 	"aileron.dev/services/docker-provisioner/provisioner"
 	"aileron.dev/services/firewall/egress"
+	"aileron.dev/services/firewall/ingress"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -54,17 +56,26 @@ func TestFirewallPolicyReachesGateway(t *testing.T) {
 		fs := h.get(w.Id).FirewallStatus
 		return fs.Phase == "applied" && fs.ObservedRevision == fp.Revision
 	}, waitFor, tick)
-	ps, err := egress.ParsePolicies(readPolicyFile(t, provisioner.GatewayName(w.Id)))
+	// "applied" means the gateway enforces it (it reloads its file on its
+	// own schedule): at the moment the phase says so, the gateway already
+	// serves the policy the file holds.
+	file := readPolicyFile(t, provisioner.GatewayName(w.Id))
+	resp, err := http.Get(strings.TrimSuffix(w.Services.Runtime.Endpoint, "/runtime/") + ingress.PolicyPath)
+	require.NoError(t, err)
+	var enforced struct{ SHA256 string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&enforced))
+	resp.Body.Close()
+	require.Equal(t, egress.PolicyDigest(file), enforced.SHA256, "reported applied before the gateway enforced it")
+	ps, err := egress.ParsePolicies(file)
 	require.NoError(t, err)
 	require.Equal(t, policy.ModeAllowlist, ps.Workspace.Mode)
 	require.Equal(t, []string{"*.example.org", "pypi.org"}, ps.Workspace.AllowedDomains)
 	require.False(t, ps.Browser.NetworkAccessEnabled)
 
 	// A name outside the allowlist is refused by the gateway, not by a lack of route.
-	require.Eventually(t, func() bool {
-		out = fetchFrom(t, w.Services.Runtime.Endpoint, "http://example.com/", false)
-		return out["status"] == float64(http.StatusForbidden) && out["denied"] != ""
-	}, waitFor, tick, "%v", out)
+	out = fetchFrom(t, w.Services.Runtime.Endpoint, "http://example.com/", false)
+	require.EqualValues(t, http.StatusForbidden, out["status"], "%v", out)
+	require.NotEmpty(t, out["denied"], "%v", out)
 	// Traffic that ignores the proxy gets nowhere: even the gateway's own
 	// ingress on the outside network (a local address, listening) is out of
 	// reach from the internal network.

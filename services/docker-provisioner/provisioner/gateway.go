@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -21,8 +24,10 @@ import (
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/frontdoor"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/egress"
+	"aileron.dev/services/firewall/ingress"
 	"aileron.dev/services/firewall/policy"
 )
 
@@ -134,11 +139,13 @@ func (p *Provisioner) loadPolicy(ctx context.Context, id string) (*eventsv1.Fire
 // applyPolicy writes the workspace's effective policy (deny-all before the
 // firewall service computed one) into the gateway's policy volume, which the
 // gateway watches and reloads, closing only the connections the new policy
-// refuses. It returns the policy it wrote, nil for deny-all.
-func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*eventsv1.FirewallPolicy, error) {
+// refuses. It returns the policy it wrote, nil for deny-all, and the file's
+// digest (egress.PolicyDigest), which the gateway publishes once the policy
+// is in force.
+func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*eventsv1.FirewallPolicy, string, error) {
 	fp, err := p.loadPolicy(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	content := denyAll()
 	if fp != nil {
@@ -149,24 +156,92 @@ func (p *Provisioner) applyPolicy(ctx context.Context, id, gatewayID string) (*e
 	}
 	data, err := json.MarshalIndent(content, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("encode policy file: %w", err)
+		return nil, "", fmt.Errorf("encode policy file: %w", err)
 	}
+	digest := egress.PolicyDigest(data)
 	key := gatewayID + "\x00" + string(data)
 	p.mu.Lock()
 	same := p.appliedPolicy[id] == key
 	p.mu.Unlock()
 	if same {
-		return fp, nil
+		return fp, digest, nil
 	}
 	if err := p.copyFile(ctx, gatewayID, gatewayConfigDir, policyFile, data, 0o644); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p.mu.Lock()
 	p.appliedPolicy[id] = key
 	p.mu.Unlock()
 	p.metrics.policiesWritten.Inc()
 	p.log.Info("firewall policy written", "workspace_id", id, "revision", fp.GetRevision())
-	return fp, nil
+	return fp, digest, nil
+}
+
+// awaitPolicy waits until the running gateway of workspace id, whose
+// ingress is published on port, says it enforces the policy of digest:
+// the gateway reloads its file on its own schedule, and cuts the tunnels
+// the new policy refuses before it says so. Only then is a revision
+// reported applied. Bounded by health_wait; a gateway that never confirms
+// fails the pass, which is retried.
+func (p *Provisioner) awaitPolicy(ctx context.Context, id, gatewayID, port, digest string) error {
+	key := gatewayID + "\x00" + digest
+	p.mu.Lock()
+	done := p.enforcedPolicy[id] == key
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	u := "http://" + net.JoinHostPort(p.probeHost(), port) + ingress.PolicyPath
+	deadline := p.now().Add(time.Duration(p.cfg.HealthWait))
+	delay := 20 * time.Millisecond
+	var got string
+	for {
+		var err error
+		if got, err = p.gatewayPolicy(ctx, id, u); err == nil && got == digest {
+			p.mu.Lock()
+			p.enforcedPolicy[id] = key
+			p.mu.Unlock()
+			return nil
+		}
+		if !p.now().Before(deadline) {
+			return fmt.Errorf("gateway %s did not confirm the policy written to it within %s (it enforces %q): %v",
+				GatewayName(id), time.Duration(p.cfg.HealthWait), got, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 250*time.Millisecond)
+	}
+}
+
+// gatewayPolicy reads the digest of the policy the gateway enforces.
+func (p *Provisioner) gatewayPolicy(ctx context.Context, id, u string) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, time.Duration(p.cfg.ProbeTimeout))
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set(frontdoor.Header, p.key.WorkspaceSecret(id))
+	c := *p.probe
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: status %d", ingress.PolicyPath, resp.StatusCode)
+	}
+	var body struct {
+		SHA256 string `json:"sha256"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body); err != nil {
+		return "", fmt.Errorf("GET %s: %w", ingress.PolicyPath, err)
+	}
+	return body.SHA256, nil
 }
 
 // applySecret gives the gateway the workspace's ingress secret, which its

@@ -31,9 +31,10 @@ func (p *Provisioner) stop(ctx context.Context, w *workspacev1.Workspace) error 
 	if err := parallel(gateways, stop); err != nil {
 		return err
 	}
-	// A firewall update while stopped is written now and enforced on start.
+	// A firewall update while stopped is written now and enforced on start
+	// (nothing runs to be let out meanwhile).
 	if len(gateways) == 1 {
-		fp, err := p.applyPolicy(ctx, w.Id, gateways[0])
+		fp, _, err := p.applyPolicy(ctx, w.Id, gateways[0])
 		if err != nil {
 			return err
 		}

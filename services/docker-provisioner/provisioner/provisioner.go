@@ -63,6 +63,9 @@ type Provisioner struct {
 	failedGen map[string]int64
 	// appliedPolicy holds the content of the policy file last written per workspace.
 	appliedPolicy map[string]string
+	// enforcedPolicy holds, per workspace, the gateway and policy digest
+	// the gateway last confirmed it enforces.
+	enforcedPolicy map[string]string
 	// appliedSecret holds the gateway container whose ingress secret file
 	// this process checked or wrote, per workspace.
 	appliedSecret map[string]string
@@ -105,7 +108,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		reported:      map[string]string{},
 		failedGen:     map[string]int64{},
 		crashes:       map[string]*crashes{},
-		appliedPolicy: map[string]string{},
+		appliedPolicy: map[string]string{}, enforcedPolicy: map[string]string{},
 		appliedSecret: map[string]string{},
 		retries:       map[string]int{},
 		reserved:      map[netip.Prefix]bool{},

@@ -184,13 +184,14 @@ func (p *Provisioner) imageUsers(ref string, enabled map[workspace.Service]bool)
 }
 
 // ensureGateway creates or adopts the gateway, writes its policy and ingress
-// secret files and starts it, then reports the firewall revision it enforces.
+// secret files and starts it, then, once the gateway confirms it enforces
+// that policy, reports the firewall revision applied.
 func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[workspace.Service]bool, exists bool) (container.InspectResponse, error) {
 	c, err := p.ensureContainer(ctx, w.Id, p.gatewaySpec(w, nets, enabled), exists)
 	if err != nil {
 		return c, err
 	}
-	fp, err := p.applyPolicy(ctx, w.Id, c.ID)
+	fp, digest, err := p.applyPolicy(ctx, w.Id, c.ID)
 	if err != nil {
 		return c, err
 	}
@@ -204,6 +205,13 @@ func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspac
 		if c, _, err = p.inspect(ctx, c.ID); err != nil {
 			return c, err
 		}
+	}
+	port, ok := p.ingressPort(c)
+	if !ok {
+		return c, fmt.Errorf("gateway %s has no published ingress port", GatewayName(w.Id))
+	}
+	if err := p.awaitPolicy(ctx, w.Id, c.ID, port, digest); err != nil {
+		return c, err
 	}
 	if err := p.reportFirewall(ctx, w.Id, fp); err != nil {
 		p.log.Warn("firewall report failed", "workspace_id", w.Id, "err", err)

@@ -155,6 +155,7 @@ func (p *Provisioner) forget(id string) {
 	delete(p.failedGen, id)
 	delete(p.crashes, id)
 	delete(p.appliedPolicy, id)
+	delete(p.enforcedPolicy, id)
 	delete(p.appliedSecret, id)
 	delete(p.retries, id)
 }

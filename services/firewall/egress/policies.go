@@ -3,6 +3,8 @@ package egress
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -90,12 +92,19 @@ func LoadPolicies(path string) (Policies, error) {
 	return ParsePolicies(data)
 }
 
+// PolicyDigest is the digest of a policy file's content, as the gateway
+// publishes it once the policy is in force (ingress.PolicyPath).
+func PolicyDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
 // WatchPolicyFile polls path every interval and calls apply with the parsed
-// policies whenever the file's content changes (and once at start when it is
-// readable). Polling content rather than inotify works for files replaced by
+// policies and the file's PolicyDigest whenever the file's content changes
+// (and once at start when it is readable). Polling content rather than inotify works for files replaced by
 // rename and for bind mounts. A missing or invalid file is logged and the last
 // applied policies stay in force. It returns when ctx is done.
-func WatchPolicyFile(ctx context.Context, path string, interval time.Duration, apply func(Policies), log *slog.Logger) {
+func WatchPolicyFile(ctx context.Context, path string, interval time.Duration, apply func(ps Policies, digest string), log *slog.Logger) {
 	var last []byte
 	var lastErr string
 	check := func() {
@@ -115,7 +124,7 @@ func WatchPolicyFile(ctx context.Context, path string, interval time.Duration, a
 			return
 		}
 		last, lastErr = data, ""
-		apply(ps)
+		apply(ps, PolicyDigest(data))
 		log.Info("policy file applied", slog.String("path", path),
 			slog.String("workspace_mode", string(ps.Workspace.Mode)), slog.String("browser_mode", string(ps.Browser.Mode)))
 	}

@@ -59,6 +59,7 @@ func TestWatchPolicyFile(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var applied []egress.Policies
+	var digests []string
 	current := func() []egress.Policies {
 		mu.Lock()
 		defer mu.Unlock()
@@ -68,9 +69,10 @@ func TestWatchPolicyFile(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		egress.WatchPolicyFile(ctx, path, 10*time.Millisecond, func(ps egress.Policies) {
+		egress.WatchPolicyFile(ctx, path, 10*time.Millisecond, func(ps egress.Policies, digest string) {
 			mu.Lock()
 			applied = append(applied, ps)
+			digests = append(digests, digest)
 			mu.Unlock()
 		}, slog.New(slog.DiscardHandler))
 	}()
@@ -81,8 +83,13 @@ func TestWatchPolicyFile(t *testing.T) {
 	require.True(t, current()[0].Workspace.Allows("a.example.com"))
 
 	write(`{"workspace": {"mode": "bogus"}}`) // invalid: ignored, last policy stays
-	write(`{"workspace": {"network_access_enabled": true, "mode": "allowlist", "allowed_domains": ["b.example.com"]}}`)
+	second := `{"workspace": {"network_access_enabled": true, "mode": "allowlist", "allowed_domains": ["b.example.com"]}}`
+	write(second)
 	require.Eventually(t, func() bool { return len(current()) == 2 }, 5*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	require.Equal(t, egress.PolicyDigest([]byte(second)), digests[1], "the digest is of the file's content")
+	require.NotEqual(t, digests[0], digests[1])
+	mu.Unlock()
 	got := current()[1]
 	require.True(t, got.Workspace.Allows("b.example.com"))
 	require.False(t, got.Workspace.Allows("a.example.com"))
@@ -100,7 +107,7 @@ func TestWatchAppliesToProxy(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		egress.WatchPolicyFile(ctx, path, 10*time.Millisecond, e.proxy.SetPolicies, slog.New(slog.DiscardHandler))
+		egress.WatchPolicyFile(ctx, path, 10*time.Millisecond, func(ps egress.Policies, _ string) { e.proxy.SetPolicies(ps) }, slog.New(slog.DiscardHandler))
 	}()
 	defer func() { cancel(); <-done }()
 	require.Eventually(t, func() bool { return e.proxy.Policies().Workspace.Allows("other.test") }, 5*time.Second, 10*time.Millisecond)

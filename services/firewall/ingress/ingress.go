@@ -63,7 +63,20 @@ type Handler struct {
 	routes []route
 	log    *slog.Logger
 	secret atomic.Pointer[[]byte]
+	// policy is the digest of the egress policy the gateway enforces.
+	policy atomic.Pointer[string]
 }
+
+// PolicyPath answers, to a holder of the secret, the digest of the egress
+// policy in force: {"sha256": "<hex>"}, "" before the first one. The
+// provisioner reports a firewall revision applied only once it reads the
+// digest of what it wrote, so "applied" means enforced, open tunnels
+// included (they are cut before the digest changes).
+const PolicyPath = "/_aileron/policy"
+
+// SetPolicyDigest records the digest of the policy now in force; call it
+// after the policy took effect.
+func (h *Handler) SetPolicyDigest(d string) { h.policy.Store(&d) }
 
 type route struct {
 	Route
@@ -128,6 +141,16 @@ func strip(path, prefix string) string {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !h.admit(req) {
 		refuse(w)
+		return
+	}
+	if req.URL.Path == PolicyPath {
+		d := ""
+		if p := h.policy.Load(); p != nil {
+			d = *p
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = fmt.Fprintf(w, "{\"sha256\": %q}\n", d)
 		return
 	}
 	for _, r := range h.routes {

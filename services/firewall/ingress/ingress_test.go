@@ -313,3 +313,26 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestPolicyDigest: the gateway tells a holder of the secret which policy
+// it enforces, and nobody else; the path is the gateway's own, never a
+// service's.
+func TestPolicyDigest(t *testing.T) {
+	var seen atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { seen.Add(1) }))
+	t.Cleanup(upstream.Close)
+	defer http.DefaultClient.CloseIdleConnections()
+	gw, h := gatewayHandler(t, "/="+upstream.URL)
+	h.SetSecret(secret)
+
+	status, body := get(t, gw.URL+ingress.PolicyPath)
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"sha256": ""}`, body, "no policy in force yet")
+	h.SetPolicyDigest("abc123")
+	_, body = get(t, gw.URL+ingress.PolicyPath)
+	require.JSONEq(t, `{"sha256": "abc123"}`, body)
+	status, body = getWith(t, gw.URL+ingress.PolicyPath)
+	require.Equal(t, http.StatusForbidden, status, "without the secret")
+	require.Empty(t, body)
+	require.Zero(t, seen.Load(), "the catch-all route never got the gateway's path")
+}

@@ -67,21 +67,24 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("egress proxy listening", slog.String("group", string(g)), slog.String("addr", ln.Addr().String()))
 		go func() { errc <- proxy.Serve(ctx, ln, g) }()
 	}
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		if cfg.PolicyFile != "" {
-			egress.WatchPolicyFile(ctx, cfg.PolicyFile, cfg.PolicyInterval, proxy.SetPolicies, log)
-		}
-	}()
-
 	srv, h, err := startIngress(cfg, log, errc)
 	if err != nil {
 		cancel()
 		_ = proxy.Close()
-		<-watchDone
 		return err
 	}
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if cfg.PolicyFile != "" {
+			egress.WatchPolicyFile(ctx, cfg.PolicyFile, cfg.PolicyInterval, func(ps egress.Policies, digest string) {
+				proxy.SetPolicies(ps) // cuts the connections ps refuses before it returns
+				if h != nil {
+					h.SetPolicyDigest(digest)
+				}
+			}, log)
+		}
+	}()
 	secretDone := make(chan struct{})
 	go func() {
 		defer close(secretDone)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -132,6 +133,22 @@ func TestRun(t *testing.T) {
 	code, body := getRuntime("")
 	require.Equal(t, http.StatusForbidden, code)
 	require.Empty(t, body)
+
+	// The ingress tells the provisioner which policy is in force, once it is.
+	policyDigest := func() string {
+		req, err := http.NewRequest(http.MethodGet, "http://"+cfg.Ingress+ingress.PolicyPath, nil)
+		require.NoError(t, err)
+		req.Header.Set(ingress.Header, secret)
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var d struct{ SHA256 string }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&d))
+		return d.SHA256
+	}
+	data, err := os.ReadFile(policyFile)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return policyDigest() == egress.PolicyDigest(data) }, 5*time.Second, 20*time.Millisecond)
 
 	// The production address filter refuses the loopback answer; an
 	// unlisted name is refused by policy.
