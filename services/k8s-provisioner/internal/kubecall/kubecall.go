@@ -108,12 +108,22 @@ func (t *timed) Delete(ctx context.Context, obj client.Object, opts ...client.De
 func (t *timed) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
 	start := time.Now()
 	err := t.Client.Apply(ctx, obj, opts...)
-	kind := ""
-	if k, ok := obj.(interface{ GetKind() *string }); ok && k.GetKind() != nil {
-		kind = *k.GetKind()
-	}
-	t.m.observe("Apply", kind, start, err)
+	t.m.observe("Apply", applyKind(obj), start, err)
 	return err
+}
+
+// applyKind is the kind an apply configuration names: typed ones return a
+// pointer, the unstructured one a string.
+func applyKind(obj runtime.ApplyConfiguration) string {
+	switch k := obj.(type) {
+	case interface{ GetKind() *string }:
+		if k.GetKind() != nil {
+			return *k.GetKind()
+		}
+	case interface{ GetKind() string }:
+		return k.GetKind()
+	}
+	return ""
 }
 
 func (t *timed) Status() client.SubResourceWriter {
