@@ -73,7 +73,7 @@ func (m *operatorMetrics) failed(before, now v1alpha1.ServicesStatus, obs observ
 
 // RegisterMetrics registers the reconciler's metrics on reg.
 func (r *WorkspaceReconciler) RegisterMetrics(reg prometheus.Registerer) error {
-	return metrics.Register(reg, r.metrics.collectors()...)
+	return metrics.Register(reg, append(r.metrics.collectors(), &stateCollector{c: r.client, now: time.Now})...)
 }
 
 func componentOf(st v1alpha1.ServicesStatus, s workspace.Service) v1alpha1.ComponentStatus {

@@ -83,6 +83,10 @@ func TestMetricsMove(t *testing.T) {
 	require.Positive(t, delta(running, "aileron_workspace_operator_apiserver_call_duration_seconds", map[string]string{"call": "Create"}))
 	missing := map[string]string{"kind": "Service", "reason": "missing"}
 	require.Zero(t, delta(running, "aileron_workspace_operator_repairs_total", missing), "creating the children is no repair")
+	// Read from the cache at scrape time: this Workspace is among the running.
+	require.Positive(t, value(running, "aileron_workspace_operator_workspaces", map[string]string{"phase": "Running"}))
+	require.Contains(t, running, "aileron_workspace_operator_firewall_not_applied_seconds")
+	require.Contains(t, running, "aileron_workspace_operator_firewall_not_applied_workspaces")
 	// controller-runtime's own metrics are on the same page.
 	require.Positive(t, delta(running, "controller_runtime_reconcile_total", map[string]string{"controller": "workspace"}))
 	require.Contains(t, running, "workqueue_depth")
