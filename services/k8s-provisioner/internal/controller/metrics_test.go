@@ -3,6 +3,7 @@ package controller_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,6 +17,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
+	"aileron.dev/services/k8s-provisioner/internal/controller"
 	"aileron.dev/services/k8s-provisioner/internal/controller/controllertest"
 )
 
@@ -118,4 +120,16 @@ func TestMetricsMove(t *testing.T) {
 	}, waitFor, tick)
 	require.Zero(t, delta(scrape(t), "aileron_workspace_operator_component_failures_total",
 		map[string]string{"component": "runtime"}), "the runtime did not fail")
+
+	// Every metric of the operator moved by now: the page and docs/metrics.md
+	// list the same ones.
+	documented, err := controllertest.DocumentedMetrics("aileron_" + controller.Subsystem + "_")
+	require.NoError(t, err)
+	served := map[string]bool{}
+	for name := range scrape(t) {
+		if strings.HasPrefix(name, "aileron_"+controller.Subsystem+"_") {
+			served[name] = true
+		}
+	}
+	require.Equal(t, documented, served, "docs/metrics.md lists the operator's metrics")
 }

@@ -3,6 +3,7 @@ package provisioner_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -82,4 +83,16 @@ func TestMetricsMove(t *testing.T) {
 	require.Equal(t, 1.0, value(fams, "aileron_k8s_provisioner_orphans_removed_total", map[string]string{"kind": "Workspace"}))
 	require.Positive(t, value(fams, "aileron_k8s_provisioner_apiserver_calls_total", map[string]string{"call": "Delete", "kind": "Workspace", "result": "ok"}))
 	require.Contains(t, fams, "go_goroutines", "the registry carries the Go collector")
+
+	// Every metric of the provisioner moved by now: the page and
+	// docs/metrics.md list the same ones.
+	documented, err := controllertest.DocumentedMetrics("aileron_" + provisioner.Subsystem + "_")
+	require.NoError(t, err)
+	served := map[string]bool{}
+	for name := range fams {
+		if strings.HasPrefix(name, "aileron_"+provisioner.Subsystem+"_") {
+			served[name] = true
+		}
+	}
+	require.Equal(t, documented, served, "docs/metrics.md lists the provisioner's metrics")
 }
