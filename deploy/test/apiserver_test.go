@@ -320,4 +320,8 @@ func TestCRDsInstalled(t *testing.T) {
 		"the chart's Workspace CRD is not served")
 	require.True(t, crdServed(t, s, schema.GroupVersionKind{Group: "cilium.io", Version: "v2", Kind: "CiliumNetworkPolicy"}),
 		"Cilium's CRD is not served: %s is missing", ciliumCRDDir())
+	for _, kind := range []string{"PrometheusRule", "ServiceMonitor"} {
+		require.True(t, crdServed(t, s, schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: kind}),
+			"the Prometheus operator's %s CRD is not served: %s is missing", kind, monitoringCRDDir())
+	}
 }

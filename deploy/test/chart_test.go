@@ -350,6 +350,11 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"no authentication", []string{"api.auth.tokens.bootstrapAdmin=false"}, "the api refuses to serve off loopback without authentication"},
 		{"OIDC without audience", []string{"api.auth.oidc.issuer=https://id.example.com"}, "api.auth.oidc.audience is required"},
 		{"plain-http issuer", []string{"api.auth.oidc.issuer=http://id.example.com"}, "at '/api/auth/oidc/issuer'"},
+		{"ServiceMonitor maybe", []string{"metrics.serviceMonitor.enabled=maybe"}, "at '/metrics/serviceMonitor/enabled'"},
+		{"bad scrape interval", []string{"metrics.serviceMonitor.interval=often"}, "at '/metrics/serviceMonitor/interval'"},
+		{"failure ratio above 1", []string{"metrics.prometheusRule.failureRatio=2"}, "at '/metrics/prometheusRule/failureRatio'"},
+		{"typo in a metrics key", []string{"metrics.dashbord.enabled=true"}, "at '/metrics': additional properties 'dashbord' not allowed"},
+		{"metrics port out of range", []string{"api.metricsPort=0"}, "at '/api/metricsPort'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,12 +3,14 @@ package test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -40,6 +42,13 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 
 	helm("install", inst.release, chartDir(), "--set", "workspaces.namespace="+inst.workspaceNamespace)
+	// The server serves the ServiceMonitor API (testdata/crds): "auto" found
+	// it through the cluster's discovery.
+	sm := &unstructured.Unstructured{}
+	sm.SetAPIVersion("monitoring.coreos.com/v1")
+	sm.SetKind("ServiceMonitor")
+	require.NoError(t, s.client.Get(ctx, client.ObjectKey{Namespace: inst.namespace, Name: strings.TrimSuffix(inst.prefix(), "-")}, sm),
+		"metrics.serviceMonitor.enabled=auto installs a ServiceMonitor where the API is served")
 	var ns corev1.Namespace
 	require.NoError(t, s.client.Get(ctx, client.ObjectKey{Name: inst.workspaceNamespace}, &ns))
 	require.Equal(t, "restricted", ns.Labels["pod-security.kubernetes.io/enforce"])

@@ -124,9 +124,10 @@ func requireServer(t *testing.T) *apiServer {
 var errNoAssets = errors.New("KUBEBUILDER_ASSETS is not set: build kube-apiserver and etcd with " +
 	"`export KUBEBUILDER_ASSETS=\"$(bash hack/k8s-test-env.sh)\"` (from the repository root) and run the tests again")
 
-// startAPIServer starts kube-apiserver and etcd with the chart's CRDs and,
-// when the repository has it, Cilium's real CiliumNetworkPolicy CRD, which is
-// what validates the chart's policies.
+// startAPIServer starts kube-apiserver and etcd with the chart's CRDs, the
+// Prometheus operator's PrometheusRule and ServiceMonitor (testdata/crds)
+// and, when the repository has it, Cilium's real CiliumNetworkPolicy CRD,
+// which is what validates the chart's policies.
 func startAPIServer() (*apiServer, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -137,7 +138,7 @@ func startAPIServer() (*apiServer, error) {
 			return nil, fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s (%w): run hack/k8s-test-env.sh", assets, bin, err)
 		}
 	}
-	crds := []string{filepath.Join(chartDir(), "crds")}
+	crds := []string{filepath.Join(chartDir(), "crds"), monitoringCRDDir()}
 	if _, err := os.Stat(ciliumCRDDir()); err == nil {
 		crds = append(crds, ciliumCRDDir())
 	}
@@ -163,4 +164,10 @@ func startAPIServer() (*apiServer, error) {
 // ciliumCRDDir holds Cilium's own CRD, a copy kept by the k8s-provisioner.
 func ciliumCRDDir() string {
 	return filepath.Join(repoRoot(), "services", "k8s-provisioner", "config", "crd", "thirdparty")
+}
+
+// monitoringCRDDir holds the Prometheus operator CRDs the chart's monitoring
+// objects are checked against.
+func monitoringCRDDir() string {
+	return filepath.Join(repoRoot(), "deploy", "test", "testdata", "crds")
 }

@@ -376,3 +376,23 @@ cluster {
   ]
 }
 {{- end -}}
+
+{{/*
+metricsTargets: the components that serve /metrics, as YAML: the short name
+of their metrics Service, the container port that serves it and its number.
+The firewall serves /metrics beside its health endpoints.
+*/}}
+{{- define "aileron.metricsTargets" -}}
+api: {short: api, port: metrics, number: {{ .Values.api.metricsPort }}}
+firewall: {short: firewall, port: health, number: {{ .Values.firewall.healthPort }}}
+k8s-provisioner: {short: provisioner, port: metrics, number: {{ .Values.k8sProvisioner.metricsPort }}}
+workspace-operator: {short: operator, port: metrics, number: {{ .Values.workspaceOperator.metricsPort }}}
+{{- end -}}
+
+{{/* serviceMonitorEnabled: "true" when metrics.serviceMonitor.enabled is true, or "auto" and the cluster serves ServiceMonitors. */}}
+{{- define "aileron.serviceMonitorEnabled" -}}
+{{- $e := toString .Values.metrics.serviceMonitor.enabled -}}
+{{- if or (eq $e "true") (and (eq $e "auto") (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")) -}}
+true
+{{- end -}}
+{{- end -}}

@@ -108,6 +108,9 @@ func run(ctx context.Context, args []string) error {
 	var served chan error
 	if c.MetricsAddr != "" {
 		sc.Metrics = metrics.NewRegistry()
+		if err := metrics.Register(sc.Metrics, bus.Collectors(nc)...); err != nil {
+			return err
+		}
 		ln, err := net.Listen("tcp", c.MetricsAddr)
 		if err != nil {
 			return fmt.Errorf("metrics endpoint: %w", err)

@@ -121,6 +121,9 @@ func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Log
 	if err := p.RegisterMetrics(reg); err != nil {
 		return err
 	}
+	if err := metrics.Register(reg, bus.Collectors(nc)...); err != nil {
+		return err
+	}
 	return health.RunHandler(ctx, o.health.Addr, metrics.Mux(health.Handler(ready), reg), p.Run)
 }
 

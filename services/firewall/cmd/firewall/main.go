@@ -91,5 +91,8 @@ func run(ctx context.Context, args []string) error {
 	if err := svc.RegisterMetrics(reg); err != nil {
 		return err
 	}
+	if err := metrics.Register(reg, bus.Collectors(nc)...); err != nil {
+		return err
+	}
 	return health.RunHandler(ctx, c.Health.Addr, metrics.Mux(health.Handler(bus.Ready(nc)), reg), svc.Run)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,9 +29,11 @@ func TestReadinessFollowsNATS(t *testing.T) {
 	go func() { done <- run(ctx, []string{"--nats-url", ns.ClientURL(), "--health-addr", addr}) }()
 
 	waitStatus(t, done, "http://"+addr+"/readyz", http.StatusOK)
+	require.Contains(t, get(t, "http://"+addr+"/metrics"), "\naileron_nats_connected 1\n")
 	ns.Shutdown()
 	waitStatus(t, done, "http://"+addr+"/readyz", http.StatusServiceUnavailable)
 	waitStatus(t, done, "http://"+addr+"/healthz", http.StatusOK)
+	require.Contains(t, get(t, "http://"+addr+"/metrics"), "\naileron_nats_connected 0\n", "the alert's gauge follows the connection")
 
 	cancel()
 	select {
@@ -132,4 +135,16 @@ func TestParse(t *testing.T) {
 			require.ErrorContains(t, err, tc.err)
 		})
 	}
+}
+
+// get returns the body of a GET of url.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }

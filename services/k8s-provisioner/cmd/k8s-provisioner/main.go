@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,10 +16,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/config"
+	"aileron.dev/pkg/metrics"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 	"aileron.dev/services/k8s-provisioner/internal/provisioner"
 )
@@ -29,11 +32,19 @@ type Config struct {
 	Provisioner provisioner.Config
 	Health      config.Health
 	Log         config.Log
+	// MetricsAddr serves Prometheus metrics at /metrics; "0" turns them off.
+	MetricsAddr string
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	return errors.Join(c.NATS.Validate(), c.Log.Validate(), c.Health.Validate(), c.Provisioner.Validate())
+	var metricsErr error
+	if c.MetricsAddr != "0" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			metricsErr = fmt.Errorf(`--metrics-bind-address %q: want host:port or "0": %w`, c.MetricsAddr, err)
+		}
+	}
+	return errors.Join(c.NATS.Validate(), c.Log.Validate(), c.Health.Validate(), c.Provisioner.Validate(), metricsErr)
 }
 
 func main() {
@@ -53,6 +64,8 @@ func parse(args []string) (Config, error) {
 	c.Health.Register(fs)
 	// controller-runtime's name for it, which the Helm chart passes.
 	fs.Alias("health-probe-bind-address", "health-addr")
+	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus /metrics endpoint (this service's and controller-runtime's metrics); "0" turns it off`)
+	fs.Alias("metrics-addr", "metrics-bind-address")
 	fs.StringVar(&c.Provisioner.Namespace, "namespace", "aileron-workspaces", "namespace of the Workspace resources")
 	fs.DurationVar(&c.Provisioner.ResyncInterval, "resync", 5*time.Minute, "re-apply every workspace and sweep orphans this often")
 	fs.StringVar(&c.Provisioner.Images.Runtime, "image-runtime", "aileron/workspace-runtime:dev", "runtime image")
@@ -98,7 +111,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: c.MetricsAddr},
 		HealthProbeBindAddress: c.Health.Addr,
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{c.Provisioner.Namespace: {}}},
 	})
@@ -116,6 +129,13 @@ func run(ctx context.Context, args []string) error {
 	}
 	p, err := provisioner.New(ctx, c.Provisioner, mgr.GetClient(), js, reporter, log)
 	if err != nil {
+		return err
+	}
+	// The manager's metrics endpoint serves controller-runtime's registry.
+	if err := p.RegisterMetrics(ctrlmetrics.Registry); err != nil {
+		return err
+	}
+	if err := metrics.Register(ctrlmetrics.Registry, bus.Collectors(nc)...); err != nil {
 		return err
 	}
 	if err := mgr.Add(manager.RunnableFunc(p.Run)); err != nil {

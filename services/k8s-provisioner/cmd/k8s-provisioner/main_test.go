@@ -43,8 +43,20 @@ func TestParseEnvironment(t *testing.T) {
 	require.Equal(t, "reg/rt:env", c.Provisioner.Images.Runtime)
 	require.Equal(t, "/creds", c.NATS.Creds)
 	require.Equal(t, ":9092", c.Health.Addr, "the chart's flag name counts as --health-addr")
+	require.Equal(t, ":8080", c.MetricsAddr)
 
 	t.Setenv("AILERON_RESYNC", "often")
 	_, err = parse(nil)
 	require.ErrorContains(t, err, `AILERON_RESYNC="often" (flag --resync)`)
+}
+
+func TestParseMetricsAddr(t *testing.T) {
+	c, err := parse([]string{"--metrics-bind-address", "0"})
+	require.NoError(t, err)
+	require.Equal(t, "0", c.MetricsAddr)
+	c, err = parse([]string{"--metrics-addr", ":9100"})
+	require.NoError(t, err)
+	require.Equal(t, ":9100", c.MetricsAddr)
+	_, err = parse([]string{"--metrics-bind-address", "9100"})
+	require.ErrorContains(t, err, "--metrics-bind-address")
 }

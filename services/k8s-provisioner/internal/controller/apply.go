@@ -26,7 +26,12 @@ import (
 // field we used to set was dropped). merge copies the fields we own from
 // desired into the stored object before an update, so server-owned fields
 // (a Service's cluster IP) survive.
-func ensure[T client.Object](ctx context.Context, c client.Client, owner *v1alpha1.Workspace, desired, stored T, merge func(stored, desired T)) (T, error) {
+//
+// A write to a child of a Workspace whose spec the operator had already
+// reconciled, where the desired state did not change, is a repair: counted
+// in r's metrics by kind.
+func ensure[T client.Object](ctx context.Context, r *WorkspaceReconciler, owner *v1alpha1.Workspace, desired, stored T, merge func(stored, desired T)) (T, error) {
+	c := r.client
 	if err := controllerutil.SetControllerReference(owner, desired, c.Scheme()); err != nil {
 		return stored, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
 	}
@@ -42,6 +47,9 @@ func ensure[T client.Object](ctx context.Context, c client.Client, owner *v1alph
 		if err := c.Create(ctx, desired); err != nil {
 			return stored, fmt.Errorf("create %s: %w", desired.GetName(), err)
 		}
+		if owner.Status.ObservedGeneration == owner.Generation {
+			r.metrics.repairs.WithLabelValues(kindOf(c, desired), "missing").Inc()
+		}
 		return desired, nil
 	case err != nil:
 		return stored, fmt.Errorf("get %s: %w", desired.GetName(), err)
@@ -53,7 +61,8 @@ func ensure[T client.Object](ctx context.Context, c client.Client, owner *v1alph
 	if err != nil {
 		return stored, err
 	}
-	if same && stored.GetAnnotations()[annotationDesiredHash] == hash {
+	unchanged := stored.GetAnnotations()[annotationDesiredHash] == hash
+	if same && unchanged {
 		return stored, nil
 	}
 	stored.SetLabels(mergeMaps(stored.GetLabels(), desired.GetLabels()))
@@ -63,7 +72,18 @@ func ensure[T client.Object](ctx context.Context, c client.Client, owner *v1alph
 	if err := c.Update(ctx, stored); err != nil {
 		return stored, fmt.Errorf("update %s: %w", desired.GetName(), err)
 	}
+	if unchanged && owner.Status.ObservedGeneration == owner.Generation {
+		r.metrics.repairs.WithLabelValues(kindOf(c, desired), "drift").Inc()
+	}
 	return stored, nil
+}
+
+// kindOf is obj's kind as c's scheme knows it.
+func kindOf(c client.Client, obj client.Object) string {
+	if gvk, err := c.GroupVersionKindFor(obj); err == nil {
+		return gvk.Kind
+	}
+	return obj.GetObjectKind().GroupVersionKind().Kind
 }
 
 // hashOf hashes the JSON of obj without the hash annotation itself.

@@ -121,7 +121,7 @@ func (r *WorkspaceReconciler) ensurePolicy(ctx context.Context, ws *v1alpha1.Wor
 
 	stored := &unstructured.Unstructured{}
 	stored.SetGroupVersionKind(policyGVK)
-	_, err = ensure(ctx, r.client, ws, desired, stored, func(s, d *unstructured.Unstructured) {
+	_, err = ensure(ctx, r, ws, desired, stored, func(s, d *unstructured.Unstructured) {
 		for k, v := range d.Object {
 			if k != "metadata" && k != "status" && k != "apiVersion" && k != "kind" {
 				s.Object[k] = v

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
@@ -43,6 +45,11 @@ type ManagerOptions struct {
 	SkipNameValidation bool
 	// Reconciler configures the Workspace reconciler.
 	Reconciler Config
+	// Metrics receives the operator's own metrics (aileron_workspace_operator_*);
+	// nil means controller-runtime's registry, which the metrics endpoint
+	// serves with controller-runtime's metrics. That registry is global: a
+	// process building several managers gives each a registry of its own.
+	Metrics prometheus.Registerer
 }
 
 // Scheme returns a scheme with the built-in Kubernetes types and Workspace.
@@ -106,6 +113,13 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 	r, err := NewWorkspaceReconciler(mgr.GetClient(), mgr.GetRESTMapper(), rc)
 	if err != nil {
 		return nil, err
+	}
+	reg := o.Metrics
+	if reg == nil {
+		reg = ctrlmetrics.Registry
+	}
+	if err := r.RegisterMetrics(reg); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up workspace controller: %w", err)

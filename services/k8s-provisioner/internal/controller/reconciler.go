@@ -23,6 +23,7 @@ import (
 
 	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
+	"aileron.dev/services/k8s-provisioner/internal/kubecall"
 )
 
 // FieldOwner is the field manager of every write the operator makes.
@@ -39,9 +40,10 @@ const conflictRetry = 200 * time.Millisecond
 // over a converged Workspace issues no write.
 
 type WorkspaceReconciler struct {
-	client client.Client
-	cfg    Config
-	cilium *ciliumDetector
+	client  client.Client
+	cfg     Config
+	cilium  *ciliumDetector
+	metrics *operatorMetrics
 }
 
 // NewWorkspaceReconciler returns a reconciler that reads and writes through
@@ -52,10 +54,12 @@ func NewWorkspaceReconciler(c client.Client, mapper meta.RESTMapper, cfg Config)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	m := newOperatorMetrics()
 	return &WorkspaceReconciler{
-		client: client.WithFieldOwner(c, FieldOwner),
-		cfg:    cfg,
-		cilium: &ciliumDetector{mapper: mapper, interval: cfg.CiliumRecheckInterval},
+		client:  client.WithFieldOwner(kubecall.Wrap(c, m.calls), FieldOwner),
+		cfg:     cfg,
+		cilium:  &ciliumDetector{mapper: mapper, interval: cfg.CiliumRecheckInterval},
+		metrics: m,
 	}, nil
 }
 
@@ -72,34 +76,52 @@ func NewWorkspaceReconciler(c client.Client, mapper meta.RESTMapper, cfg Config)
 
 // Reconcile converges one Workspace and writes its status when it changed.
 func (r *WorkspaceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	start := time.Now()
+	res, result, err := r.reconcile(ctx, req)
+	r.metrics.reconciled(result, time.Since(start))
+	return res, err
+}
+
+// reconcile is one pass; result is its result label.
+func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, string, error) {
 	ws := &v1alpha1.Workspace{}
 	if err := r.client.Get(ctx, req.NamespacedName, ws); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+		if err = client.IgnoreNotFound(err); err != nil {
+			return reconcile.Result{}, resultError, err
+		}
+		return reconcile.Result{}, resultOK, nil
 	}
 	// Owner references remove the children; nothing lives outside the
 	// cluster, so there is no finalizer.
 	if !ws.DeletionTimestamp.IsZero() {
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, resultOK, nil
 	}
 	obs := r.converge(ctx, ws)
 	status, requeue := r.buildStatus(ws, obs)
 	if obs.firewall.requeue > 0 && (requeue == 0 || obs.firewall.requeue < requeue) {
 		requeue = obs.firewall.requeue
 	}
-	err := errors.Join(obs.err, r.patchStatus(ctx, ws, status))
+	before := ws.Status.Services
+	statusErr := r.patchStatus(ctx, ws, status)
+	if statusErr == nil {
+		// Counted once the status that says so is stored: a pass that lost
+		// the status write sees the old status again and counts then.
+		r.metrics.failed(before, status.Services, obs)
+	}
+	err := errors.Join(obs.err, statusErr)
 	switch {
 	case err == nil:
-		return reconcile.Result{RequeueAfter: requeue}, nil
+		return reconcile.Result{RequeueAfter: requeue}, resultOK, nil
 	case ctx.Err() != nil:
-		return reconcile.Result{}, nil // shutting down
+		return reconcile.Result{}, resultOK, nil // shutting down
 	case apierrors.IsNotFound(err):
-		return reconcile.Result{}, nil // deleted meanwhile
+		return reconcile.Result{}, resultOK, nil // deleted meanwhile
 	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
 		// Our cache is behind a write; look again once it caught up.
 		ctrl.LoggerFrom(ctx).V(1).Info("conflict, retrying", "error", err.Error())
-		return reconcile.Result{RequeueAfter: conflictRetry}, nil
+		return reconcile.Result{RequeueAfter: conflictRetry}, resultConflict, nil
 	}
-	return reconcile.Result{}, err
+	return reconcile.Result{}, resultError, err
 }
 
 // converge writes every child of ws that differs from its desired state.

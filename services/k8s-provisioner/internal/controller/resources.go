@@ -75,7 +75,7 @@ func (r *WorkspaceReconciler) ensureDeployment(ctx context.Context, ws *v1alpha1
 		prev = stored.DeepCopy()
 	}
 	desired := r.desiredDeployment(ws, k, prev)
-	return ensure(ctx, r.client, ws, desired, &appsv1.Deployment{}, func(s, d *appsv1.Deployment) {
+	return ensure(ctx, r, ws, desired, &appsv1.Deployment{}, func(s, d *appsv1.Deployment) {
 		s.Spec = d.Spec
 	})
 }
@@ -97,7 +97,7 @@ func (r *WorkspaceReconciler) ensureService(ctx context.Context, ws *v1alpha1.Wo
 			}},
 		},
 	}
-	_, err := ensure(ctx, r.client, ws, desired, &corev1.Service{}, func(s, d *corev1.Service) {
+	_, err := ensure(ctx, r, ws, desired, &corev1.Service{}, func(s, d *corev1.Service) {
 		// Keep the allocated cluster IPs and other server-set fields.
 		s.Spec.Type = d.Spec.Type
 		s.Spec.Selector = d.Spec.Selector

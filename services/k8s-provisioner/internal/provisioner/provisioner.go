@@ -21,6 +21,7 @@ import (
 	"aileron.dev/pkg/store"
 	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
+	"aileron.dev/services/k8s-provisioner/internal/kubecall"
 )
 
 // Names the provisioner is known by: on the objects it writes, on the bus
@@ -91,6 +92,7 @@ type Provisioner struct {
 	store    *store.Store
 	reporter *Reporter
 	log      *slog.Logger
+	metrics  *provMetrics
 }
 
 // New builds a provisioner; c must know the v1alpha1 types. reporter reports
@@ -104,7 +106,8 @@ func New(ctx context.Context, cfg Config, c client.Client, js jetstream.JetStrea
 	if err != nil {
 		return nil, err
 	}
-	return &Provisioner{cfg: cfg, c: c, js: js, store: st, reporter: reporter, log: log}, nil
+	m := newProvMetrics()
+	return &Provisioner{cfg: cfg, c: kubecall.Wrap(c, m.calls), js: js, store: st, reporter: reporter, log: log, metrics: m}, nil
 }
 
 // Run consumes kubernetes workspace events until ctx ends.
@@ -123,6 +126,13 @@ func (p *Provisioner) Run(ctx context.Context) error {
 
 // Converge applies, or deletes, the Workspace resource of one workspace.
 func (p *Provisioner) Converge(ctx context.Context, id string) error {
+	start := time.Now()
+	err := p.converge(ctx, id)
+	p.metrics.reconciled(err, time.Since(start))
+	return err
+}
+
+func (p *Provisioner) converge(ctx context.Context, id string) error {
 	rec, err := p.store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return p.deleteResource(ctx, id)
@@ -192,6 +202,7 @@ func (p *Provisioner) Resync(ctx context.Context) error {
 			if err := p.deleteResource(ctx, id); err != nil {
 				return err
 			}
+			p.metrics.orphans.WithLabelValues("Workspace").Inc()
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -72,6 +73,8 @@ func createWorkspace(t *testing.T) *v1alpha1.Workspace {
 	require.NoError(t, err)
 	mgr, err := controller.NewManager(testEnv.Config, controller.ManagerOptions{
 		Namespace: ns, DisableLeaderElection: true, MetricsBindAddress: "0", SkipNameValidation: true, Reconciler: cfg,
+		// One manager per test in one process: each its own registry.
+		Metrics: prometheus.NewRegistry(),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
