@@ -226,6 +226,11 @@ func testConfig() provisioner.Config {
 		sc.MemoryMB, sc.CPUs = 64, 0.5
 		sc.Image, sc.Env = provisioner.StubImage, nil
 	}
+	// A gateway image of this checkout's own (several checkouts on one
+	// engine each build aileron/egress-gateway:dev from their own code).
+	if img := os.Getenv("AILERON_DOCKER_GATEWAY_IMAGE"); img != "" {
+		cfg.Gateway.Image = img
+	}
 	return cfg
 }
 
