@@ -113,7 +113,7 @@ func TestOpenAPIAndHealth(t *testing.T) {
 	code, doc := call(t, env, http.MethodGet, "/openapi.json", nil)
 	require.Equal(t, http.StatusOK, code)
 	paths := doc["paths"].(map[string]any)
-	for _, p := range []string{"/api/v1/workspaces", "/api/v1/workspaces/{id}", "/api/v1/workspaces/{id}/firewall", "/api/v1/workspaces/{id}/services/{service}/restart"} {
+	for _, p := range []string{"/api/v1/workspaces", "/api/v1/workspaces/{id}", "/api/v1/workspaces/{id}/firewall", "/api/v1/workspaces/{id}/timeline", "/api/v1/workspaces/{id}/services/{service}/restart"} {
 		require.Contains(t, paths, p)
 	}
 
