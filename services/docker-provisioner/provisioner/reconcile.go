@@ -249,11 +249,11 @@ func (p *Provisioner) ensureServices(ctx context.Context, w *workspacev1.Workspa
 const gatewayTarget = "gateway"
 
 // ensureCreated is ensureContainer recording a container_created step for
-// target when the container was not there before (exists is false).
+// target when it created the container (new, or replacing an outdated one).
 func (p *Provisioner) ensureCreated(ctx context.Context, w *workspacev1.Workspace, target string, spec *containerSpec, exists bool) (container.InspectResponse, error) {
 	t := p.now()
-	c, err := p.ensureContainer(ctx, w.Id, spec, exists)
-	if err == nil && !exists {
+	c, created, err := p.ensureContainer(ctx, w.Id, spec, exists)
+	if err == nil && created {
 		p.step(w, workspace.StepContainerCreated, target, t)
 	}
 	return c, err

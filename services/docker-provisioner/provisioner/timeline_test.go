@@ -108,6 +108,8 @@ func TestTimelineOfCreateStopStart(t *testing.T) {
 	tl = h.timeline(w.Id)
 	require.Len(t, tl, workspace.MaxTransitions)
 	require.Equal(t, []string{"stopping", "starting", "restarting"}, []string{tl[0].State, tl[1].State, tl[2].State}, "the oldest is dropped")
+	require.Contains(t, stepNames(tl[2]), "container_created runtime", "a restart replaces the service containers")
+	require.Contains(t, stepNames(tl[2]), "health_check_passed runtime")
 }
 
 func (h *harness) timeline(id string) []*workspacev1.Transition {
