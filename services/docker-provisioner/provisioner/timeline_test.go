@@ -9,14 +9,18 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
+	eventsv1 "aileron.dev/gen/aileron/events/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/workspace"
 )
 
 // The timeline of a create lists its steps in order, each with a duration,
 // and together they cover the measured time to running; stop and start are
-// transitions of their own, and only the last three are kept.
+// transitions of their own (a start writing the firewall policy shows it),
+// and only the last three are kept.
 func TestTimelineOfCreateStopStart(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	h.startProvisioner()
@@ -83,6 +87,17 @@ func TestTimelineOfCreateStopStart(t *testing.T) {
 	_, err = h.api.Client.StopWorkspace(ctx, &workspacev1.StopWorkspaceRequest{Id: w.Id})
 	require.NoError(t, err)
 	h.waitState(w.Id, "stopped")
+	// The firewall service's policy is there by the start (no firewall
+	// service runs here: the test stores it as that service would).
+	fp := &eventsv1.FirewallPolicy{WorkspaceId: w.Id, Revision: w.FirewallStatus.Revision,
+		Workspace: &eventsv1.GroupPolicy{NetworkAccessEnabled: true, Mode: "allowlist", AllowedDomains: []string{"pypi.org"}},
+		Browser:   &eventsv1.GroupPolicy{NetworkAccessEnabled: true, Mode: "deny", AllowedDomains: []string{}}}
+	kv, err := h.api.JS.KeyValue(ctx, bus.BucketFirewall)
+	require.NoError(t, err)
+	data, err := proto.Marshal(fp)
+	require.NoError(t, err)
+	_, err = kv.Put(ctx, w.Id, data)
+	require.NoError(t, err)
 	_, err = h.api.Client.StartWorkspace(ctx, &workspacev1.StartWorkspaceRequest{Id: w.Id})
 	require.NoError(t, err)
 	h.waitState(w.Id, "running")
@@ -100,6 +115,7 @@ func TestTimelineOfCreateStopStart(t *testing.T) {
 	require.Equal(t, "stopped", stepNames(stop)[len(stop.Steps)-1])
 	require.Contains(t, stepNames(start), "container_started runtime")
 	require.Contains(t, stepNames(start), "health_check_passed runtime")
+	require.Contains(t, stepNames(start), "firewall_applied")
 	require.NotContains(t, stepNames(start), "container_created runtime", "start keeps the containers")
 
 	_, err = h.api.Client.RestartWorkspace(ctx, &workspacev1.RestartWorkspaceRequest{Id: w.Id})
