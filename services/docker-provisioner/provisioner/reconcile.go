@@ -326,7 +326,16 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 		case <-probeCtx.Done():
 		}
 	}()
-	passed := func(s workspace.Service) { p.step(w, workspace.StepHealthCheckPassed, string(s), startedAt(cs[s])) }
+	// A health check is timed from its container's start (this pass's
+	// start when the engine did not say).
+	probing := p.now()
+	passed := func(s workspace.Service) {
+		from := startedAt(cs[s])
+		if from.IsZero() {
+			from = probing
+		}
+		p.step(w, workspace.StepHealthCheckPassed, string(s), from)
+	}
 	errs := p.awaitHealthy(probeCtx, w.Id, port, names, time.Duration(p.cfg.HealthWait), passed, func(errs map[workspace.Service]error) {
 		expired := p.judgeHealth(st, names, cs, errs)
 		if len(expired) == 0 {
