@@ -202,11 +202,11 @@ func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspac
 	if err != nil {
 		return c, err
 	}
-	if err := p.applySecret(ctx, w.Id, c.ID); err != nil {
-		return c, err
-	}
 	if fp != nil {
 		p.step(w, workspace.StepFirewallApplied, "", t)
+	}
+	if err := p.applySecret(ctx, w.Id, c.ID); err != nil {
+		return c, err
 	}
 	if c, err = p.ensureStarted(ctx, w, gatewayTarget, c); err != nil {
 		return c, err
