@@ -190,6 +190,29 @@ func TestWorkspaceCommands(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("start accepted: workspace second (%s) is running\n", w.Id), r.stdout)
 	})
 
+	t.Run("timeline", func(t *testing.T) {
+		r := cli(t, env, "", "workspace", "timeline", w.Id)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		parts := strings.Split(strings.TrimSpace(r.stdout), "\n\n")
+		require.Len(t, parts, 3, r.stdout)
+		for i, want := range []string{`creating → running \(generation 1\)`, `stopping → stopped \(generation 3\)`, `starting → running \(generation 4\)`} {
+			lines := strings.Split(parts[i], "\n")
+			require.Regexp(t, `^`+want+`, \S+Z, took \d+\.\d{3}s$`, lines[0])
+			require.Regexp(t, `^OFFSET\s+DURATION\s+STEP\s+TARGET\s+WATERFALL$`, lines[1])
+			require.Regexp(t, `^\+0\.000s\s+\d+\.\d{3}s\s+requested\s+-\s+\|=`, lines[2])
+			require.Regexp(t, `^\+\d+\.\d{3}s\s+\d+\.\d{3}s\s+`+strings.Fields(want)[2]+`\s+-\s+\|[ =]{30}\|$`, lines[len(lines)-1])
+		}
+		r = cli(t, env, "", "workspace", "timeline", w.Id, "-o", "json")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		tl := &workspacev1.GetWorkspaceTimelineResponse{}
+		require.NoError(t, protojson.Unmarshal([]byte(r.stdout), tl), r.stdout)
+		require.Len(t, tl.Transitions, 3)
+
+		r = cli(t, env, "", "workspace", "timeline", "NOT-AN-ID")
+		require.Equal(t, exitAPI, r.code)
+		require.Contains(t, r.stderr, "error: WORKSPACE_ID_INVALID: ")
+	})
+
 	t.Run("delete asks first", func(t *testing.T) {
 		r := cli(t, env, "n\n", "workspace", "delete", w.Id)
 		require.Equal(t, exitAborted, r.code)

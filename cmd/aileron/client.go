@@ -213,6 +213,11 @@ func (c *client) delete(ctx context.Context, id string) (*workspacev1.Workspace,
 	return w, c.call(ctx, http.MethodDelete, wsPath(id), nil, nil, w)
 }
 
+func (c *client) timeline(ctx context.Context, id string) (*workspacev1.GetWorkspaceTimelineResponse, error) {
+	tl := &workspacev1.GetWorkspaceTimelineResponse{}
+	return tl, c.call(ctx, http.MethodGet, wsPath(id, "/timeline"), nil, nil, tl)
+}
+
 func (c *client) firewall(ctx context.Context, id string) (*workspacev1.Firewall, error) {
 	fw := &workspacev1.Firewall{}
 	return fw, c.call(ctx, http.MethodGet, wsPath(id, "/firewall"), nil, nil, fw)

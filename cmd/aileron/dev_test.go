@@ -94,6 +94,7 @@ func TestDevServesTheREADMEDemo(t *testing.T) {
 	require.Eventually(t, func() bool { return getJSON(t, base+"/api/v1/workspaces/"+id)["state"] == "running" },
 		3*time.Minute, 200*time.Millisecond, "the demo workspace must reach running")
 	requireFrontDoor(t, base, id)
+	requireCreateTimeline(t, base, id)
 
 	restDelete(t, base, id)
 	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=aileron.dev/workspace-id="+id).CombinedOutput()

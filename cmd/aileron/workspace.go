@@ -27,6 +27,7 @@ commands:
   restart ID                   restart every service of a running workspace
   restart-service ID SERVICE   restart one service: runtime, terminal, browser or canvas
   delete ID                    delete a workspace and its data (asks first unless --yes)
+  timeline ID                  the steps of the last transitions, with offsets and durations
   watch [ID]                   print every change until interrupted
   open ID [SERVICE]            print a one-time link that opens a service (default runtime)
                                in a browser on its own origin; --browser opens it;
@@ -68,6 +69,8 @@ func runWorkspace(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return e.restartService(ctx, rest)
 	case "delete", "rm":
 		return e.delete(ctx, rest)
+	case "timeline":
+		return e.timeline(ctx, rest)
 	case "watch":
 		return e.watch(ctx, rest)
 	case "open":

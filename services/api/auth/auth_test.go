@@ -179,9 +179,12 @@ func TestUsersSeeOnlyTheirOwnWorkspaces(t *testing.T) {
 	resp, _ = do(t, env, bob, "POST", "/api/v1/workspaces", map[string]any{"name": "shared-name"})
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 
+	resp, tl := do(t, env, alice, "GET", "/api/v1/workspaces/"+id+"/timeline", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the owner reads the timeline: %v", tl)
+	require.Equal(t, id, tl["id"])
 	_, list := do(t, env, bob, "GET", "/api/v1/workspaces", nil)
 	require.Len(t, list["workspaces"], 1)
-	for _, req := range [][2]string{{"GET", ""}, {"POST", "/stop"}, {"DELETE", ""}, {"GET", "/firewall"}, {"POST", "/services/runtime/restart"}} {
+	for _, req := range [][2]string{{"GET", ""}, {"POST", "/stop"}, {"DELETE", ""}, {"GET", "/firewall"}, {"GET", "/timeline"}, {"POST", "/services/runtime/restart"}} {
 		resp, body := do(t, env, bob, req[0], "/api/v1/workspaces/"+id+req[1], nil)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s %s: %v", req[0], req[1], body)
 		require.Equal(t, "WORKSPACE_NOT_FOUND", body["code"])

@@ -76,6 +76,7 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 		return nil, storeUnavailable(err)
 	}
 	rec := &storev1.WorkspaceRecord{Workspace: w}
+	openTransition(rec, workspace.StateCreating, w.Generation, now.AsTime())
 	o.attachEvent(rec, event.TypeCreated, "")
 	rev, err := o.store.Create(ctx, rec)
 	if err != nil {

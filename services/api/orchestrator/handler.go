@@ -68,10 +68,19 @@ func (h *Handler) visible(ctx context.Context, id string) (*workspacev1.Workspac
 	if err != nil {
 		return nil, err
 	}
-	if owner, admin := h.identity(ctx); !admin && w.Owner != owner {
-		return nil, NotFound(id)
+	if err := h.canSee(ctx, w); err != nil {
+		return nil, err
 	}
 	return w, nil
+}
+
+// canSee answers not-found for a workspace of another user unless the
+// caller is an admin.
+func (h *Handler) canSee(ctx context.Context, w *workspacev1.Workspace) error {
+	if owner, admin := h.identity(ctx); !admin && w.Owner != owner {
+		return NotFound(w.Id)
+	}
+	return nil
 }
 
 // CreateWorkspace implements WorkspaceService.
@@ -222,6 +231,18 @@ func (h *Handler) UpdateFirewall(ctx context.Context, req *workspacev1.UpdateFir
 		return nil, err
 	}
 	return &workspacev1.UpdateFirewallResponse{Firewall: Firewall(w)}, nil
+}
+
+// GetWorkspaceTimeline implements WorkspaceService.
+func (h *Handler) GetWorkspaceTimeline(ctx context.Context, req *workspacev1.GetWorkspaceTimelineRequest) (*workspacev1.GetWorkspaceTimelineResponse, error) {
+	w, ts, err := h.o.Timeline(ctx, req.GetId())
+	if err == nil {
+		err = h.canSee(ctx, w)
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &workspacev1.GetWorkspaceTimelineResponse{Id: w.Id, Transitions: ts}, nil
 }
 
 // WatchWorkspaces implements WorkspaceService: the current workspaces as

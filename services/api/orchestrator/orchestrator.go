@@ -131,10 +131,17 @@ func emit(eventType string) change { return change{write: true, event: eventType
 // mutation changes a workspace in place.
 type mutation func(w *workspacev1.Workspace) (change, error)
 
-// mutate reads the record, applies fn and writes it back with compare-and-swap,
-// retrying on a concurrent change so the state machine always decides on the
-// latest record. The event goes into the record (outbox) and is then published.
+// mutate applies fn to the workspace's record; see mutateRecord.
 func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn mutation) (*workspacev1.Workspace, error) {
+	return o.mutateRecord(ctx, id, service, func(rec *storev1.WorkspaceRecord) (change, error) { return fn(rec.Workspace) })
+}
+
+// mutateRecord reads the record, applies fn and writes it back with
+// compare-and-swap, retrying on a concurrent change so the state machine
+// always decides on the latest record. A change of state opens or closes a
+// transition of the timeline in the same write. The event goes into the
+// record (outbox) and is then published.
+func (o *Orchestrator) mutateRecord(ctx context.Context, id string, service string, fn func(rec *storev1.WorkspaceRecord) (change, error)) (*workspacev1.Workspace, error) {
 	for attempt := 0; attempt < 16; attempt++ {
 		rec, err := o.store.Get(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -146,14 +153,16 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 		w := rec.Workspace
 		rev := w.Revision
 		from, fromDeadline := w.State, w.GetStateDeadlineTime()
-		c, err := fn(w)
+		c, err := fn(rec)
 		if err != nil {
 			return nil, err
 		}
 		if !c.write {
 			return w, nil
 		}
-		w.UpdateTime = timestamppb.New(o.now())
+		now := o.now()
+		followTimeline(rec, workspace.State(from), now)
+		w.UpdateTime = timestamppb.New(now)
 		if c.event != "" {
 			o.attachEvent(rec, c.event, service)
 		}

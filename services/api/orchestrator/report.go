@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	storev1 "aileron.dev/gen/aileron/store/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
@@ -27,11 +28,15 @@ func (o *Orchestrator) ApplyStatus(ctx context.Context, r *eventsv1.StatusReport
 	if phase == workspace.PhaseDeleted {
 		return o.finishDelete(ctx, r)
 	}
-	_, err := o.mutate(ctx, r.GetWorkspaceId(), "", func(w *workspacev1.Workspace) (change, error) {
+	_, err := o.mutateRecord(ctx, r.GetWorkspaceId(), "", func(rec *storev1.WorkspaceRecord) (change, error) {
+		w := rec.Workspace
 		if r.GetObservedGeneration() != w.Generation {
 			return noChange, nil
 		}
 		c := noChange
+		if addSteps(rec, r.GetObservedGeneration(), r.GetSteps()) {
+			c = writeOnly
+		}
 		if r.GetServices() != nil && !proto.Equal(r.GetServices(), w.Services) {
 			w.Services = mergeServices(w.Services, r.GetServices())
 			c = writeOnly

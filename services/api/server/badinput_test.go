@@ -41,6 +41,8 @@ func TestBadInputs(t *testing.T) {
 		{"duplicate name", "POST", "/api/v1/workspaces", map[string]any{"name": "existing"}, 409, "WORKSPACE_NAME_CONFLICT", "name"},
 		{"bad id", "GET", "/api/v1/workspaces/NOT-AN-ID", nil, 400, "WORKSPACE_ID_INVALID", "id"},
 		{"unknown id", "GET", "/api/v1/workspaces/" + missing, nil, 404, "WORKSPACE_NOT_FOUND", "id"},
+		{"timeline bad id", "GET", "/api/v1/workspaces/NOT-AN-ID/timeline", nil, 400, "WORKSPACE_ID_INVALID", "id"},
+		{"timeline unknown id", "GET", "/api/v1/workspaces/" + missing + "/timeline", nil, 404, "WORKSPACE_NOT_FOUND", "id"},
 		{"stop unknown", "POST", "/api/v1/workspaces/" + missing + "/stop", nil, 404, "WORKSPACE_NOT_FOUND", "id"},
 		{"stop while creating", "POST", "/api/v1/workspaces/" + id + "/stop", nil, 409, "WORKSPACE_STOP_NOT_ALLOWED", "state"},
 		{"start while creating", "POST", "/api/v1/workspaces/" + id + "/start", nil, 409, "WORKSPACE_START_NOT_ALLOWED", "state"},
@@ -111,7 +113,7 @@ func TestOpenAPIAndHealth(t *testing.T) {
 	code, doc := call(t, env, http.MethodGet, "/openapi.json", nil)
 	require.Equal(t, http.StatusOK, code)
 	paths := doc["paths"].(map[string]any)
-	for _, p := range []string{"/api/v1/workspaces", "/api/v1/workspaces/{id}", "/api/v1/workspaces/{id}/firewall", "/api/v1/workspaces/{id}/services/{service}/restart"} {
+	for _, p := range []string{"/api/v1/workspaces", "/api/v1/workspaces/{id}", "/api/v1/workspaces/{id}/firewall", "/api/v1/workspaces/{id}/timeline", "/api/v1/workspaces/{id}/services/{service}/restart"} {
 		require.Contains(t, paths, p)
 	}
 

@@ -81,7 +81,7 @@ func TestConsoleOpensAServiceOnItsOwnOrigin(t *testing.T) {
 	require.True(t, disabled(t, ctx, `#open-canvas`), "the canvas is not enabled")
 	require.Equal(t, token, eval[string](t, ctx, `sessionStorage.getItem('aileron.token')`))
 
-	opened := chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return info.Type == "page" })
+	opened := chromedp.WaitNewTarget(ctx, serviceTab("runtime", w.Id))
 	do("open the runtime", chromedp.Click(chromedp.CSS(`#open-runtime`)))
 	id, ok := <-opened
 	require.True(t, ok, "no tab opened")
@@ -99,7 +99,7 @@ func TestConsoleOpensAServiceOnItsOwnOrigin(t *testing.T) {
 	require.Equal(t, "http://runtime--"+w.Id+".localhost:"+port+"/", eval[string](t, tab, `location.href`), "the ticket is gone from the address bar")
 
 	// The Terminal button opens the terminal service the same way.
-	opened = chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return info.Type == "page" })
+	opened = chromedp.WaitNewTarget(ctx, serviceTab("terminal", w.Id))
 	do("open the terminal", waitJS(`!document.querySelector('#action-terminal').disabled`), chromedp.Click(chromedp.CSS(`#action-terminal`)))
 	id, ok = <-opened
 	require.True(t, ok, "no tab opened")
@@ -107,4 +107,13 @@ func TestConsoleOpensAServiceOnItsOwnOrigin(t *testing.T) {
 	defer cancelTerm()
 	steps(t, term)("the terminal's page runs", waitJS(`document.getElementById('out') && document.getElementById('out').textContent !== ''`))
 	require.Equal(t, "http://terminal--"+w.Id+".localhost:"+port+"/", eval[string](t, term, `location.href`))
+}
+
+// serviceTab matches the tab the console opens for a service once it has
+// left about:blank for the service's origin: attaching to it earlier races
+// with that navigation ("Inspected target navigated or closed").
+func serviceTab(service, id string) func(*target.Info) bool {
+	return func(info *target.Info) bool {
+		return info.Type == "page" && strings.Contains(info.URL, "://"+service+"--"+id+".localhost")
+	}
 }

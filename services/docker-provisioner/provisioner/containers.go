@@ -32,8 +32,9 @@ func (p *Provisioner) inspect(ctx context.Context, name string) (c container.Ins
 // (a concurrent or crashed create) is resolved by inspecting again. The
 // container is connected to spec.Connect's networks but not started.
 // exists says whether a list taken just before saw the name; when it did
-// not, create is tried first and no inspect is needed.
-func (p *Provisioner) ensureContainer(ctx context.Context, id string, spec *containerSpec, exists bool) (container.InspectResponse, error) {
+// not, create is tried first and no inspect is needed. created says whether
+// this call created the container (for the timeline).
+func (p *Provisioner) ensureContainer(ctx context.Context, id string, spec *containerSpec, exists bool) (_ container.InspectResponse, created bool, _ error) {
 	for attempt := range 4 {
 		if attempt == 0 && !exists {
 			cid, err := p.create(ctx, spec)
@@ -42,36 +43,38 @@ func (p *Provisioner) ensureContainer(ctx context.Context, id string, spec *cont
 					ContainerJSONBase: &container.ContainerJSONBase{ID: cid, Name: "/" + spec.Name, State: &container.State{}},
 					Config:            spec.Config,
 				}
-				return c, p.connect(ctx, c, spec)
+				return c, true, p.connect(ctx, c, spec)
 			}
 			if !cerrdefs.IsConflict(err) {
-				return container.InspectResponse{}, err
+				return container.InspectResponse{}, false, err
 			}
 		}
 		c, found, err := p.inspect(ctx, spec.Name)
 		if err != nil {
-			return c, err
+			return c, created, err
 		}
 		if !found {
-			if _, err := p.create(ctx, spec); err != nil && !cerrdefs.IsConflict(err) {
-				return c, err
+			_, err := p.create(ctx, spec)
+			if err != nil && !cerrdefs.IsConflict(err) {
+				return c, created, err
 			}
+			created = created || err == nil
 			continue
 		}
 		if !p.owned(c.Config.Labels, id) {
-			return c, fmt.Errorf("container %s: %w", spec.Name, errNotOwned)
+			return c, created, fmt.Errorf("container %s: %w", spec.Name, errNotOwned)
 		}
 		if c.Config.Labels[LabelSpecHash] != spec.hash {
 			p.log.Info("replacing container", "workspace_id", id, "container", spec.Name,
 				"have_hash", c.Config.Labels[LabelSpecHash], "want_hash", spec.hash)
 			if err := p.removeContainer(ctx, c.ID); err != nil {
-				return c, err
+				return c, created, err
 			}
 			continue
 		}
-		return c, p.connect(ctx, c, spec)
+		return c, created, p.connect(ctx, c, spec)
 	}
-	return container.InspectResponse{}, fmt.Errorf("container %s: still conflicting after retries", spec.Name)
+	return container.InspectResponse{}, created, fmt.Errorf("container %s: still conflicting after retries", spec.Name)
 }
 
 func (p *Provisioner) create(ctx context.Context, spec *containerSpec) (string, error) {

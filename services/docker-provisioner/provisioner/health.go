@@ -88,9 +88,10 @@ func (p *Provisioner) probeOnce(ctx context.Context, id, port string, service wo
 
 // awaitHealthy probes every service until all are healthy or wait elapses,
 // backing off from 20ms to 250ms. It returns the last error per unhealthy
-// service. firstMiss, when set, is called once with the errors of the first
-// round that was not all healthy (to report progress early).
-func (p *Provisioner) awaitHealthy(ctx context.Context, id, port string, services []workspace.Service, wait time.Duration, firstMiss func(map[workspace.Service]error)) map[workspace.Service]error {
+// service. passed is called as each service's probe succeeds. firstMiss,
+// when set, is called once with the errors of the first round that was not
+// all healthy (to report progress early).
+func (p *Provisioner) awaitHealthy(ctx context.Context, id, port string, services []workspace.Service, wait time.Duration, passed func(workspace.Service), firstMiss func(map[workspace.Service]error)) map[workspace.Service]error {
 	deadline := p.now().Add(wait)
 	pending := services
 	errs := map[workspace.Service]error{}
@@ -107,6 +108,7 @@ func (p *Provisioner) awaitHealthy(ctx context.Context, id, port string, service
 				still = append(still, s)
 			} else {
 				delete(errs, s)
+				passed(s)
 			}
 			return nil
 		})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/docker/docker/api/types/container"
+
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/workspace"
 )
@@ -16,15 +18,28 @@ func (p *Provisioner) stop(ctx context.Context, w *workspacev1.Workspace) error 
 	if err != nil {
 		return err
 	}
-	var services, gateways []string
+	var services, gateways []container.Summary
 	for _, c := range cs {
 		if roleOf(c.Labels) == roleGateway {
-			gateways = append(gateways, c.ID)
+			gateways = append(gateways, c)
 		} else {
-			services = append(services, c.ID)
+			services = append(services, c)
 		}
 	}
-	stop := func(id string) error { return p.stopContainer(ctx, id) }
+	stop := func(c container.Summary) error {
+		target := c.Labels[LabelService]
+		if roleOf(c.Labels) == roleGateway {
+			target = gatewayTarget
+		}
+		t := p.now()
+		if err := p.stopContainer(ctx, c.ID); err != nil {
+			return err
+		}
+		if c.State == container.StateRunning {
+			p.step(w, workspace.StepContainerStopped, target, t)
+		}
+		return nil
+	}
 	if err := parallel(services, stop); err != nil {
 		return err
 	}
@@ -34,7 +49,7 @@ func (p *Provisioner) stop(ctx context.Context, w *workspacev1.Workspace) error 
 	// A firewall update while stopped is written now and enforced on start
 	// (nothing runs to be let out meanwhile).
 	if len(gateways) == 1 {
-		fp, _, err := p.applyPolicy(ctx, w.Id, gateways[0])
+		fp, _, err := p.applyPolicy(ctx, w.Id, gateways[0].ID)
 		if err != nil {
 			return err
 		}

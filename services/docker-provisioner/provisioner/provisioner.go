@@ -75,6 +75,8 @@ type Provisioner struct {
 	imageSeen map[string]time.Time
 	// crashes holds the recent exits of running workspaces' services.
 	crashes map[string]*crashes
+	// steps holds the timeline steps of each workspace's current generation.
+	steps map[string]*stepLog
 	// started is set once Run has checked the engine and begun working.
 	started atomic.Bool
 	metrics *provMetrics
@@ -108,6 +110,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		reported:      map[string]string{},
 		failedGen:     map[string]int64{},
 		crashes:       map[string]*crashes{},
+		steps:         map[string]*stepLog{},
 		appliedPolicy: map[string]string{}, enforcedPolicy: map[string]string{},
 		appliedSecret: map[string]string{},
 		retries:       map[string]int{},

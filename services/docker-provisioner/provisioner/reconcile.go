@@ -90,13 +90,17 @@ func (p *Provisioner) converge(ctx context.Context, w *workspacev1.Workspace) (t
 	}
 	enabled := enabledServices(w)
 	st := p.newStatus(enabled, workspace.ServicePending)
+	t := p.now()
 	if err := p.ensureVolumes(ctx, w.Id); err != nil {
 		return 0, err
 	}
+	p.step(w, workspace.StepVolumeReady, "", t)
+	t = p.now()
 	nets, err := p.ensureNetworks(ctx, w.Id)
 	if err != nil {
 		return 0, err
 	}
+	p.step(w, workspace.StepNetworksReady, "", t)
 	if failed, err := p.ensureImages(ctx, w, st, enabled); failed || err != nil {
 		return 0, err
 	}
@@ -137,11 +141,13 @@ func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace
 		}
 	}
 	for _, ref := range refs {
+		t := p.now()
 		ok, err := p.hasImage(ctx, ref)
 		if err != nil || ok {
 			if err != nil {
 				return false, err
 			}
+			p.step(w, workspace.StepImagePresent, ref, t)
 			continue
 		}
 		users := p.imageUsers(ref, enabled)
@@ -154,6 +160,7 @@ func (p *Provisioner) ensureImages(ctx context.Context, w *workspacev1.Workspace
 		p.log.Info("pulling image", "workspace_id", w.Id, "image", ref)
 		err = p.pull(ctx, ref, nil)
 		if err == nil {
+			p.step(w, workspace.StepImagePulled, ref, t)
 			for _, s := range users {
 				st.set(s, workspace.ServicePending, "")
 			}
@@ -187,10 +194,11 @@ func (p *Provisioner) imageUsers(ref string, enabled map[workspace.Service]bool)
 // secret files and starts it, then, once the gateway confirms it enforces
 // that policy, reports the firewall revision applied.
 func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspace, nets networks, enabled map[workspace.Service]bool, exists bool) (container.InspectResponse, error) {
-	c, err := p.ensureContainer(ctx, w.Id, p.gatewaySpec(w, nets, enabled), exists)
+	c, err := p.ensureCreated(ctx, w, gatewayTarget, p.gatewaySpec(w, nets, enabled), exists)
 	if err != nil {
 		return c, err
 	}
+	t := p.now()
 	fp, digest, err := p.applyPolicy(ctx, w.Id, c.ID)
 	if err != nil {
 		return c, err
@@ -198,13 +206,8 @@ func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspac
 	if err := p.applySecret(ctx, w.Id, c.ID); err != nil {
 		return c, err
 	}
-	if !c.State.Running {
-		if err := p.start(ctx, c); err != nil {
-			return c, err
-		}
-		if c, _, err = p.inspect(ctx, c.ID); err != nil {
-			return c, err
-		}
+	if c, err = p.ensureStarted(ctx, w, gatewayTarget, c); err != nil {
+		return c, err
 	}
 	port, ok := p.ingressPort(c)
 	if !ok {
@@ -212,6 +215,10 @@ func (p *Provisioner) ensureGateway(ctx context.Context, w *workspacev1.Workspac
 	}
 	if err := p.awaitPolicy(ctx, w.Id, c.ID, port, digest); err != nil {
 		return c, err
+	}
+	if fp != nil {
+		// From the write to the gateway's word that it enforces the policy.
+		p.step(w, workspace.StepFirewallApplied, "", t)
 	}
 	if err := p.reportFirewall(ctx, w.Id, fp); err != nil {
 		p.log.Warn("firewall report failed", "workspace_id", w.Id, "err", err)
@@ -225,24 +232,19 @@ func (p *Provisioner) ensureServices(ctx context.Context, w *workspacev1.Workspa
 	out := map[workspace.Service]container.InspectResponse{}
 	err := parallel(enabledList(enabled), func(s workspace.Service) error {
 		spec := p.serviceSpec(w, s, nets, enabled)
-		c, err := p.ensureContainer(ctx, w.Id, spec, existing[spec.Name])
+		c, err := p.ensureCreated(ctx, w, string(s), spec, existing[spec.Name])
 		if err != nil {
 			return err
 		}
-		if !c.State.Running {
-			// Exited on its own: the workspace was running and this
-			// container has run (a start or restart gets a new generation).
-			if workspace.State(w.State) == workspace.StateRunning && !startedAt(c).IsZero() {
-				if err := p.noteExit(w, s, c); err != nil {
-					return err
-				}
-			}
-			if err := p.start(ctx, c); err != nil {
+		// Exited on its own: the workspace was running and this
+		// container has run (a start or restart gets a new generation).
+		if !c.State.Running && workspace.State(w.State) == workspace.StateRunning && !startedAt(c).IsZero() {
+			if err := p.noteExit(w, s, c); err != nil {
 				return err
 			}
-			if c, _, err = p.inspect(ctx, c.ID); err != nil {
-				return err
-			}
+		}
+		if c, err = p.ensureStarted(ctx, w, string(s), c); err != nil {
+			return err
 		}
 		mu.Lock()
 		out[s] = c
@@ -250,6 +252,37 @@ func (p *Provisioner) ensureServices(ctx context.Context, w *workspacev1.Workspa
 		return nil
 	})
 	return out, err
+}
+
+// gatewayTarget names the egress gateway in timeline steps.
+const gatewayTarget = "gateway"
+
+// ensureCreated is ensureContainer recording a container_created step for
+// target when it created the container (new, or replacing an outdated one).
+func (p *Provisioner) ensureCreated(ctx context.Context, w *workspacev1.Workspace, target string, spec *containerSpec, exists bool) (container.InspectResponse, error) {
+	t := p.now()
+	c, created, err := p.ensureContainer(ctx, w.Id, spec, exists)
+	if err == nil && created {
+		p.step(w, workspace.StepContainerCreated, target, t)
+	}
+	return c, err
+}
+
+// ensureStarted starts c unless it runs, records a container_started step
+// for target, and returns c inspected again.
+func (p *Provisioner) ensureStarted(ctx context.Context, w *workspacev1.Workspace, target string, c container.InspectResponse) (container.InspectResponse, error) {
+	if c.State.Running {
+		return c, nil
+	}
+	t := p.now()
+	if err := p.start(ctx, c); err != nil {
+		return c, err
+	}
+	c, _, err := p.inspect(ctx, c.ID)
+	if err == nil {
+		p.step(w, workspace.StepContainerStarted, target, t)
+	}
+	return c, err
 }
 
 // existing lists the containers of workspace id once per pass: names that
@@ -302,7 +335,17 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 		case <-probeCtx.Done():
 		}
 	}()
-	errs := p.awaitHealthy(probeCtx, w.Id, port, names, time.Duration(p.cfg.HealthWait), func(errs map[workspace.Service]error) {
+	// A health check is timed from its container's start (this pass's
+	// start when the engine did not say).
+	probing := p.now()
+	passed := func(s workspace.Service) {
+		from := startedAt(cs[s])
+		if from.IsZero() {
+			from = probing
+		}
+		p.step(w, workspace.StepHealthCheckPassed, string(s), from)
+	}
+	errs := p.awaitHealthy(probeCtx, w.Id, port, names, time.Duration(p.cfg.HealthWait), passed, func(errs map[workspace.Service]error) {
 		expired := p.judgeHealth(st, names, cs, errs)
 		if len(expired) == 0 {
 			_ = p.report(ctx, w, workspace.PhaseProgressing, "waiting for health checks", "", st)

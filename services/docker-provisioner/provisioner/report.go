@@ -81,7 +81,7 @@ func startedAt(c container.InspectResponse) time.Time {
 func (p *Provisioner) report(ctx context.Context, w *workspacev1.Workspace, phase workspace.Phase, reason string, code errcode.Code, st status) error {
 	r := &eventsv1.StatusReport{
 		WorkspaceId: w.Id, ObservedGeneration: w.Generation, Phase: string(phase), Reason: reason,
-		ErrorCode: string(code), Services: st.proto(), Reporter: Reporter,
+		ErrorCode: string(code), Services: st.proto(), Reporter: Reporter, Steps: p.stepsOf(w),
 	}
 	sent, err := p.publishChanged(ctx, w.Id, event.StatusSubject(w.Id), r, func(t *timestamppb.Timestamp) { r.Time = t })
 	if sent {
@@ -154,6 +154,7 @@ func (p *Provisioner) forget(id string) {
 	delete(p.reported, id+"/fw")
 	delete(p.failedGen, id)
 	delete(p.crashes, id)
+	delete(p.steps, id)
 	delete(p.appliedPolicy, id)
 	delete(p.enforcedPolicy, id)
 	delete(p.appliedSecret, id)

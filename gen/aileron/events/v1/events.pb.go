@@ -138,7 +138,11 @@ type StatusReport struct {
 	// Name of the reporter, e.g. docker-provisioner.
 	Reporter string `protobuf:"bytes,7,opt,name=reporter,proto3" json:"reporter,omitempty"`
 	// Observation time.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	// The steps the provisioner has finished for observed_generation so far,
+	// in order (cumulative: each report repeats the earlier ones). The
+	// orchestrator adds each step once to the workspace's timeline.
+	Steps         []*v1.TimelineStep `protobuf:"bytes,9,rep,name=steps,proto3" json:"steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +229,13 @@ func (x *StatusReport) GetReporter() string {
 func (x *StatusReport) GetTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Time
+	}
+	return nil
+}
+
+func (x *StatusReport) GetSteps() []*v1.TimelineStep {
+	if x != nil {
+		return x.Steps
 	}
 	return nil
 }
@@ -638,7 +649,7 @@ const file_aileron_events_v1_events_proto_rawDesc = "" +
 	"\bsequence\x18\x03 \x01(\x04R\bsequence\x12=\n" +
 	"\tworkspace\x18\x04 \x01(\v2\x1f.aileron.workspace.v1.WorkspaceR\tworkspace\x12\x18\n" +
 	"\aservice\x18\x05 \x01(\tR\aservice\x12.\n" +
-	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xb7\x02\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf1\x02\n" +
 	"\fStatusReport\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12/\n" +
 	"\x13observed_generation\x18\x02 \x01(\x03R\x12observedGeneration\x12\x14\n" +
@@ -648,7 +659,8 @@ const file_aileron_events_v1_events_proto_rawDesc = "" +
 	"error_code\x18\x05 \x01(\tR\terrorCode\x12:\n" +
 	"\bservices\x18\x06 \x01(\v2\x1e.aileron.workspace.v1.ServicesR\bservices\x12\x1a\n" +
 	"\breporter\x18\a \x01(\tR\breporter\x12.\n" +
-	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x84\x03\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x128\n" +
+	"\x05steps\x18\t \x03(\v2\".aileron.workspace.v1.TimelineStepR\x05steps\"\x84\x03\n" +
 	"\x0eFirewallReport\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x14\n" +
@@ -709,21 +721,23 @@ var file_aileron_events_v1_events_proto_goTypes = []any{
 	(*v1.Workspace)(nil),          // 6: aileron.workspace.v1.Workspace
 	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 	(*v1.Services)(nil),           // 8: aileron.workspace.v1.Services
+	(*v1.TimelineStep)(nil),       // 9: aileron.workspace.v1.TimelineStep
 }
 var file_aileron_events_v1_events_proto_depIdxs = []int32{
 	6, // 0: aileron.events.v1.WorkspaceEvent.workspace:type_name -> aileron.workspace.v1.Workspace
 	7, // 1: aileron.events.v1.WorkspaceEvent.time:type_name -> google.protobuf.Timestamp
 	8, // 2: aileron.events.v1.StatusReport.services:type_name -> aileron.workspace.v1.Services
 	7, // 3: aileron.events.v1.StatusReport.time:type_name -> google.protobuf.Timestamp
-	7, // 4: aileron.events.v1.FirewallReport.time:type_name -> google.protobuf.Timestamp
-	4, // 5: aileron.events.v1.FirewallPolicy.workspace:type_name -> aileron.events.v1.GroupPolicy
-	4, // 6: aileron.events.v1.FirewallPolicy.browser:type_name -> aileron.events.v1.GroupPolicy
-	7, // 7: aileron.events.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	9, // 4: aileron.events.v1.StatusReport.steps:type_name -> aileron.workspace.v1.TimelineStep
+	7, // 5: aileron.events.v1.FirewallReport.time:type_name -> google.protobuf.Timestamp
+	4, // 6: aileron.events.v1.FirewallPolicy.workspace:type_name -> aileron.events.v1.GroupPolicy
+	4, // 7: aileron.events.v1.FirewallPolicy.browser:type_name -> aileron.events.v1.GroupPolicy
+	7, // 8: aileron.events.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_aileron_events_v1_events_proto_init() }

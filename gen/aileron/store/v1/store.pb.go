@@ -36,7 +36,11 @@ type WorkspaceRecord struct {
 	// between the write and the publish, the recovery pass finds the stream's last
 	// event for the workspace older than event_sequence and publishes this one
 	// again (deduplicated by Nats-Msg-Id).
-	LastEvent     *v11.WorkspaceEvent `protobuf:"bytes,3,opt,name=last_event,json=lastEvent,proto3" json:"last_event,omitempty"`
+	LastEvent *v11.WorkspaceEvent `protobuf:"bytes,3,opt,name=last_event,json=lastEvent,proto3" json:"last_event,omitempty"`
+	// The workspace's last lifecycle transitions with their steps, oldest
+	// first (bounded; see GetWorkspaceTimeline). Kept here rather than in the
+	// Workspace so lists and watches do not carry it.
+	Transitions   []*v1.Transition `protobuf:"bytes,4,rep,name=transitions,proto3" json:"transitions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -88,6 +92,13 @@ func (x *WorkspaceRecord) GetEventSequence() uint64 {
 func (x *WorkspaceRecord) GetLastEvent() *v11.WorkspaceEvent {
 	if x != nil {
 		return x.LastEvent
+	}
+	return nil
+}
+
+func (x *WorkspaceRecord) GetTransitions() []*v1.Transition {
+	if x != nil {
+		return x.Transitions
 	}
 	return nil
 }
@@ -147,12 +158,13 @@ var File_aileron_store_v1_store_proto protoreflect.FileDescriptor
 
 const file_aileron_store_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x1caileron/store/v1/store.proto\x12\x10aileron.store.v1\x1a\x1eaileron/events/v1/events.proto\x1a$aileron/workspace/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x01\n" +
+	"\x1caileron/store/v1/store.proto\x12\x10aileron.store.v1\x1a\x1eaileron/events/v1/events.proto\x1a$aileron/workspace/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x01\n" +
 	"\x0fWorkspaceRecord\x12=\n" +
 	"\tworkspace\x18\x01 \x01(\v2\x1f.aileron.workspace.v1.WorkspaceR\tworkspace\x12%\n" +
 	"\x0eevent_sequence\x18\x02 \x01(\x04R\reventSequence\x12@\n" +
 	"\n" +
-	"last_event\x18\x03 \x01(\v2!.aileron.events.v1.WorkspaceEventR\tlastEvent\"\xa7\x01\n" +
+	"last_event\x18\x03 \x01(\v2!.aileron.events.v1.WorkspaceEventR\tlastEvent\x12B\n" +
+	"\vtransitions\x18\x04 \x03(\v2 .aileron.workspace.v1.TransitionR\vtransitions\"\xa7\x01\n" +
 	"\vQuotaClaims\x12A\n" +
 	"\x06claims\x18\x01 \x03(\v2).aileron.store.v1.QuotaClaims.ClaimsEntryR\x06claims\x1aU\n" +
 	"\vClaimsEntry\x12\x10\n" +
@@ -178,18 +190,20 @@ var file_aileron_store_v1_store_proto_goTypes = []any{
 	nil,                           // 2: aileron.store.v1.QuotaClaims.ClaimsEntry
 	(*v1.Workspace)(nil),          // 3: aileron.workspace.v1.Workspace
 	(*v11.WorkspaceEvent)(nil),    // 4: aileron.events.v1.WorkspaceEvent
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*v1.Transition)(nil),         // 5: aileron.workspace.v1.Transition
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_aileron_store_v1_store_proto_depIdxs = []int32{
 	3, // 0: aileron.store.v1.WorkspaceRecord.workspace:type_name -> aileron.workspace.v1.Workspace
 	4, // 1: aileron.store.v1.WorkspaceRecord.last_event:type_name -> aileron.events.v1.WorkspaceEvent
-	2, // 2: aileron.store.v1.QuotaClaims.claims:type_name -> aileron.store.v1.QuotaClaims.ClaimsEntry
-	5, // 3: aileron.store.v1.QuotaClaims.ClaimsEntry.value:type_name -> google.protobuf.Timestamp
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 2: aileron.store.v1.WorkspaceRecord.transitions:type_name -> aileron.workspace.v1.Transition
+	2, // 3: aileron.store.v1.QuotaClaims.claims:type_name -> aileron.store.v1.QuotaClaims.ClaimsEntry
+	6, // 4: aileron.store.v1.QuotaClaims.ClaimsEntry.value:type_name -> google.protobuf.Timestamp
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_aileron_store_v1_store_proto_init() }

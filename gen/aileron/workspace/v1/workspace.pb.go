@@ -11,6 +11,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1673,6 +1674,287 @@ func (x *WatchWorkspacesResponse) GetWorkspace() *Workspace {
 	return nil
 }
 
+// GetWorkspaceTimelineRequest names a workspace.
+type GetWorkspaceTimelineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Workspace id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkspaceTimelineRequest) Reset() {
+	*x = GetWorkspaceTimelineRequest{}
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkspaceTimelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkspaceTimelineRequest) ProtoMessage() {}
+
+func (x *GetWorkspaceTimelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkspaceTimelineRequest.ProtoReflect.Descriptor instead.
+func (*GetWorkspaceTimelineRequest) Descriptor() ([]byte, []int) {
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetWorkspaceTimelineRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetWorkspaceTimelineResponse is the timeline of a workspace.
+type GetWorkspaceTimelineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Workspace id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The last transitions (at most 3), oldest first.
+	Transitions   []*Transition `protobuf:"bytes,2,rep,name=transitions,proto3" json:"transitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkspaceTimelineResponse) Reset() {
+	*x = GetWorkspaceTimelineResponse{}
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkspaceTimelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkspaceTimelineResponse) ProtoMessage() {}
+
+func (x *GetWorkspaceTimelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkspaceTimelineResponse.ProtoReflect.Descriptor instead.
+func (*GetWorkspaceTimelineResponse) Descriptor() ([]byte, []int) {
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetWorkspaceTimelineResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetWorkspaceTimelineResponse) GetTransitions() []*Transition {
+	if x != nil {
+		return x.Transitions
+	}
+	return nil
+}
+
+// Transition is one lifecycle transition of a workspace, from the command
+// that started it to the state it ended in, with the steps it took.
+type Transition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transitional state it went through: creating, stopping, starting,
+	// restarting or deleting.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// The state it ended in: running, stopped or failed; empty while under way.
+	Result string `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
+	// The workspace generation the command wrote.
+	Generation int64 `protobuf:"varint,3,opt,name=generation,proto3" json:"generation,omitempty"`
+	// When the API accepted the command.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// When the orchestrator recorded the result; unset while under way.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The steps (at most 64), in order of their start: requested, then what
+	// the provisioner reported, then the result.
+	Steps         []*TimelineStep `protobuf:"bytes,6,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Transition) Reset() {
+	*x = Transition{}
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transition) ProtoMessage() {}
+
+func (x *Transition) ProtoReflect() protoreflect.Message {
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transition.ProtoReflect.Descriptor instead.
+func (*Transition) Descriptor() ([]byte, []int) {
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Transition) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Transition) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *Transition) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *Transition) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Transition) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *Transition) GetSteps() []*TimelineStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+// TimelineStep is one step of a transition.
+type TimelineStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happened: requested, volume_ready, networks_ready, image_present,
+	// image_pulled, container_created, container_started, firewall_applied,
+	// health_check_passed, containers_stopped, resources_removed, running,
+	// stopped or failed.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What it happened to: a service (runtime, terminal, browser, canvas,
+	// gateway) or an image; empty when the step is about the whole workspace.
+	Target string `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	// When the step started.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// How long it took.
+	Duration *durationpb.Duration `protobuf:"bytes,4,opt,name=duration,proto3" json:"duration,omitempty"`
+	// Who observed it: api or the provisioner's name (e.g. docker-provisioner).
+	Reporter      string `protobuf:"bytes,5,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineStep) Reset() {
+	*x = TimelineStep{}
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineStep) ProtoMessage() {}
+
+func (x *TimelineStep) ProtoReflect() protoreflect.Message {
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineStep.ProtoReflect.Descriptor instead.
+func (*TimelineStep) Descriptor() ([]byte, []int) {
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TimelineStep) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TimelineStep) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *TimelineStep) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *TimelineStep) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *TimelineStep) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
 // CreateWorkspaceResponse carries the workspace.
 type CreateWorkspaceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1684,7 +1966,7 @@ type CreateWorkspaceResponse struct {
 
 func (x *CreateWorkspaceResponse) Reset() {
 	*x = CreateWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[21]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1978,7 @@ func (x *CreateWorkspaceResponse) String() string {
 func (*CreateWorkspaceResponse) ProtoMessage() {}
 
 func (x *CreateWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[21]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1991,7 @@ func (x *CreateWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*CreateWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{21}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1730,7 +2012,7 @@ type GetWorkspaceResponse struct {
 
 func (x *GetWorkspaceResponse) Reset() {
 	*x = GetWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[22]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +2024,7 @@ func (x *GetWorkspaceResponse) String() string {
 func (*GetWorkspaceResponse) ProtoMessage() {}
 
 func (x *GetWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[22]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +2037,7 @@ func (x *GetWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{22}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1776,7 +2058,7 @@ type StopWorkspaceResponse struct {
 
 func (x *StopWorkspaceResponse) Reset() {
 	*x = StopWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[23]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1788,7 +2070,7 @@ func (x *StopWorkspaceResponse) String() string {
 func (*StopWorkspaceResponse) ProtoMessage() {}
 
 func (x *StopWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[23]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1801,7 +2083,7 @@ func (x *StopWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*StopWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{23}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StopWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1822,7 +2104,7 @@ type StartWorkspaceResponse struct {
 
 func (x *StartWorkspaceResponse) Reset() {
 	*x = StartWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[24]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +2116,7 @@ func (x *StartWorkspaceResponse) String() string {
 func (*StartWorkspaceResponse) ProtoMessage() {}
 
 func (x *StartWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[24]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +2129,7 @@ func (x *StartWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*StartWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{24}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StartWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1868,7 +2150,7 @@ type RestartWorkspaceResponse struct {
 
 func (x *RestartWorkspaceResponse) Reset() {
 	*x = RestartWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[25]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +2162,7 @@ func (x *RestartWorkspaceResponse) String() string {
 func (*RestartWorkspaceResponse) ProtoMessage() {}
 
 func (x *RestartWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[25]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +2175,7 @@ func (x *RestartWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*RestartWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{25}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RestartWorkspaceResponse) GetWorkspace() *Workspace {
@@ -1914,7 +2196,7 @@ type RestartServiceResponse struct {
 
 func (x *RestartServiceResponse) Reset() {
 	*x = RestartServiceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[26]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2208,7 @@ func (x *RestartServiceResponse) String() string {
 func (*RestartServiceResponse) ProtoMessage() {}
 
 func (x *RestartServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[26]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2221,7 @@ func (x *RestartServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartServiceResponse.ProtoReflect.Descriptor instead.
 func (*RestartServiceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{26}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RestartServiceResponse) GetWorkspace() *Workspace {
@@ -1960,7 +2242,7 @@ type DeleteWorkspaceResponse struct {
 
 func (x *DeleteWorkspaceResponse) Reset() {
 	*x = DeleteWorkspaceResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[27]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2254,7 @@ func (x *DeleteWorkspaceResponse) String() string {
 func (*DeleteWorkspaceResponse) ProtoMessage() {}
 
 func (x *DeleteWorkspaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[27]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2267,7 @@ func (x *DeleteWorkspaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWorkspaceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWorkspaceResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{27}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteWorkspaceResponse) GetWorkspace() *Workspace {
@@ -2006,7 +2288,7 @@ type GetFirewallResponse struct {
 
 func (x *GetFirewallResponse) Reset() {
 	*x = GetFirewallResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[28]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2018,7 +2300,7 @@ func (x *GetFirewallResponse) String() string {
 func (*GetFirewallResponse) ProtoMessage() {}
 
 func (x *GetFirewallResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[28]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2031,7 +2313,7 @@ func (x *GetFirewallResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFirewallResponse.ProtoReflect.Descriptor instead.
 func (*GetFirewallResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{28}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetFirewallResponse) GetFirewall() *Firewall {
@@ -2052,7 +2334,7 @@ type UpdateFirewallResponse struct {
 
 func (x *UpdateFirewallResponse) Reset() {
 	*x = UpdateFirewallResponse{}
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[29]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2346,7 @@ func (x *UpdateFirewallResponse) String() string {
 func (*UpdateFirewallResponse) ProtoMessage() {}
 
 func (x *UpdateFirewallResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[29]
+	mi := &file_aileron_workspace_v1_workspace_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2359,7 @@ func (x *UpdateFirewallResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFirewallResponse.ProtoReflect.Descriptor instead.
 func (*UpdateFirewallResponse) Descriptor() ([]byte, []int) {
-	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{29}
+	return file_aileron_workspace_v1_workspace_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateFirewallResponse) GetFirewall() *Firewall {
@@ -2091,7 +2373,7 @@ var File_aileron_workspace_v1_workspace_proto protoreflect.FileDescriptor
 
 const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\n" +
-	"$aileron/workspace/v1/workspace.proto\x12\x14aileron.workspace.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xca\t\n" +
+	"$aileron/workspace/v1/workspace.proto\x12\x14aileron.workspace.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xca\t\n" +
 	"\tWorkspace\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2225,7 +2507,30 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"l\n" +
 	"\x17WatchWorkspacesResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12=\n" +
-	"\tworkspace\x18\x02 \x01(\v2\x1f.aileron.workspace.v1.WorkspaceR\tworkspace\"X\n" +
+	"\tworkspace\x18\x02 \x01(\v2\x1f.aileron.workspace.v1.WorkspaceR\tworkspace\"-\n" +
+	"\x1bGetWorkspaceTimelineRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"r\n" +
+	"\x1cGetWorkspaceTimelineResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12B\n" +
+	"\vtransitions\x18\x02 \x03(\v2 .aileron.workspace.v1.TransitionR\vtransitions\"\x86\x02\n" +
+	"\n" +
+	"Transition\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x16\n" +
+	"\x06result\x18\x02 \x01(\tR\x06result\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x03 \x01(\x03R\n" +
+	"generation\x129\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x128\n" +
+	"\x05steps\x18\x06 \x03(\v2\".aileron.workspace.v1.TimelineStepR\x05steps\"\xc8\x01\n" +
+	"\fTimelineStep\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bduration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x1a\n" +
+	"\breporter\x18\x05 \x01(\tR\breporter\"X\n" +
 	"\x17CreateWorkspaceResponse\x12=\n" +
 	"\tworkspace\x18\x01 \x01(\v2\x1f.aileron.workspace.v1.WorkspaceR\tworkspace\"U\n" +
 	"\x14GetWorkspaceResponse\x12=\n" +
@@ -2243,7 +2548,7 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x13GetFirewallResponse\x12:\n" +
 	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall\"T\n" +
 	"\x16UpdateFirewallResponse\x12:\n" +
-	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall2\xe4\x0f\n" +
+	"\bfirewall\x18\x01 \x01(\v2\x1e.aileron.workspace.v1.FirewallR\bfirewall2\x8e\x11\n" +
 	"\x10WorkspaceService\x12\x98\x01\n" +
 	"\x0fCreateWorkspace\x12,.aileron.workspace.v1.CreateWorkspaceRequest\x1a-.aileron.workspace.v1.CreateWorkspaceResponse\"(\x82\xd3\xe4\x93\x02\":\x01*b\tworkspace\"\x12/api/v1/workspaces\x12\x87\x01\n" +
 	"\x0eListWorkspaces\x12+.aileron.workspace.v1.ListWorkspacesRequest\x1a,.aileron.workspace.v1.ListWorkspacesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/workspaces\x12\x91\x01\n" +
@@ -2255,7 +2560,8 @@ const file_aileron_workspace_v1_workspace_proto_rawDesc = "" +
 	"\x0fDeleteWorkspace\x12,.aileron.workspace.v1.DeleteWorkspaceRequest\x1a-.aileron.workspace.v1.DeleteWorkspaceResponse\"*\x82\xd3\xe4\x93\x02$b\tworkspace*\x17/api/v1/workspaces/{id}\x12\x96\x01\n" +
 	"\vGetFirewall\x12(.aileron.workspace.v1.GetFirewallRequest\x1a).aileron.workspace.v1.GetFirewallResponse\"2\x82\xd3\xe4\x93\x02,b\bfirewall\x12 /api/v1/workspaces/{id}/firewall\x12\xa2\x01\n" +
 	"\x0eUpdateFirewall\x12+.aileron.workspace.v1.UpdateFirewallRequest\x1a,.aileron.workspace.v1.UpdateFirewallResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\bfirewall\x1a /api/v1/workspaces/{id}/firewall\x12\xb9\x01\n" +
-	"\x14OpenWorkspaceService\x121.aileron.workspace.v1.OpenWorkspaceServiceRequest\x1a2.aileron.workspace.v1.OpenWorkspaceServiceResponse\":\x82\xd3\xe4\x93\x024:\x01*\"//api/v1/workspaces/{id}/services/{service}:open\x12\x92\x01\n" +
+	"\x14OpenWorkspaceService\x121.aileron.workspace.v1.OpenWorkspaceServiceRequest\x1a2.aileron.workspace.v1.OpenWorkspaceServiceResponse\":\x82\xd3\xe4\x93\x024:\x01*\"//api/v1/workspaces/{id}/services/{service}:open\x12\xa7\x01\n" +
+	"\x14GetWorkspaceTimeline\x121.aileron.workspace.v1.GetWorkspaceTimelineRequest\x1a2.aileron.workspace.v1.GetWorkspaceTimelineResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /api/v1/workspaces/{id}/timeline\x12\x92\x01\n" +
 	"\x0fWatchWorkspaces\x12,.aileron.workspace.v1.WatchWorkspacesRequest\x1a-.aileron.workspace.v1.WatchWorkspacesResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/workspaces:watch0\x01B\xfd\x05\x92A\xc7\x05\x12\xe5\x03\n" +
 	"\x16Aileron Workspaces API\x12\xc6\x03Create, start, stop, restart and delete agent workspaces (agent runtime, in-browser terminal, headless Chrome and an optional canvas) and manage each workspace's egress firewall. Every mutating call is asynchronous: it records the desired state and answers at once with the workspace; provisioners converge on it and the workspace's state follows (poll GET or watch /api/v1/workspaces:watch). Errors carry a stable machine-readable code; see docs/api.md.2\x02v1Z\xce\x01\n" +
 	"\xcb\x01\n" +
@@ -2276,7 +2582,7 @@ func file_aileron_workspace_v1_workspace_proto_rawDescGZIP() []byte {
 	return file_aileron_workspace_v1_workspace_proto_rawDescData
 }
 
-var file_aileron_workspace_v1_workspace_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_aileron_workspace_v1_workspace_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_aileron_workspace_v1_workspace_proto_goTypes = []any{
 	(*Workspace)(nil),                    // 0: aileron.workspace.v1.Workspace
 	(*Services)(nil),                     // 1: aileron.workspace.v1.Services
@@ -2299,77 +2605,90 @@ var file_aileron_workspace_v1_workspace_proto_goTypes = []any{
 	(*UpdateFirewallRequest)(nil),        // 18: aileron.workspace.v1.UpdateFirewallRequest
 	(*WatchWorkspacesRequest)(nil),       // 19: aileron.workspace.v1.WatchWorkspacesRequest
 	(*WatchWorkspacesResponse)(nil),      // 20: aileron.workspace.v1.WatchWorkspacesResponse
-	(*CreateWorkspaceResponse)(nil),      // 21: aileron.workspace.v1.CreateWorkspaceResponse
-	(*GetWorkspaceResponse)(nil),         // 22: aileron.workspace.v1.GetWorkspaceResponse
-	(*StopWorkspaceResponse)(nil),        // 23: aileron.workspace.v1.StopWorkspaceResponse
-	(*StartWorkspaceResponse)(nil),       // 24: aileron.workspace.v1.StartWorkspaceResponse
-	(*RestartWorkspaceResponse)(nil),     // 25: aileron.workspace.v1.RestartWorkspaceResponse
-	(*RestartServiceResponse)(nil),       // 26: aileron.workspace.v1.RestartServiceResponse
-	(*DeleteWorkspaceResponse)(nil),      // 27: aileron.workspace.v1.DeleteWorkspaceResponse
-	(*GetFirewallResponse)(nil),          // 28: aileron.workspace.v1.GetFirewallResponse
-	(*UpdateFirewallResponse)(nil),       // 29: aileron.workspace.v1.UpdateFirewallResponse
-	(*timestamppb.Timestamp)(nil),        // 30: google.protobuf.Timestamp
+	(*GetWorkspaceTimelineRequest)(nil),  // 21: aileron.workspace.v1.GetWorkspaceTimelineRequest
+	(*GetWorkspaceTimelineResponse)(nil), // 22: aileron.workspace.v1.GetWorkspaceTimelineResponse
+	(*Transition)(nil),                   // 23: aileron.workspace.v1.Transition
+	(*TimelineStep)(nil),                 // 24: aileron.workspace.v1.TimelineStep
+	(*CreateWorkspaceResponse)(nil),      // 25: aileron.workspace.v1.CreateWorkspaceResponse
+	(*GetWorkspaceResponse)(nil),         // 26: aileron.workspace.v1.GetWorkspaceResponse
+	(*StopWorkspaceResponse)(nil),        // 27: aileron.workspace.v1.StopWorkspaceResponse
+	(*StartWorkspaceResponse)(nil),       // 28: aileron.workspace.v1.StartWorkspaceResponse
+	(*RestartWorkspaceResponse)(nil),     // 29: aileron.workspace.v1.RestartWorkspaceResponse
+	(*RestartServiceResponse)(nil),       // 30: aileron.workspace.v1.RestartServiceResponse
+	(*DeleteWorkspaceResponse)(nil),      // 31: aileron.workspace.v1.DeleteWorkspaceResponse
+	(*GetFirewallResponse)(nil),          // 32: aileron.workspace.v1.GetFirewallResponse
+	(*UpdateFirewallResponse)(nil),       // 33: aileron.workspace.v1.UpdateFirewallResponse
+	(*timestamppb.Timestamp)(nil),        // 34: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),          // 35: google.protobuf.Duration
 }
 var file_aileron_workspace_v1_workspace_proto_depIdxs = []int32{
 	1,  // 0: aileron.workspace.v1.Workspace.services:type_name -> aileron.workspace.v1.Services
 	4,  // 1: aileron.workspace.v1.Workspace.firewall_status:type_name -> aileron.workspace.v1.FirewallStatus
 	3,  // 2: aileron.workspace.v1.Workspace.operations:type_name -> aileron.workspace.v1.Operations
-	30, // 3: aileron.workspace.v1.Workspace.state_deadline_time:type_name -> google.protobuf.Timestamp
-	30, // 4: aileron.workspace.v1.Workspace.create_time:type_name -> google.protobuf.Timestamp
-	30, // 5: aileron.workspace.v1.Workspace.update_time:type_name -> google.protobuf.Timestamp
+	34, // 3: aileron.workspace.v1.Workspace.state_deadline_time:type_name -> google.protobuf.Timestamp
+	34, // 4: aileron.workspace.v1.Workspace.create_time:type_name -> google.protobuf.Timestamp
+	34, // 5: aileron.workspace.v1.Workspace.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 6: aileron.workspace.v1.Services.runtime:type_name -> aileron.workspace.v1.ServiceStatus
 	2,  // 7: aileron.workspace.v1.Services.terminal:type_name -> aileron.workspace.v1.ServiceStatus
 	2,  // 8: aileron.workspace.v1.Services.browser:type_name -> aileron.workspace.v1.ServiceStatus
 	2,  // 9: aileron.workspace.v1.Services.canvas:type_name -> aileron.workspace.v1.ServiceStatus
-	30, // 10: aileron.workspace.v1.ServiceStatus.last_restart_time:type_name -> google.protobuf.Timestamp
-	30, // 11: aileron.workspace.v1.Operations.restart_workspace_time:type_name -> google.protobuf.Timestamp
-	30, // 12: aileron.workspace.v1.Operations.restart_runtime_time:type_name -> google.protobuf.Timestamp
-	30, // 13: aileron.workspace.v1.Operations.restart_terminal_time:type_name -> google.protobuf.Timestamp
-	30, // 14: aileron.workspace.v1.Operations.restart_browser_time:type_name -> google.protobuf.Timestamp
-	30, // 15: aileron.workspace.v1.Operations.restart_canvas_time:type_name -> google.protobuf.Timestamp
-	30, // 16: aileron.workspace.v1.FirewallStatus.update_time:type_name -> google.protobuf.Timestamp
+	34, // 10: aileron.workspace.v1.ServiceStatus.last_restart_time:type_name -> google.protobuf.Timestamp
+	34, // 11: aileron.workspace.v1.Operations.restart_workspace_time:type_name -> google.protobuf.Timestamp
+	34, // 12: aileron.workspace.v1.Operations.restart_runtime_time:type_name -> google.protobuf.Timestamp
+	34, // 13: aileron.workspace.v1.Operations.restart_terminal_time:type_name -> google.protobuf.Timestamp
+	34, // 14: aileron.workspace.v1.Operations.restart_browser_time:type_name -> google.protobuf.Timestamp
+	34, // 15: aileron.workspace.v1.Operations.restart_canvas_time:type_name -> google.protobuf.Timestamp
+	34, // 16: aileron.workspace.v1.FirewallStatus.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 17: aileron.workspace.v1.ListWorkspacesResponse.workspaces:type_name -> aileron.workspace.v1.Workspace
-	30, // 18: aileron.workspace.v1.OpenWorkspaceServiceResponse.expire_time:type_name -> google.protobuf.Timestamp
+	34, // 18: aileron.workspace.v1.OpenWorkspaceServiceResponse.expire_time:type_name -> google.protobuf.Timestamp
 	4,  // 19: aileron.workspace.v1.Firewall.status:type_name -> aileron.workspace.v1.FirewallStatus
 	0,  // 20: aileron.workspace.v1.WatchWorkspacesResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 21: aileron.workspace.v1.CreateWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 22: aileron.workspace.v1.GetWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 23: aileron.workspace.v1.StopWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 24: aileron.workspace.v1.StartWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 25: aileron.workspace.v1.RestartWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 26: aileron.workspace.v1.RestartServiceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	0,  // 27: aileron.workspace.v1.DeleteWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
-	17, // 28: aileron.workspace.v1.GetFirewallResponse.firewall:type_name -> aileron.workspace.v1.Firewall
-	17, // 29: aileron.workspace.v1.UpdateFirewallResponse.firewall:type_name -> aileron.workspace.v1.Firewall
-	5,  // 30: aileron.workspace.v1.WorkspaceService.CreateWorkspace:input_type -> aileron.workspace.v1.CreateWorkspaceRequest
-	6,  // 31: aileron.workspace.v1.WorkspaceService.ListWorkspaces:input_type -> aileron.workspace.v1.ListWorkspacesRequest
-	8,  // 32: aileron.workspace.v1.WorkspaceService.GetWorkspace:input_type -> aileron.workspace.v1.GetWorkspaceRequest
-	9,  // 33: aileron.workspace.v1.WorkspaceService.StopWorkspace:input_type -> aileron.workspace.v1.StopWorkspaceRequest
-	10, // 34: aileron.workspace.v1.WorkspaceService.StartWorkspace:input_type -> aileron.workspace.v1.StartWorkspaceRequest
-	11, // 35: aileron.workspace.v1.WorkspaceService.RestartWorkspace:input_type -> aileron.workspace.v1.RestartWorkspaceRequest
-	12, // 36: aileron.workspace.v1.WorkspaceService.RestartService:input_type -> aileron.workspace.v1.RestartServiceRequest
-	15, // 37: aileron.workspace.v1.WorkspaceService.DeleteWorkspace:input_type -> aileron.workspace.v1.DeleteWorkspaceRequest
-	16, // 38: aileron.workspace.v1.WorkspaceService.GetFirewall:input_type -> aileron.workspace.v1.GetFirewallRequest
-	18, // 39: aileron.workspace.v1.WorkspaceService.UpdateFirewall:input_type -> aileron.workspace.v1.UpdateFirewallRequest
-	13, // 40: aileron.workspace.v1.WorkspaceService.OpenWorkspaceService:input_type -> aileron.workspace.v1.OpenWorkspaceServiceRequest
-	19, // 41: aileron.workspace.v1.WorkspaceService.WatchWorkspaces:input_type -> aileron.workspace.v1.WatchWorkspacesRequest
-	21, // 42: aileron.workspace.v1.WorkspaceService.CreateWorkspace:output_type -> aileron.workspace.v1.CreateWorkspaceResponse
-	7,  // 43: aileron.workspace.v1.WorkspaceService.ListWorkspaces:output_type -> aileron.workspace.v1.ListWorkspacesResponse
-	22, // 44: aileron.workspace.v1.WorkspaceService.GetWorkspace:output_type -> aileron.workspace.v1.GetWorkspaceResponse
-	23, // 45: aileron.workspace.v1.WorkspaceService.StopWorkspace:output_type -> aileron.workspace.v1.StopWorkspaceResponse
-	24, // 46: aileron.workspace.v1.WorkspaceService.StartWorkspace:output_type -> aileron.workspace.v1.StartWorkspaceResponse
-	25, // 47: aileron.workspace.v1.WorkspaceService.RestartWorkspace:output_type -> aileron.workspace.v1.RestartWorkspaceResponse
-	26, // 48: aileron.workspace.v1.WorkspaceService.RestartService:output_type -> aileron.workspace.v1.RestartServiceResponse
-	27, // 49: aileron.workspace.v1.WorkspaceService.DeleteWorkspace:output_type -> aileron.workspace.v1.DeleteWorkspaceResponse
-	28, // 50: aileron.workspace.v1.WorkspaceService.GetFirewall:output_type -> aileron.workspace.v1.GetFirewallResponse
-	29, // 51: aileron.workspace.v1.WorkspaceService.UpdateFirewall:output_type -> aileron.workspace.v1.UpdateFirewallResponse
-	14, // 52: aileron.workspace.v1.WorkspaceService.OpenWorkspaceService:output_type -> aileron.workspace.v1.OpenWorkspaceServiceResponse
-	20, // 53: aileron.workspace.v1.WorkspaceService.WatchWorkspaces:output_type -> aileron.workspace.v1.WatchWorkspacesResponse
-	42, // [42:54] is the sub-list for method output_type
-	30, // [30:42] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	23, // 21: aileron.workspace.v1.GetWorkspaceTimelineResponse.transitions:type_name -> aileron.workspace.v1.Transition
+	34, // 22: aileron.workspace.v1.Transition.start_time:type_name -> google.protobuf.Timestamp
+	34, // 23: aileron.workspace.v1.Transition.end_time:type_name -> google.protobuf.Timestamp
+	24, // 24: aileron.workspace.v1.Transition.steps:type_name -> aileron.workspace.v1.TimelineStep
+	34, // 25: aileron.workspace.v1.TimelineStep.start_time:type_name -> google.protobuf.Timestamp
+	35, // 26: aileron.workspace.v1.TimelineStep.duration:type_name -> google.protobuf.Duration
+	0,  // 27: aileron.workspace.v1.CreateWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 28: aileron.workspace.v1.GetWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 29: aileron.workspace.v1.StopWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 30: aileron.workspace.v1.StartWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 31: aileron.workspace.v1.RestartWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 32: aileron.workspace.v1.RestartServiceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	0,  // 33: aileron.workspace.v1.DeleteWorkspaceResponse.workspace:type_name -> aileron.workspace.v1.Workspace
+	17, // 34: aileron.workspace.v1.GetFirewallResponse.firewall:type_name -> aileron.workspace.v1.Firewall
+	17, // 35: aileron.workspace.v1.UpdateFirewallResponse.firewall:type_name -> aileron.workspace.v1.Firewall
+	5,  // 36: aileron.workspace.v1.WorkspaceService.CreateWorkspace:input_type -> aileron.workspace.v1.CreateWorkspaceRequest
+	6,  // 37: aileron.workspace.v1.WorkspaceService.ListWorkspaces:input_type -> aileron.workspace.v1.ListWorkspacesRequest
+	8,  // 38: aileron.workspace.v1.WorkspaceService.GetWorkspace:input_type -> aileron.workspace.v1.GetWorkspaceRequest
+	9,  // 39: aileron.workspace.v1.WorkspaceService.StopWorkspace:input_type -> aileron.workspace.v1.StopWorkspaceRequest
+	10, // 40: aileron.workspace.v1.WorkspaceService.StartWorkspace:input_type -> aileron.workspace.v1.StartWorkspaceRequest
+	11, // 41: aileron.workspace.v1.WorkspaceService.RestartWorkspace:input_type -> aileron.workspace.v1.RestartWorkspaceRequest
+	12, // 42: aileron.workspace.v1.WorkspaceService.RestartService:input_type -> aileron.workspace.v1.RestartServiceRequest
+	15, // 43: aileron.workspace.v1.WorkspaceService.DeleteWorkspace:input_type -> aileron.workspace.v1.DeleteWorkspaceRequest
+	16, // 44: aileron.workspace.v1.WorkspaceService.GetFirewall:input_type -> aileron.workspace.v1.GetFirewallRequest
+	18, // 45: aileron.workspace.v1.WorkspaceService.UpdateFirewall:input_type -> aileron.workspace.v1.UpdateFirewallRequest
+	13, // 46: aileron.workspace.v1.WorkspaceService.OpenWorkspaceService:input_type -> aileron.workspace.v1.OpenWorkspaceServiceRequest
+	21, // 47: aileron.workspace.v1.WorkspaceService.GetWorkspaceTimeline:input_type -> aileron.workspace.v1.GetWorkspaceTimelineRequest
+	19, // 48: aileron.workspace.v1.WorkspaceService.WatchWorkspaces:input_type -> aileron.workspace.v1.WatchWorkspacesRequest
+	25, // 49: aileron.workspace.v1.WorkspaceService.CreateWorkspace:output_type -> aileron.workspace.v1.CreateWorkspaceResponse
+	7,  // 50: aileron.workspace.v1.WorkspaceService.ListWorkspaces:output_type -> aileron.workspace.v1.ListWorkspacesResponse
+	26, // 51: aileron.workspace.v1.WorkspaceService.GetWorkspace:output_type -> aileron.workspace.v1.GetWorkspaceResponse
+	27, // 52: aileron.workspace.v1.WorkspaceService.StopWorkspace:output_type -> aileron.workspace.v1.StopWorkspaceResponse
+	28, // 53: aileron.workspace.v1.WorkspaceService.StartWorkspace:output_type -> aileron.workspace.v1.StartWorkspaceResponse
+	29, // 54: aileron.workspace.v1.WorkspaceService.RestartWorkspace:output_type -> aileron.workspace.v1.RestartWorkspaceResponse
+	30, // 55: aileron.workspace.v1.WorkspaceService.RestartService:output_type -> aileron.workspace.v1.RestartServiceResponse
+	31, // 56: aileron.workspace.v1.WorkspaceService.DeleteWorkspace:output_type -> aileron.workspace.v1.DeleteWorkspaceResponse
+	32, // 57: aileron.workspace.v1.WorkspaceService.GetFirewall:output_type -> aileron.workspace.v1.GetFirewallResponse
+	33, // 58: aileron.workspace.v1.WorkspaceService.UpdateFirewall:output_type -> aileron.workspace.v1.UpdateFirewallResponse
+	14, // 59: aileron.workspace.v1.WorkspaceService.OpenWorkspaceService:output_type -> aileron.workspace.v1.OpenWorkspaceServiceResponse
+	22, // 60: aileron.workspace.v1.WorkspaceService.GetWorkspaceTimeline:output_type -> aileron.workspace.v1.GetWorkspaceTimelineResponse
+	20, // 61: aileron.workspace.v1.WorkspaceService.WatchWorkspaces:output_type -> aileron.workspace.v1.WatchWorkspacesResponse
+	49, // [49:62] is the sub-list for method output_type
+	36, // [36:49] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_aileron_workspace_v1_workspace_proto_init() }
@@ -2384,7 +2703,7 @@ func file_aileron_workspace_v1_workspace_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_aileron_workspace_v1_workspace_proto_rawDesc), len(file_aileron_workspace_v1_workspace_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	WorkspaceService_GetFirewall_FullMethodName          = "/aileron.workspace.v1.WorkspaceService/GetFirewall"
 	WorkspaceService_UpdateFirewall_FullMethodName       = "/aileron.workspace.v1.WorkspaceService/UpdateFirewall"
 	WorkspaceService_OpenWorkspaceService_FullMethodName = "/aileron.workspace.v1.WorkspaceService/OpenWorkspaceService"
+	WorkspaceService_GetWorkspaceTimeline_FullMethodName = "/aileron.workspace.v1.WorkspaceService/GetWorkspaceTimeline"
 	WorkspaceService_WatchWorkspaces_FullMethodName      = "/aileron.workspace.v1.WorkspaceService/WatchWorkspaces"
 )
 
@@ -64,6 +65,9 @@ type WorkspaceServiceClient interface {
 	// OpenWorkspaceService issues a short-lived, one-time link that opens one
 	// service of a running workspace in a browser, on the service's own origin.
 	OpenWorkspaceService(ctx context.Context, in *OpenWorkspaceServiceRequest, opts ...grpc.CallOption) (*OpenWorkspaceServiceResponse, error)
+	// GetWorkspaceTimeline returns the steps of the workspace's last lifecycle
+	// transitions (create, stop, start, restart), oldest first.
+	GetWorkspaceTimeline(ctx context.Context, in *GetWorkspaceTimelineRequest, opts ...grpc.CallOption) (*GetWorkspaceTimelineResponse, error)
 	// WatchWorkspaces streams every change of every visible workspace.
 	WatchWorkspaces(ctx context.Context, in *WatchWorkspacesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkspacesResponse], error)
 }
@@ -186,6 +190,16 @@ func (c *workspaceServiceClient) OpenWorkspaceService(ctx context.Context, in *O
 	return out, nil
 }
 
+func (c *workspaceServiceClient) GetWorkspaceTimeline(ctx context.Context, in *GetWorkspaceTimelineRequest, opts ...grpc.CallOption) (*GetWorkspaceTimelineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWorkspaceTimelineResponse)
+	err := c.cc.Invoke(ctx, WorkspaceService_GetWorkspaceTimeline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *workspaceServiceClient) WatchWorkspaces(ctx context.Context, in *WatchWorkspacesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkspacesResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &WorkspaceService_ServiceDesc.Streams[0], WorkspaceService_WatchWorkspaces_FullMethodName, cOpts...)
@@ -236,6 +250,9 @@ type WorkspaceServiceServer interface {
 	// OpenWorkspaceService issues a short-lived, one-time link that opens one
 	// service of a running workspace in a browser, on the service's own origin.
 	OpenWorkspaceService(context.Context, *OpenWorkspaceServiceRequest) (*OpenWorkspaceServiceResponse, error)
+	// GetWorkspaceTimeline returns the steps of the workspace's last lifecycle
+	// transitions (create, stop, start, restart), oldest first.
+	GetWorkspaceTimeline(context.Context, *GetWorkspaceTimelineRequest) (*GetWorkspaceTimelineResponse, error)
 	// WatchWorkspaces streams every change of every visible workspace.
 	WatchWorkspaces(*WatchWorkspacesRequest, grpc.ServerStreamingServer[WatchWorkspacesResponse]) error
 	mustEmbedUnimplementedWorkspaceServiceServer()
@@ -280,6 +297,9 @@ func (UnimplementedWorkspaceServiceServer) UpdateFirewall(context.Context, *Upda
 }
 func (UnimplementedWorkspaceServiceServer) OpenWorkspaceService(context.Context, *OpenWorkspaceServiceRequest) (*OpenWorkspaceServiceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method OpenWorkspaceService not implemented")
+}
+func (UnimplementedWorkspaceServiceServer) GetWorkspaceTimeline(context.Context, *GetWorkspaceTimelineRequest) (*GetWorkspaceTimelineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWorkspaceTimeline not implemented")
 }
 func (UnimplementedWorkspaceServiceServer) WatchWorkspaces(*WatchWorkspacesRequest, grpc.ServerStreamingServer[WatchWorkspacesResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchWorkspaces not implemented")
@@ -503,6 +523,24 @@ func _WorkspaceService_OpenWorkspaceService_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkspaceService_GetWorkspaceTimeline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWorkspaceTimelineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkspaceServiceServer).GetWorkspaceTimeline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkspaceService_GetWorkspaceTimeline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkspaceServiceServer).GetWorkspaceTimeline(ctx, req.(*GetWorkspaceTimelineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _WorkspaceService_WatchWorkspaces_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchWorkspacesRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -564,6 +602,10 @@ var WorkspaceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "OpenWorkspaceService",
 			Handler:    _WorkspaceService_OpenWorkspaceService_Handler,
+		},
+		{
+			MethodName: "GetWorkspaceTimeline",
+			Handler:    _WorkspaceService_GetWorkspaceTimeline_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -96,6 +96,7 @@ export const api = {
   open: (id, service) => request('POST', `${ws(id)}/services/${encodeURIComponent(service)}:open`, {}),
   remove: id => request('DELETE', ws(id)),
   firewall: id => request('GET', `${ws(id)}/firewall`),
+  timeline: id => request('GET', `${ws(id)}/timeline`),
   updateFirewall: (id, body) => request('PUT', `${ws(id)}/firewall`, body),
 };
 

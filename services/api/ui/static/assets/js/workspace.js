@@ -1,10 +1,12 @@
-// The workspace page: state and reason, actions, services, firewall, delete.
+// The workspace page: state and reason, actions, services, timeline,
+// firewall, delete.
 import {h, replace, when} from './dom.js';
 import {api, watch} from './api.js';
 import {SERVICES, allowed, why, badge} from './rules.js';
 import {banner} from './form.js';
 import {toast} from './notify.js';
 import {firewallEditor} from './firewall.js';
+import {timelineCard} from './timeline.js';
 
 const TRANSITIONAL = new Set(['creating', 'stopping', 'starting', 'restarting', 'deleting']);
 
@@ -20,6 +22,7 @@ export function workspaceView(main, {id, navigate, setConnection}) {
   let w = null;
   let deleted = false;
   let editor = null;
+  let timeline = null;
   const pending = new Set();
   const alerts = h('div', {class: 'page-alerts', id: 'page-alerts'});
   const head = h('div');
@@ -192,14 +195,17 @@ export function workspaceView(main, {id, navigate, setConnection}) {
   function update(next) {
     if (w && Number(w.revision) > Number(next.revision)) return;
     const first = !w;
+    const changed = !w || w.revision !== next.revision;
     w = next;
     if (first) mount();
+    else if (changed && timeline) timeline.refresh();
     render();
   }
 
   function mount() {
     editor = firewallEditor(w);
     replace(fwSlot, editor.el);
+    timeline = timelineCard(id);
     document.title = `${w.name} · Aileron`;
     main.replaceChildren(head, alerts,
       h('section', {class: 'card', 'aria-label': 'Overview'}, overview),
@@ -207,7 +213,7 @@ export function workspaceView(main, {id, navigate, setConnection}) {
         h('div', {class: 'card-head'}, h('h2', {id: 'services-title'}, 'Services'),
           h('span', {class: 'muted small'}, 'Restarting one service leaves the others running.')),
         services),
-      fwSlot, dialog.el);
+      timeline.el, fwSlot, dialog.el);
   }
 
   function notFound(err) {
@@ -285,5 +291,5 @@ export function workspaceView(main, {id, navigate, setConnection}) {
     if (err.status === 404) notFound(err);
     else if (!w) main.replaceChildren(banner(err, {title: 'Could not load the workspace.'}));
   });
-  return () => { stop(); if (dialog.el.open) dialog.el.close(); };
+  return () => { stop(); if (timeline) timeline.stop(); if (dialog.el.open) dialog.el.close(); };
 }
