@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"slices"
@@ -117,10 +119,15 @@ func WatchPolicyFile(ctx context.Context, path string, interval time.Duration, a
 			ps, err = ParsePolicies(data)
 		}
 		if err != nil {
-			if err.Error() != lastErr {
+			switch {
+			case err.Error() == lastErr:
+			case last == nil && errors.Is(err, fs.ErrNotExist):
+				// A gateway starts while its provisioner writes the file.
+				log.Info("waiting for the policy file; refusing everything until then", slog.String("path", path))
+			default:
 				log.Error("policy file not applied", slog.String("path", path), slog.Any("error", err))
-				lastErr = err.Error()
 			}
+			lastErr = err.Error()
 			return
 		}
 		last, lastErr = data, ""

@@ -300,7 +300,8 @@ func TestWatchSecretFile(t *testing.T) {
 	out := logs.String()
 	logMu.Unlock()
 	require.NotContains(t, out, secret, "the secret is never logged")
-	require.Equal(t, 2, strings.Count(out, "no such file"), "each problem is logged once, not per poll: %s", out)
+	require.Equal(t, 1, strings.Count(out, "waiting for the ingress secret file"), "missing at start is waiting, said once: %s", out)
+	require.Equal(t, 1, strings.Count(out, "no such file"), "a removed file is an error, logged once, not per poll: %s", out)
 }
 
 type lockedWriter struct {

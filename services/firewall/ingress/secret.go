@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -61,7 +63,7 @@ func refuse(w http.ResponseWriter) {
 func WatchSecretFile(ctx context.Context, path string, interval time.Duration, set func(string), log *slog.Logger) {
 	var last []byte
 	var lastProblem string
-	loaded := false
+	loaded, everLoaded := false, false
 	check := func() {
 		data, err := os.ReadFile(path)
 		data = bytes.TrimSpace(data)
@@ -75,11 +77,16 @@ func WatchSecretFile(ctx context.Context, path string, interval time.Duration, s
 			problem = "secret file is shorter than the minimum length"
 		}
 		if problem != "" {
-			if problem != lastProblem {
+			switch {
+			case problem == lastProblem:
+			case !everLoaded && errors.Is(err, fs.ErrNotExist):
+				// A gateway starts while its provisioner writes the file.
+				log.Info("waiting for the ingress secret file; refusing every request until then", slog.String("path", path))
+			default:
 				log.Error("ingress secret not loaded, refusing every request",
 					slog.String("path", path), slog.String("reason", problem))
-				lastProblem = problem
 			}
+			lastProblem = problem
 			last, loaded = nil, false
 			set("")
 			return
@@ -87,7 +94,7 @@ func WatchSecretFile(ctx context.Context, path string, interval time.Duration, s
 		if loaded && bytes.Equal(data, last) {
 			return
 		}
-		last, loaded, lastProblem = data, true, ""
+		last, loaded, everLoaded, lastProblem = data, true, true, ""
 		set(string(data))
 		log.Info("ingress secret loaded", slog.String("path", path))
 	}

@@ -68,7 +68,7 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&cfg.SecretFile, "secret-file", "", "file holding the ingress secret every ingress request must carry (without it the ingress refuses everything)")
 	fs.StringVar(&cfg.DNSServer, "dns", "", "DNS server HOST[:PORT] for egress names")
 	cfg.Log.Register(fs)
-	fs.DurationVar(&cfg.PolicyInterval, "policy-interval", time.Second, "policy and secret file check interval")
+	fs.DurationVar(&cfg.PolicyInterval, "policy-interval", 250*time.Millisecond, "policy and secret file check interval (a policy change is enforced within it)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", egress.DefaultMaxConns, "open client connections (both groups) beyond which new ones are answered 503")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain connections on shutdown")
 	// The lists' documented variables are plural.
