@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -79,13 +80,53 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	o.attachEvent(rec, event.TypeCreated, "")
 	rev, err := o.store.Create(ctx, rec)
 	if err != nil {
-		_ = o.store.ReleaseName(ctx, owner, w.Name, w.Id)
-		release()
+		rev, err = o.settleCreate(ctx, rec)
+	}
+	if err != nil {
+		// Whether the record was written is unknown: the claims stay (a
+		// name claim whose workspace does not exist is taken over after a
+		// minute) and the sweeper publishes the event if the record exists.
+		o.retryPublish(w.Id)
 		return nil, storeUnavailable(err)
 	}
 	w.Revision = rev
 	o.publish(ctx, rec)
 	return w, nil
+}
+
+// settleTimeout bounds how long a failed record create is retried after the
+// request's own context ended.
+const settleTimeout = 10 * time.Second
+
+// settleCreate retries the create of a new record whose first write failed.
+// That write may have been applied with its answer lost (a NATS failover,
+// or the request's deadline ending mid-write), so giving the name back
+// could let a retry of the request make a second workspace of that name,
+// and leaving it claimed would refuse the retry though nothing was made.
+// Create is idempotent by key (the id is new): it either writes the record
+// now or finds the one the lost write made, so the create ends exactly
+// once. It runs on a context of its own: the request's may be what ended.
+func (o *Orchestrator) settleCreate(ctx context.Context, rec *storev1.WorkspaceRecord) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	for {
+		rev, err := o.store.Create(ctx, rec)
+		if err == nil {
+			return rev, nil
+		}
+		if errors.Is(err, store.ErrConflict) {
+			got, gerr := o.store.Get(ctx, rec.Workspace.Id)
+			if gerr == nil {
+				return got.Workspace.Revision, nil
+			}
+			err = gerr
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func enabledOr(b *bool) bool { return b == nil || *b }
