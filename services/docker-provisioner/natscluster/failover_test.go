@@ -305,29 +305,13 @@ func (w *workload) requireDockerMatches(p *plane) {
 	}
 }
 
-// requireEventsConsumed checks that no event is lost or left behind: each
-// live workspace's last event (the outbox in its record) is in the stream,
-// and every durable consumer has delivered and seen acknowledged everything.
+// requireEventsConsumed checks that no event is lost or left behind: every
+// durable consumer has delivered and seen acknowledged everything; each live
+// workspace's last event (the outbox in its record) is in the stream and its
+// firewall policy in its bucket; each deleted one's last event is deleted
+// and its policy is purged.
 func requireEventsConsumed(t testing.TB, js jetstream.JetStream, w *workload, provConsumer string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := store.Open(ctx, js)
-	require.NoError(t, err)
-	stream, err := js.Stream(ctx, bus.StreamName)
-	require.NoError(t, err)
-	for name, id := range w.ids {
-		if w.want[name] == wantGone {
-			continue
-		}
-		rec, err := st.Get(ctx, id)
-		require.NoError(t, err)
-		m, err := stream.GetLastMsgForSubject(ctx, event.WorkspaceIDFilter(workspace.ProvisionerDocker, id))
-		require.NoError(t, err, "no event of %s in the stream", name)
-		ev := &eventsv1.WorkspaceEvent{}
-		require.NoError(t, proto.Unmarshal(m.Data, ev))
-		assert.Equal(t, rec.GetEventSequence(), ev.GetSequence(), "last event of %s (%s) in the stream vs. in its record", name, id)
-	}
 	var last string
 	ok := assert.Eventually(t, func() bool {
 		for _, name := range []string{provConsumer, firewall.Consumer, orchestrator.StatusConsumer} {
@@ -350,6 +334,34 @@ func requireEventsConsumed(t testing.TB, js jetstream.JetStream, w *workload, pr
 	}, time.Minute, pollEvery)
 	if !ok {
 		t.Fatalf("consumers did not drain: %s", last)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, js)
+	require.NoError(t, err)
+	stream, err := js.Stream(ctx, bus.StreamName)
+	require.NoError(t, err)
+	policies, err := js.KeyValue(ctx, bus.BucketFirewall)
+	require.NoError(t, err)
+	for name, id := range w.ids {
+		_, perr := policies.Get(ctx, id)
+		if w.want[name] == wantGone {
+			// The deleted event is the last word on a workspace whose record
+			// is gone; the firewall service purges its policy on it.
+			m, err := stream.GetLastMsgForSubject(ctx, event.WorkspaceIDFilter(workspace.ProvisionerDocker, id))
+			require.NoError(t, err, "no event of %s in the stream", name)
+			assert.True(t, strings.HasSuffix(m.Subject, "."+event.TypeDeleted), "last event of deleted %s (%s) is %s", name, id, m.Subject)
+			assert.ErrorIs(t, perr, jetstream.ErrKeyNotFound, "firewall policy of deleted %s (%s) left behind", name, id)
+			continue
+		}
+		assert.NoError(t, perr, "no firewall policy for %s (%s)", name, id)
+		rec, err := st.Get(ctx, id)
+		require.NoError(t, err)
+		m, err := stream.GetLastMsgForSubject(ctx, event.WorkspaceIDFilter(workspace.ProvisionerDocker, id))
+		require.NoError(t, err, "no event of %s in the stream", name)
+		ev := &eventsv1.WorkspaceEvent{}
+		require.NoError(t, proto.Unmarshal(m.Data, ev))
+		assert.Equal(t, rec.GetEventSequence(), ev.GetSequence(), "last event of %s (%s) in the stream vs. in its record", name, id)
 	}
 }
 
