@@ -103,7 +103,8 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 
 // Dead-server detection of every client: a ping every PingInterval, and the
 // connection is given up as stale (and the client reconnects to another
-// server of the URL list) when MaxPingsOut pings in a row go unanswered.
+// server of the URL list) when more than MaxPingsOut pings in a row go
+// unanswered: 15 to 20 seconds after the server fell silent.
 // A server that crashes resets its connections and is left at once; one cut
 // off the network (a failed node or link) says nothing, and with the NATS
 // client's defaults (2 minutes, 2 pings) its clients would wait 4 to 6
