@@ -69,8 +69,12 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 			_ = o.store.ReleaseQuota(ctx, owner, w.Id)
 		}
 	}
-	if err := o.store.ClaimName(ctx, owner, w.Name, w.Id, o.now()); err != nil {
+	if err := o.claimName(ctx, owner, w); err != nil {
 		release()
+		if errors.Is(err, store.ErrNamePending) {
+			return nil, &Error{Kind: ErrUnavailable, Code: errcode.StoreUnavailable, Field: "name",
+				Message: "name " + quote(w.Name) + " is held by a create that has not finished (its store write is not confirmed yet); retry"}
+		}
 		if errors.Is(err, store.ErrConflict) {
 			return nil, &Error{Kind: ErrAlreadyExists, Code: errcode.WorkspaceNameConflict, Field: "name", Message: "name " + quote(w.Name) + " is already used by another of your workspaces"}
 		}
@@ -92,6 +96,26 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	w.Revision = rev
 	o.publish(ctx, rec)
 	return w, nil
+}
+
+// claimName claims w's name for it. A claim held by a create whose record
+// is not there yet is waited for while the request lasts: a racing create
+// writes its record in milliseconds (then the name is taken), a create whose
+// write is being settled after a NATS failover within settleTimeout, so a
+// client retrying a create that timed out learns that its first attempt made
+// the workspace instead of being told a name is taken by nothing.
+func (o *Orchestrator) claimName(ctx context.Context, owner string, w *workspacev1.Workspace) error {
+	for {
+		err := o.store.ClaimName(ctx, owner, w.Name, w.Id, o.now())
+		if !errors.Is(err, store.ErrNamePending) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // settleTimeout bounds how long a failed record create is retried after the
