@@ -61,6 +61,9 @@ type Provisioner struct {
 	reported map[string]string
 	// failedGen holds the generation this process reported failed for.
 	failedGen map[string]int64
+	// announced holds the newest record revision an event announced per
+	// workspace (see behind).
+	announced map[string]announcement
 	// appliedPolicy holds the content of the policy file last written per workspace.
 	appliedPolicy map[string]string
 	// appliedSecret holds the gateway container whose ingress secret file
@@ -104,6 +107,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		now:           time.Now,
 		reported:      map[string]string{},
 		failedGen:     map[string]int64{},
+		announced:     map[string]announcement{},
 		crashes:       map[string]*crashes{},
 		appliedPolicy: map[string]string{},
 		appliedSecret: map[string]string{},

@@ -157,4 +157,5 @@ func (p *Provisioner) forget(id string) {
 	delete(p.appliedPolicy, id)
 	delete(p.appliedSecret, id)
 	delete(p.retries, id)
+	delete(p.announced, id)
 }
