@@ -63,14 +63,25 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 			return nil, storeUnavailable(err)
 		}
 	}
-	// Whatever stops the create from here gives the quota claim back.
+	// Whatever stops the create from here gives the quota claim back, on a
+	// context of its own: the request's may be what stopped it.
 	release := func() {
 		if max > 0 {
-			_ = o.store.ReleaseQuota(ctx, owner, w.Id)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+			defer cancel()
+			_ = o.store.ReleaseQuota(rctx, owner, w.Id)
 		}
 	}
 	if err := o.claimName(ctx, owner, w); err != nil {
 		release()
+		if !errors.Is(err, store.ErrConflict) {
+			// The claim may have been written with its answer lost (a NATS
+			// failover): give it back, or a retry of this create would wait
+			// a minute for a record that never comes.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+			_ = o.store.ReleaseName(rctx, owner, w.Name, w.Id)
+			cancel()
+		}
 		if errors.Is(err, store.ErrNamePending) {
 			return nil, &Error{Kind: ErrUnavailable, Code: errcode.StoreUnavailable, Field: "name",
 				Message: "name " + quote(w.Name) + " is held by a create that has not finished (its store write is not confirmed yet); retry"}
