@@ -177,8 +177,11 @@ func (w *workload) burstAsync(byWant map[string][]string) *sync.WaitGroup {
 func (w *workload) stopAsync(wg *sync.WaitGroup, names ...string) {
 	for _, name := range names {
 		w.mu.Lock()
-		id := w.ids[name]
+		id, ok := w.ids[name]
 		w.mu.Unlock()
+		if !ok {
+			continue // its create failed, and said so
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
