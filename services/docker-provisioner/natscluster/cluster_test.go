@@ -98,6 +98,8 @@ jetstream {
 cluster {
   name: aileron
   listen: 0.0.0.0:6222
+  ping_interval: "5s"
+  ping_max: 3
   routes: [%s]
 }
 `, name, strings.Join(routes, ", "))
