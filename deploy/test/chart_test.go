@@ -122,6 +122,7 @@ func TestRenderDefaults(t *testing.T) {
 		conf := get[corev1.Secret](t, m, "Secret", p+"nats-config").StringData["nats.conf"]
 		assert.Contains(t, conf, "jetstream {")
 		assert.Contains(t, conf, "sync_interval: always")
+		assert.Contains(t, conf, "ping_interval: \"5s\"", "a silent peer is dropped in seconds, not minutes")
 		for i := range 3 {
 			assert.Contains(t, conf, "@aileron-nats-"+string(rune('0'+i))+".aileron-nats-headless.aileron-system.svc:6222", "route to server %d", i)
 		}

@@ -101,14 +101,30 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 	return ns, nil
 }
 
+// Dead-server detection of every client: a ping every PingInterval, and the
+// connection is given up as stale (and the client reconnects to another
+// server of the URL list) when more than MaxPingsOut pings in a row go
+// unanswered: 15 to 20 seconds after the server fell silent.
+// A server that crashes resets its connections and is left at once; one cut
+// off the network (a failed node or link) says nothing, and with the NATS
+// client's defaults (2 minutes, 2 pings) its clients would wait 4 to 6
+// minutes, every request timing out meanwhile (docs/nats-cluster.md).
+const (
+	PingInterval = 5 * time.Second
+	MaxPingsOut  = 3
+)
+
 // Connect dials NATS at url (retrying while it is briefly unavailable) and
-// returns the connection and its JetStream context.
+// returns the connection and its JetStream context. url may list several
+// servers of a cluster, comma-separated.
 func Connect(url, name string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	base := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
+		nats.PingInterval(PingInterval),
+		nats.MaxPingsOutstanding(MaxPingsOut),
 	}
 	nc, err := nats.Connect(url, append(base, opts...)...)
 	if err != nil {

@@ -29,6 +29,11 @@ var (
 	ErrConflict = errors.New("revision conflict")
 	// ErrQuotaExceeded means the owner already holds as many quota claims as allowed.
 	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrNamePending is the ErrConflict of a name claim whose holder has no
+	// record yet: a create in flight, or one whose record write is not
+	// confirmed (a NATS failover). It settles into ErrConflict once the
+	// record appears, or into a free name once the claim is stale.
+	ErrNamePending = fmt.Errorf("%w: the name's create has not finished", ErrConflict)
 )
 
 // claimGrace is how old a name or quota claim whose workspace record does
@@ -212,8 +217,9 @@ func IDFromKey(key string) string { return strings.TrimPrefix(key, workspacePref
 
 // ClaimName reserves name for owner on behalf of id. A stale claim (its
 // workspace does not exist and the claim is older than claimGrace, e.g.
-// after a crash between claim and create) is taken over; a live or young one
-// answers ErrConflict, so two creates racing for one name cannot both win.
+// after a crash between claim and create) is taken over; a live one answers
+// ErrConflict and a young one without a record ErrNamePending (an
+// ErrConflict too), so two creates racing for one name cannot both win.
 func (s *Store) ClaimName(ctx context.Context, owner, name, id string, now time.Time) error {
 	key := nameKey(owner, name)
 	claim := []byte(id + "@" + strconv.FormatInt(now.UnixNano(), 10))
@@ -232,14 +238,14 @@ func (s *Store) ClaimName(ctx context.Context, owner, name, id string, now time.
 	if holder == id {
 		return nil
 	}
-	if now.Sub(at) < claimGrace {
-		return ErrConflict
-	}
 	if _, err := s.Get(ctx, holder); !errors.Is(err, ErrNotFound) {
 		if err != nil {
 			return err
 		}
 		return ErrConflict
+	}
+	if now.Sub(at) < claimGrace {
+		return ErrNamePending
 	}
 	if _, err := s.kv.Update(ctx, key, claim, e.Revision()); err != nil {
 		if isWrongRevision(err) {

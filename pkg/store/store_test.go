@@ -115,8 +115,8 @@ func TestNameClaims(t *testing.T) {
 	if err := s.ClaimName(ctx, "dan", "web", "first", now); err != nil {
 		t.Fatalf("the holder claims again: %v", err)
 	}
-	if err := s.ClaimName(ctx, "dan", "web", "racer", now.Add(time.Second)); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a young claim without a record yet must hold: got %v", err)
+	if err := s.ClaimName(ctx, "dan", "web", "racer", now.Add(time.Second)); !errors.Is(err, store.ErrConflict) || !errors.Is(err, store.ErrNamePending) {
+		t.Fatalf("a young claim without a record yet must hold, as pending: got %v", err)
 	}
 	if err := s.ClaimName(ctx, "erin", "web", "other-owner", now); err != nil {
 		t.Fatalf("names are per owner: %v", err)

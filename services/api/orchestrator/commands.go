@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -62,14 +63,29 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 			return nil, storeUnavailable(err)
 		}
 	}
-	// Whatever stops the create from here gives the quota claim back.
+	// Whatever stops the create from here gives the quota claim back, on a
+	// context of its own: the request's may be what stopped it.
 	release := func() {
 		if max > 0 {
-			_ = o.store.ReleaseQuota(ctx, owner, w.Id)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+			defer cancel()
+			_ = o.store.ReleaseQuota(rctx, owner, w.Id)
 		}
 	}
-	if err := o.store.ClaimName(ctx, owner, w.Name, w.Id, o.now()); err != nil {
+	if err := o.claimName(ctx, owner, w); err != nil {
 		release()
+		if !errors.Is(err, store.ErrConflict) {
+			// The claim may have been written with its answer lost (a NATS
+			// failover): give it back, or a retry of this create would wait
+			// a minute for a record that never comes.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+			_ = o.store.ReleaseName(rctx, owner, w.Name, w.Id)
+			cancel()
+		}
+		if errors.Is(err, store.ErrNamePending) {
+			return nil, &Error{Kind: ErrUnavailable, Code: errcode.StoreUnavailable, Field: "name",
+				Message: "name " + quote(w.Name) + " is held by a create that has not finished (its store write is not confirmed yet); retry"}
+		}
 		if errors.Is(err, store.ErrConflict) {
 			return nil, &Error{Kind: ErrAlreadyExists, Code: errcode.WorkspaceNameConflict, Field: "name", Message: "name " + quote(w.Name) + " is already used by another of your workspaces"}
 		}
@@ -80,13 +96,73 @@ func (o *Orchestrator) Create(ctx context.Context, owner string, req *workspacev
 	o.attachEvent(rec, event.TypeCreated, "")
 	rev, err := o.store.Create(ctx, rec)
 	if err != nil {
-		_ = o.store.ReleaseName(ctx, owner, w.Name, w.Id)
-		release()
+		rev, err = o.settleCreate(ctx, rec)
+	}
+	if err != nil {
+		// Whether the record was written is unknown: the claims stay (a
+		// name claim whose workspace does not exist is taken over after a
+		// minute) and the sweeper publishes the event if the record exists.
+		o.retryPublish(w.Id)
 		return nil, storeUnavailable(err)
 	}
 	w.Revision = rev
 	o.publish(ctx, rec)
 	return w, nil
+}
+
+// claimName claims w's name for it. A claim held by a create whose record
+// is not there yet is waited for while the request lasts: a racing create
+// writes its record in milliseconds (then the name is taken), a create whose
+// write is being settled after a NATS failover within settleTimeout, so a
+// client retrying a create that timed out learns that its first attempt made
+// the workspace instead of being told a name is taken by nothing.
+func (o *Orchestrator) claimName(ctx context.Context, owner string, w *workspacev1.Workspace) error {
+	for {
+		err := o.store.ClaimName(ctx, owner, w.Name, w.Id, o.now())
+		if !errors.Is(err, store.ErrNamePending) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// settleTimeout bounds how long a failed record create is retried after the
+// request's own context ended.
+const settleTimeout = 10 * time.Second
+
+// settleCreate retries the create of a new record whose first write failed.
+// That write may have been applied with its answer lost (a NATS failover,
+// or the request's deadline ending mid-write), so giving the name back
+// could let a retry of the request make a second workspace of that name,
+// and leaving it claimed would refuse the retry though nothing was made.
+// Create is idempotent by key (the id is new): it either writes the record
+// now or finds the one the lost write made, so the create ends exactly
+// once. It runs on a context of its own: the request's may be what ended.
+func (o *Orchestrator) settleCreate(ctx context.Context, rec *storev1.WorkspaceRecord) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	for {
+		rev, err := o.store.Create(ctx, rec)
+		if err == nil {
+			return rev, nil
+		}
+		if errors.Is(err, store.ErrConflict) {
+			got, gerr := o.store.Get(ctx, rec.Workspace.Id)
+			if gerr == nil {
+				return got.Workspace.Revision, nil
+			}
+			err = gerr
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func enabledOr(b *bool) bool { return b == nil || *b }

@@ -171,6 +171,12 @@ func (o *Orchestrator) mutateRecord(ctx context.Context, id string, service stri
 			continue
 		}
 		if err != nil {
+			// A write that timed out may still have been applied (its answer
+			// lost in a NATS failover): the sweeper publishes the event of
+			// whatever the record holds, or nothing new if it was not.
+			if c.event != "" {
+				o.retryPublish(id)
+			}
 			return nil, storeUnavailable(err)
 		}
 		w.Revision = n
@@ -210,10 +216,16 @@ func (o *Orchestrator) publish(ctx context.Context, rec *storev1.WorkspaceRecord
 	o.index.Put(rec.Workspace)
 	if err := o.send(ctx, rec); err != nil {
 		o.log.Warn("event publish failed, will retry", "workspace_id", rec.Workspace.Id, "err", err)
-		select {
-		case o.unpublished <- rec.Workspace.Id:
-		default: // the queue is full; the start-up recovery pass still finds it
-		}
+		o.retryPublish(rec.Workspace.Id)
+	}
+}
+
+// retryPublish hands a workspace to the sweeper, which publishes the last
+// event of its record (deduplicated by Nats-Msg-Id if it was sent after all).
+func (o *Orchestrator) retryPublish(id string) {
+	select {
+	case o.unpublished <- id:
+	default: // the queue is full; the start-up recovery pass still finds it
 	}
 }
 

@@ -133,7 +133,7 @@ func (o *Orchestrator) finishDelete(ctx context.Context, r *eventsv1.StatusRepor
 			Id: fmt.Sprintf("%s-%d", id, rec.EventSequence+1), Type: event.TypeDeleted,
 			Sequence: rec.EventSequence + 1, Workspace: w, Time: timestamppb.New(o.now()),
 		}
-		if err := event.Publish(ctx, o.js, event.WorkspaceSubject(workspace.Provisioner(w.Provisioner), id, ev.Type), ev.Id, ev); err != nil {
+		if err := o.publishDeleted(ctx, w, ev); err != nil {
 			o.log.Warn("deleted event publish failed", "workspace_id", id, "err", err)
 		}
 		o.log.Info("workspace deleted", "workspace_id", id)
@@ -141,6 +141,32 @@ func (o *Orchestrator) finishDelete(ctx context.Context, r *eventsv1.StatusRepor
 	}
 	return fmt.Errorf("delete %s: too many concurrent changes", id)
 }
+
+// publishDeleted publishes the deleted event of a workspace whose record is
+// already gone, so no outbox or sweep can send it later: it retries (the
+// same Nats-Msg-Id, stored once) for up to deletedPublishTimeout on a
+// context of its own, which rides out a NATS failover. Consumers rely on it:
+// the firewall service purges the workspace's policy on it.
+func (o *Orchestrator) publishDeleted(ctx context.Context, w *workspacev1.Workspace, ev *eventsv1.WorkspaceEvent) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deletedPublishTimeout)
+	defer cancel()
+	subject := event.WorkspaceSubject(workspace.Provisioner(w.Provisioner), w.Id, ev.Type)
+	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+		err := event.Publish(ctx, o.js, subject, ev.Id, ev)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// deletedPublishTimeout bounds publishDeleted: a NATS failover takes
+// seconds, and the status consumer's ack wait is a minute.
+const deletedPublishTimeout = 30 * time.Second
 
 // ApplyFirewall applies a firewall report; reports about an older settings
 // revision are ignored.

@@ -61,6 +61,9 @@ type Provisioner struct {
 	reported map[string]string
 	// failedGen holds the generation this process reported failed for.
 	failedGen map[string]int64
+	// announced holds the newest record revision an event announced per
+	// workspace (see behind).
+	announced map[string]announcement
 	// appliedPolicy holds the content of the policy file last written per workspace.
 	appliedPolicy map[string]string
 	// enforcedPolicy holds, per workspace, the gateway and policy digest
@@ -109,6 +112,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		now:           time.Now,
 		reported:      map[string]string{},
 		failedGen:     map[string]int64{},
+		announced:     map[string]announcement{},
 		crashes:       map[string]*crashes{},
 		steps:         map[string]*stepLog{},
 		appliedPolicy: map[string]string{}, enforcedPolicy: map[string]string{},

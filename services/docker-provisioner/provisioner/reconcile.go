@@ -23,6 +23,9 @@ import (
 func (p *Provisioner) reconcile(ctx context.Context, id string) (time.Duration, error) {
 	rec, err := p.store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
+		if err := p.behind(id, 0); err != nil {
+			return 0, err
+		}
 		// Gone: its deletion already removed everything; the sweep catches leftovers.
 		p.forget(id)
 		return 0, nil
@@ -31,6 +34,9 @@ func (p *Provisioner) reconcile(ctx context.Context, id string) (time.Duration, 
 		return 0, err
 	}
 	w := rec.Workspace
+	if err := p.behind(id, w.Revision); err != nil {
+		return 0, err
+	}
 	if workspace.Provisioner(w.Provisioner) != workspace.ProvisionerDocker {
 		return 0, nil
 	}

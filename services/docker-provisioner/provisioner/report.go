@@ -159,4 +159,5 @@ func (p *Provisioner) forget(id string) {
 	delete(p.enforcedPolicy, id)
 	delete(p.appliedSecret, id)
 	delete(p.retries, id)
+	delete(p.announced, id)
 }

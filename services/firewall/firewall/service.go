@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "aileron.dev/gen/aileron/events/v1"
+	storev1 "aileron.dev/gen/aileron/store/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/errcode"
@@ -107,9 +108,38 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.ResyncInterval > 0 {
 		go periodic.Run(ctx, s.cfg.ResyncInterval, s.Resync)
 	}
-	return event.ConsumeWorkspaces(ctx, s.js, event.ConsumerConfig{
+	return event.Consume(ctx, s.js, event.ConsumerConfig{
 		Durable: Consumer, FilterSubjects: []string{event.AllWorkspacesFilter},
-	}, s.log, s.Reconcile)
+	}, s.log, s.handle)
+}
+
+// staleReads is how many deliveries of an event may find the record older
+// than the event announced before the read is taken as the truth.
+const staleReads = 3
+
+// handle reconciles the workspace of one event. A deleted event purges the
+// policy without reading: the record is gone for good. Otherwise a record
+// read at an older revision than the event carries (or not found) is from a
+// replica that has not applied that write yet (JetStream direct gets may be
+// answered by any replica close to current): the event is retried rather
+// than a policy computed from the old record, or purged.
+func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
+	_, id, typ, ok := event.ParseWorkspaceSubject(msg.Subject())
+	if !ok {
+		return event.Permanent(errors.New("no workspace id in subject " + msg.Subject()))
+	}
+	ev := &eventsv1.WorkspaceEvent{}
+	if err := proto.Unmarshal(msg.Data(), ev); err != nil {
+		return event.Permanent(fmt.Errorf("decode workspace event: %w", err))
+	}
+	want := ev.GetWorkspace().GetRevision()
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > staleReads {
+		want = 0
+	}
+	start := time.Now()
+	result, err := s.reconcileAt(ctx, id, want, typ == event.TypeDeleted)
+	s.metrics.done(result, err, time.Since(start))
+	return err
 }
 
 // Resync recomputes the policy of every workspace; it repairs what events
@@ -152,15 +182,23 @@ func Effective(d policy.Defaults, w *workspacev1.Workspace) (*eventsv1.FirewallP
 // Reconcile brings the stored policy of one workspace up to date.
 func (s *Service) Reconcile(ctx context.Context, id string) error {
 	start := time.Now()
-	result, err := s.reconcile(ctx, id)
+	result, err := s.reconcileAt(ctx, id, 0, false)
 	s.metrics.done(result, err, time.Since(start))
 	return err
 }
 
-// reconcile is Reconcile; result says what it did, for the metrics.
-func (s *Service) reconcile(ctx context.Context, id string) (string, error) {
-	rec, err := s.store.Get(ctx, id)
+// reconcileAt is Reconcile of a record known to be at revision atLeast or
+// later (0: any), or gone; result says what it did, for the metrics.
+func (s *Service) reconcileAt(ctx context.Context, id string, atLeast uint64, gone bool) (string, error) {
+	var rec *storev1.WorkspaceRecord
+	err := store.ErrNotFound
+	if !gone {
+		rec, err = s.store.Get(ctx, id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
+		if !gone && atLeast > 0 {
+			return resultError, fmt.Errorf("workspace %s not found, but an event announced revision %d: a NATS replica is behind", id, atLeast)
+		}
 		if err := s.kv.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return resultError, fmt.Errorf("purge policy %s: %w", id, err)
 		}
@@ -170,6 +208,9 @@ func (s *Service) reconcile(ctx context.Context, id string) (string, error) {
 		return resultError, err
 	}
 	w := rec.Workspace
+	if w.Revision < atLeast {
+		return resultError, fmt.Errorf("workspace %s read at revision %d, but an event announced revision %d: a NATS replica is behind", id, w.Revision, atLeast)
+	}
 	p, err := Effective(s.cfg.Defaults, w)
 	if err != nil {
 		var pe *policy.Error

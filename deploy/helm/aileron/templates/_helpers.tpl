@@ -363,6 +363,12 @@ authorization {
 cluster {
   name: {{ $n.cluster.name | quote }}
   listen: 0.0.0.0:6222
+  # A peer that falls silent (its node or link lost: no reset) is dropped
+  # after more than ping_max unanswered pings, 15-20s; until then the
+  # requests routed to it, such as the KV reads any replica may answer,
+  # time out (docs/nats-cluster.md). The default is 2 minutes, twice.
+  ping_interval: "5s"
+  ping_max: 3
   {{- if $n.auth.enabled }}
   authorization {
     user: route
