@@ -43,6 +43,7 @@ package cilium
 
 import (
 	"cmp"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -88,9 +89,6 @@ type Peer struct {
 	// Labels the pods carry (all of them).
 	Labels map[string]string
 }
-
-// Ports an allowlisted domain may be reached on.
-var allowlistPorts = []string{"443", "80"}
 
 // Render returns the CiliumNetworkPolicy for in as a JSON-compatible object
 // (only map[string]any, []any, string and bool values). The output is a pure
@@ -139,9 +137,17 @@ func egressRules(in Input) (allow []any, deny []any) {
 	case policy.ModeAllowlist:
 		if fqdns := fqdnSelectors(e.AllowedDomains); len(fqdns) > 0 {
 			// Never emit toPorts without toFQDNs: that would allow any destination.
+			// toFQDNs admits addresses, and a CDN serves many sites from one
+			// address: every connection must also name an allowed site, in
+			// its TLS SNI on 443 and its Host header on 80 (Cilium's proxy
+			// checks both), so `curl --resolve other.site:443:<allowed IP>`
+			// is refused.
 			allow = append(allow, map[string]any{
 				"toFQDNs": fqdns,
-				"toPorts": []any{map[string]any{"ports": portList(allowlistPorts, "TCP")}},
+				"toPorts": []any{
+					map[string]any{"ports": portList([]string{"443"}, "TCP"), "serverNames": serverNames(e.AllowedDomains)},
+					map[string]any{"ports": portList([]string{"80"}, "TCP"), "rules": map[string]any{"http": hostRules(e.AllowedDomains)}},
+				},
 			})
 		}
 		return allow, denyRules(in.PrivateCIDRs)
@@ -206,20 +212,70 @@ func dnsRule(c DNSConfig, names []any) map[string]any {
 	}
 }
 
-func fqdnSelectors(domains []string) []any {
+// allowed is one allowlisted name: a host, or with wildcard every name
+// under base at any depth ("*.x" in the policy), never base itself.
+type allowed struct {
+	base     string
+	wildcard bool
+}
+
+// allowedNames reads the allowlist in a stable order, skipping what
+// Effective never holds (defence in depth): empty, "*" and "**" names.
+func allowedNames(domains []string) []allowed {
 	sorted := slices.Clone(domains)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-	out := make([]any, 0, len(sorted))
+	out := make([]allowed, 0, len(sorted))
 	for _, d := range sorted {
 		if d == "" || d == "*" || strings.HasPrefix(d, "**") {
-			continue // defence in depth: Effective never holds these
-		}
-		if base, ok := strings.CutPrefix(d, "*."); ok {
-			out = append(out, map[string]any{"matchPattern": "**." + base})
 			continue
 		}
-		out = append(out, map[string]any{"matchName": d})
+		if base, ok := strings.CutPrefix(d, "*."); ok {
+			out = append(out, allowed{base: base, wildcard: true})
+			continue
+		}
+		out = append(out, allowed{base: d})
+	}
+	return out
+}
+
+// fqdnSelectors are the toFQDNs (and DNS rule) selectors of the allowlist.
+func fqdnSelectors(domains []string) []any {
+	var out []any
+	for _, a := range allowedNames(domains) {
+		if a.wildcard {
+			out = append(out, map[string]any{"matchPattern": "**." + a.base})
+		} else {
+			out = append(out, map[string]any{"matchName": a.base})
+		}
+	}
+	return out
+}
+
+// serverNames are the TLS SNI values allowed on 443 ("**." is Cilium's
+// any-depth subdomain prefix).
+func serverNames(domains []string) []any {
+	var out []any
+	for _, a := range allowedNames(domains) {
+		if a.wildcard {
+			out = append(out, "**."+a.base)
+		} else {
+			out = append(out, a.base)
+		}
+	}
+	return out
+}
+
+// hostRules are the HTTP rules allowed on 80: the Host header (with an
+// optional port) must be an allowed name.
+func hostRules(domains []string) []any {
+	var out []any
+	for _, a := range allowedNames(domains) {
+		prefix := "^"
+		if a.wildcard {
+			prefix = `^([-a-z0-9_]+\.)+`
+		}
+		out = append(out, map[string]any{"host": prefix + regexp.QuoteMeta(a.base) + "(:[0-9]+)?$"})
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -220,5 +221,43 @@ func TestRenderDefaultCIDRsComeFromPolicy(t *testing.T) {
 	require.NoError(t, err)
 	for _, p := range policy.BlockedPrefixes() {
 		require.True(t, strings.Contains(string(raw), `"cidr":"`+p.String()+`"`), p)
+	}
+}
+
+// toFQDNs admits addresses, and one CDN address serves many sites: every
+// allowlisted connection must also name an allowed site, by TLS SNI on 443
+// and by Host on 80, so a request to another site on an allowed address is
+// refused (finding 3 of issue 15).
+func TestRenderAllowlistChecksTheNameOnEachConnection(t *testing.T) {
+	s := spec(cilium.Render(input(t, policy.GroupWorkspace, true, policy.ModeAllowlist)))
+	egress := s["egress"].([]any)
+	rule := egress[len(egress)-1].(map[string]any)
+	require.NotEmpty(t, rule["toFQDNs"])
+	ports := rule["toPorts"].([]any)
+	require.Len(t, ports, 2, "443 with SNI, 80 with Host; no port without a name check")
+
+	tls := ports[0].(map[string]any)
+	require.Equal(t, []any{map[string]any{"port": "443", "protocol": "TCP"}}, tls["ports"])
+	require.Equal(t, []any{"**.corp.example.net", "**.pypi.org", "api.example.com", "github.com", "registry.npmjs.org"}, tls["serverNames"])
+
+	plain := ports[1].(map[string]any)
+	require.Equal(t, []any{map[string]any{"port": "80", "protocol": "TCP"}}, plain["ports"])
+	var hosts []*regexp.Regexp
+	for _, r := range plain["rules"].(map[string]any)["http"].([]any) {
+		hosts = append(hosts, regexp.MustCompile(r.(map[string]any)["host"].(string)))
+	}
+	matches := func(host string) bool {
+		for _, re := range hosts {
+			if re.MatchString(host) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, h := range []string{"api.example.com", "api.example.com:80", "files.pypi.org", "a.b.corp.example.net:8080"} {
+		require.True(t, matches(h), h)
+	}
+	for _, h := range []string{"evil.example", "api.example.com.evil.example", "apiXexample.com", "pypi.org", "xpypi.org", "corp.example.net", "github.com@evil.example", ""} {
+		require.False(t, matches(h), "%q must not pass as an allowed Host", h)
 	}
 }
