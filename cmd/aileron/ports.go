@@ -19,6 +19,7 @@ type listeningPort struct {
 	Port     uint16 `json:"port"`
 	Address  string `json:"address"`
 	Loopback bool   `json:"loopback"`
+	Daemon   bool   `json:"daemon,omitempty"`
 	Preview  string `json:"preview,omitempty"`
 }
 
@@ -66,10 +67,11 @@ func (e *cliEnv) ports(ctx context.Context, args []string) int {
 
 // previewURL is the front-door origin of port p's preview: the runtime's
 // origin with the port in place of the service (runtime--<id>... becomes
-// <port>--<id>...), or "" when the preview cannot reach it (a listener on
-// one address that is neither loopback nor all addresses).
+// <port>--<id>...), or "" when it has none: a port of the workspace's own
+// daemons, or a listener on one address that is neither loopback nor all
+// addresses (a preview dials loopback only).
 func previewURL(runtime *url.URL, p listeningPort) string {
-	if !p.Loopback && p.Address != "0.0.0.0" && p.Address != "::" {
+	if p.Daemon || (!p.Loopback && p.Address != "0.0.0.0" && p.Address != "::") {
 		return ""
 	}
 	rest, ok := strings.CutPrefix(runtime.Host, string(workspace.ServiceRuntime)+"--")

@@ -347,6 +347,10 @@ func TestDevRuntimeIsReal(t *testing.T) {
 				c.Errorf("%s does not list %s; the server's session: %s", out.String(), preview, log)
 			}
 		}, time.Minute, 200*time.Millisecond, "aileron workspace ports never listed the server's preview")
+		listing := &syncBuffer{}
+		require.Equal(t, 0, run(context.Background(), []string{"workspace", "ports", "--api", base, id}, strings.NewReader(""), listing, &syncBuffer{}))
+		daemonPort := strings.TrimSpace(strings.TrimPrefix(rt.sh("echo $AILERON_ADDR"), ":"))
+		require.NotContains(t, listing.String(), daemonPort+"--"+id, "the daemon's own port has no preview URL")
 
 		web := newServiceDoor(t, base, "8000", id)
 		resp = web.do(http.MethodGet, "/index.html", "", nil)
@@ -357,8 +361,7 @@ func TestDevRuntimeIsReal(t *testing.T) {
 
 		// The daemons' own ports have no preview; a port nothing listens on
 		// says so.
-		daemon := strings.TrimSpace(strings.TrimPrefix(rt.sh("echo $AILERON_ADDR"), ":"))
-		for p, code := range map[string]string{daemon: "PREVIEW_PORT_REFUSED", "9": "PREVIEW_PORT_NOT_LISTENING"} {
+		for p, code := range map[string]string{daemonPort: "PREVIEW_PORT_REFUSED", "9": "PREVIEW_PORT_NOT_LISTENING"} {
 			resp := newServiceDoor(t, base, p, id).do(http.MethodGet, "/", "", nil)
 			var e struct{ Code string }
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))

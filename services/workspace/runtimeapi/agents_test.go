@@ -2,7 +2,9 @@ package runtimeapi_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -130,4 +132,27 @@ func TestPorts(t *testing.T) {
 		h.call(http.MethodGet, "/v1/ports", nil, 200, &list)
 		return !slices.Contains(list.Ports, ports.Port{Port: uint16(port), Address: "127.0.0.1", Loopback: true})
 	}, 10*time.Second, 50*time.Millisecond, "a stopped server's port goes away")
+
+	// A daemon's own port is marked: it has no preview.
+	var marked struct {
+		Ports []struct {
+			Port   uint16 `json:"port"`
+			Daemon bool   `json:"daemon"`
+		} `json:"ports"`
+	}
+	daemon := httptest.NewServer(http.NotFoundHandler())
+	defer daemon.Close()
+	dport := uint16(daemon.Listener.Addr().(*net.TCPAddr).Port)
+	h.api.WithPreviewDeny(dport)
+	h.call(http.MethodGet, "/v1/ports", nil, 200, &marked)
+	found := false
+	for _, p := range marked.Ports {
+		if p.Port == dport {
+			found = true
+			require.True(t, p.Daemon, "port %d", p.Port)
+		} else {
+			require.False(t, p.Daemon, "port %d", p.Port)
+		}
+	}
+	require.True(t, found, "the daemon's port is listed: %+v", marked.Ports)
 }

@@ -2,9 +2,18 @@ package runtimeapi
 
 import (
 	"net/http"
+	"slices"
 
 	"aileron.dev/services/workspace/ports"
 )
+
+// listedPort is one entry of GET /v1/ports.
+type listedPort struct {
+	ports.Port
+	// Daemon marks a port of the workspace's own daemons, which has no
+	// preview (PREVIEW_PORT_REFUSED).
+	Daemon bool `json:"daemon,omitempty"`
+}
 
 // listPorts answers the TCP ports listening in the workspace (its network
 // namespace: the container, or on Kubernetes the pod).
@@ -14,5 +23,9 @@ func (s *Server) listPorts(w http.ResponseWriter, _ *http.Request) {
 		s.fail(w, err, "")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ports": ps})
+	out := make([]listedPort, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, listedPort{Port: p, Daemon: slices.Contains(s.previewDeny, p.Port)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ports": out})
 }
