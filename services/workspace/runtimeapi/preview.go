@@ -66,7 +66,9 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", addr.String()
 			pr.Out.Host = pr.In.Host // the name the browser used: dev servers check it
 			pr.SetXForwarded()
-			pr.Out.Header.Set("X-Forwarded-Proto", r.Header.Get("X-Forwarded-Proto"))
+			if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto != "" {
+				pr.Out.Header.Set("X-Forwarded-Proto", proto) // the scheme the browser used, from the front door
+			}
 		},
 		Transport: previewTransport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
