@@ -142,9 +142,19 @@ func (o *Orchestrator) mutate(ctx context.Context, id string, service string, fn
 // transition of the timeline in the same write. The event goes into the
 // record (outbox) and is then published.
 func (o *Orchestrator) mutateRecord(ctx context.Context, id string, service string, fn func(rec *storev1.WorkspaceRecord) (change, error)) (*workspacev1.Workspace, error) {
+	lagging := staleReads{}
 	for attempt := 0; attempt < 16; attempt++ {
 		rec, err := o.store.Get(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
+			if _, known := o.index.Owner(id); known && lagging.wait(ctx) {
+				// The index holds it (an acknowledged write or the watch put
+				// it there), so this read came from a replica that is behind
+				// (reads may be served by any replica of a clustered
+				// bucket): read again rather than answer a 404 for a
+				// workspace that exists.
+				attempt--
+				continue
+			}
 			return nil, NotFound(id)
 		}
 		if err != nil {
@@ -248,4 +258,22 @@ func (o *Orchestrator) setState(w *workspacev1.Workspace, state workspace.State,
 	if state.Transitional() {
 		w.StateDeadlineTime = timestamppb.New(o.now().Add(o.cfg.Deadlines[state]))
 	}
+}
+
+// staleReads paces the re-reads of a record a lagging replica did not have
+// yet: 50 ms doubling, about 3 s in all, then the read's answer stands.
+type staleReads struct{ waited time.Duration }
+
+func (r *staleReads) wait(ctx context.Context) bool {
+	d := max(50*time.Millisecond, r.waited)
+	if r.waited+d > 3*time.Second {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+	}
+	r.waited += d
+	return true
 }

@@ -145,11 +145,15 @@ func (r *recorder) stop(id string) error {
 }
 
 func (r *recorder) delete(id string) error {
+	failed := false
 	return r.do("delete", id, func(ctx context.Context) error {
 		_, err := r.client.DeleteWorkspace(ctx, &workspacev1.DeleteWorkspaceRequest{Id: id})
-		if status.Code(err) == codes.NotFound {
+		if status.Code(err) == codes.NotFound && failed {
 			return nil // an earlier attempt finished it
 		}
+		// A 404 on the first attempt is a lie: the workspace was just
+		// created (a stale read would answer it), so it fails the test.
+		failed = failed || retryable(status.Code(err))
 		return err
 	})
 }
