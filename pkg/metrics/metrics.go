@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Namespace prefixes every Aileron metric.
@@ -63,22 +64,29 @@ func Sum(g prometheus.Gatherer, name string, want map[string]string) (float64, e
 	}
 	var n float64
 	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			ok := true
-			for k, v := range want {
-				ok = ok && got[k] == v
-			}
-			if ok {
-				n += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
-			}
+		if f.GetName() == name {
+			n += SumFamily(f, want)
 		}
 	}
 	return n, nil
+}
+
+// SumFamily is Sum over one family already gathered or parsed from a
+// metrics page (nil counts nothing).
+func SumFamily(f *dto.MetricFamily, want map[string]string) float64 {
+	var n float64
+	for _, m := range f.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		ok := true
+		for k, v := range want {
+			ok = ok && got[k] == v
+		}
+		if ok {
+			n += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return n
 }

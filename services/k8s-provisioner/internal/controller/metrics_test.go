@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"aileron.dev/pkg/metrics"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 	"aileron.dev/services/k8s-provisioner/internal/controller/controllertest"
@@ -40,21 +41,7 @@ func scrape(t require.TestingT) map[string]*dto.MetricFamily {
 // value sums the series of name whose labels include want: counter and
 // gauge values, histogram sample counts.
 func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	var n float64
-	for _, m := range fams[name].GetMetric() {
-		ok := true
-		for k, v := range want {
-			found := false
-			for _, l := range m.GetLabel() {
-				found = found || (l.GetName() == k && l.GetValue() == v)
-			}
-			ok = ok && found
-		}
-		if ok {
-			n += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return n
+	return metrics.SumFamily(fams[name], want)
 }
 
 // TestMetricsMove drives a Workspace to running, removes one of its

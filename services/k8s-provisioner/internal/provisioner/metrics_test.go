@@ -42,21 +42,7 @@ func TestMetricsMove(t *testing.T) {
 		return fams
 	}
 	value := func(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-		var n float64
-		for _, m := range fams[name].GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			ok := true
-			for k, v := range want {
-				ok = ok && got[k] == v
-			}
-			if ok {
-				n += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-		return n
+		return metrics.SumFamily(fams[name], want)
 	}
 	require.Zero(t, value(scrape(t), "aileron_k8s_provisioner_reconciles_total", nil))
 
