@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/periodic"
 )
 
 // Client retry policy: what a careful API client does. Each attempt has its
@@ -161,14 +162,7 @@ func (r *recorder) delete(id string) error {
 // probe lists workspaces every interval until ctx ends, one attempt each, so
 // the record shows when reads failed and how slow they were.
 func (r *recorder) probe(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Run(ctx, interval, func(ctx context.Context) {
 		o := op{phase: r.currentPhase(), kind: "list", at: time.Since(r.start), attempts: 1}
 		begin := time.Now()
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
@@ -185,7 +179,7 @@ func (r *recorder) probe(ctx context.Context, interval time.Duration) {
 		r.mu.Lock()
 		r.ops = append(r.ops, o)
 		r.mu.Unlock()
-	}
+	})
 }
 
 func listAll(ctx context.Context, c workspacev1.WorkspaceServiceClient) ([]*workspacev1.Workspace, error) {
