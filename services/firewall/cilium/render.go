@@ -6,7 +6,9 @@
 // At ingress every policy sets enableDefaultDeny.ingress and admits only the
 // other pods of the same workspace group (runtime and terminal share a pod;
 // canvas talks to them) and the Peers of Input.IngressFrom: the API's pods,
-// whose front door is the one way into a workspace. Another workspace, or any
+// whose front door is the one way into a workspace, and for the browser the
+// runtime, whose agent drives it. At egress, Input.EgressTo are the pods of
+// the same workspace a group may connect to, in every mode. Another workspace, or any
 // other pod of the cluster, reaches none of its ports. The node (the "host"
 // entity) is admitted too: kubelet probes come from it.
 //
@@ -80,6 +82,11 @@ type Input struct {
 	// IngressFrom are the pods besides the group's own that may connect to
 	// the group's pods; none admits only the group's own.
 	IngressFrom []Peer
+	// EgressTo are the pods of the same workspace the group's pods may
+	// connect to (the canvas to the runtime, the runtime's agent to the
+	// browser's DevTools), in every mode, network access disabled included:
+	// that traffic never leaves the workspace.
+	EgressTo []Peer
 }
 
 // Peer selects pods by namespace and labels.
@@ -88,6 +95,8 @@ type Peer struct {
 	Namespace string
 	// Labels the pods carry (all of them).
 	Labels map[string]string
+	// Ports limits an EgressTo peer to these TCP ports; none allows any.
+	Ports []string
 }
 
 // Render returns the CiliumNetworkPolicy for in as a JSON-compatible object
@@ -128,11 +137,15 @@ func description(e policy.Effective) string {
 // egressRules returns the allow rules and the deny rules (nil for none).
 func egressRules(in Input) (allow []any, deny []any) {
 	e := in.Policy
+	peers := peerRules(in.EgressTo)
 	if !e.NetworkAccessEnabled {
+		if len(peers) > 0 {
+			return peers, nil
+		}
 		// An empty rule allows nothing but still selects egress default-deny.
 		return []any{map[string]any{}}, nil
 	}
-	allow = []any{dnsRule(in.DNS, dnsNames(in.DNS, e))}
+	allow = append([]any{dnsRule(in.DNS, dnsNames(in.DNS, e))}, peers...)
 	switch e.Mode {
 	case policy.ModeAllowlist:
 		if fqdns := fqdnSelectors(e.AllowedDomains); len(fqdns) > 0 {
@@ -173,6 +186,26 @@ func ingressRules(in Input) []any {
 		from = append(from, map[string]any{"matchLabels": sel})
 	}
 	return []any{map[string]any{"fromEndpoints": from}, map[string]any{"fromEntities": []any{"host"}}}
+}
+
+// peerRules admits connections to the peers' pods, on their ports.
+func peerRules(peers []Peer) []any {
+	var out []any
+	for _, p := range peers {
+		if len(p.Labels) == 0 {
+			continue // an empty selector would admit every pod of the namespace
+		}
+		sel := stringMap(p.Labels)
+		if p.Namespace != "" {
+			sel[namespaceLabel] = p.Namespace
+		}
+		rule := map[string]any{"toEndpoints": []any{map[string]any{"matchLabels": sel}}}
+		if len(p.Ports) > 0 {
+			rule["toPorts"] = []any{map[string]any{"ports": portList(p.Ports, "TCP")}}
+		}
+		out = append(out, rule)
+	}
+	return out
 }
 
 // namespaceLabel is the label Cilium gives every endpoint with its pod's namespace.

@@ -30,6 +30,18 @@ func input(t *testing.T, g policy.Group, enabled bool, mode policy.Mode) cilium.
 		NetworkAccessEnabled: enabled, Mode: mode, AllowedDomains: []string{"api.example.com", "*.corp.example.net"},
 	})
 	require.NoError(t, err)
+	// As the operator renders them: the workspace group reaches its own pods
+	// (the canvas the runtime) and the browser's DevTools port; the browser
+	// admits the workspace group.
+	group := func(g policy.Group) map[string]string {
+		return map[string]string{"aileron.io/workspace-id": "ws-0123", "aileron.io/firewall-group": string(g)}
+	}
+	var egressTo, ingressFrom []cilium.Peer
+	if g == policy.GroupWorkspace {
+		egressTo = []cilium.Peer{{Labels: group(policy.GroupWorkspace)}, {Labels: group(policy.GroupBrowser), Ports: []string{"8080"}}}
+	} else {
+		ingressFrom = []cilium.Peer{{Labels: group(policy.GroupWorkspace)}}
+	}
 	return cilium.Input{
 		Name:      "ws-0123-" + string(g),
 		Namespace: "aileron-workspaces",
@@ -38,7 +50,8 @@ func input(t *testing.T, g policy.Group, enabled bool, mode policy.Mode) cilium.
 		PodSelector: map[string]string{"aileron.io/workspace-id": "ws-0123", "aileron.io/firewall-group": string(g)},
 		Policy:      eff,
 		// The API's pods, as the Helm chart passes them to the operator.
-		IngressFrom: []cilium.Peer{{Namespace: "aileron", Labels: map[string]string{"app.kubernetes.io/name": "aileron", "app.kubernetes.io/component": "api"}}},
+		IngressFrom: append([]cilium.Peer{{Namespace: "aileron", Labels: map[string]string{"app.kubernetes.io/name": "aileron", "app.kubernetes.io/component": "api"}}}, ingressFrom...),
+		EgressTo:    egressTo,
 	}
 }
 
@@ -148,13 +161,36 @@ func TestRenderDNSAdmitsOnlyAllowedNames(t *testing.T) {
 		dnsNames(t, spec(cilium.Render(input(t, policy.GroupWorkspace, true, policy.ModeUnrestricted)))))
 }
 
+// Network access disabled: nothing leaves the workspace, not even DNS. The
+// workspace's own pods stay reachable (the canvas reads from the runtime,
+// the agent drives the browser), and without such peers the one empty rule
+// allows nothing.
 func TestRenderDisabledAllowsNothing(t *testing.T) {
 	for _, m := range []policy.Mode{policy.ModeAllowlist, policy.ModeDeny, policy.ModeUnrestricted} {
-		s := spec(cilium.Render(input(t, policy.GroupWorkspace, false, m)))
-		require.Equal(t, []any{map[string]any{}}, s["egress"], m)
+		in := input(t, policy.GroupWorkspace, false, m)
+		s := spec(cilium.Render(in))
+		egress := s["egress"].([]any)
+		require.Len(t, egress, len(in.EgressTo), m)
+		for _, r := range egress {
+			require.Equal(t, []string{"toEndpoints"}, ruleKinds(r), "only the workspace's own pods, %s", m)
+		}
 		require.NotContains(t, s, "egressDeny")
 		require.Equal(t, map[string]any{"egress": true, "ingress": true}, s["enableDefaultDeny"])
+
+		in.EgressTo = nil
+		require.Equal(t, []any{map[string]any{}}, spec(cilium.Render(in))["egress"], m)
 	}
+}
+
+// ruleKinds are the destination keys of an egress rule (toPorts aside).
+func ruleKinds(rule any) []string {
+	var kinds []string
+	for k := range rule.(map[string]any) {
+		if k != "toPorts" {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
 }
 
 func TestRenderNeverBareWildcard(t *testing.T) {
@@ -177,6 +213,7 @@ func TestRenderNeverBareWildcard(t *testing.T) {
 func TestRenderAllowlistWithoutDomainsHasNoPortOnlyRule(t *testing.T) {
 	in := input(t, policy.GroupWorkspace, true, policy.ModeAllowlist)
 	in.Policy.AllowedDomains = nil
+	in.EgressTo = nil
 	egress := spec(cilium.Render(in))["egress"].([]any)
 	require.Len(t, egress, 1, "only the DNS rule")
 	require.Contains(t, egress[0].(map[string]any), "toEndpoints")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -30,6 +31,10 @@ type Config struct {
 	MetricsAddr string
 	// Routes are the ingress path routes.
 	Routes []ingress.Route
+	// CDPRelay is where the DevTools relay listens ("" for none) and
+	// CDPTarget the browser daemon it relays to.
+	CDPRelay  string
+	CDPTarget *url.URL
 	// PolicyFile is the JSON policy file, watched for changes.
 	PolicyFile string
 	// PolicyInterval is how often the policy and ingress secret files are checked.
@@ -63,6 +68,8 @@ func parseConfig(args []string) (Config, error) {
 	fs.Var(&routes, "route", "ingress route /PREFIX/=HOST:PORT, repeatable; the variable is comma-separated")
 	cfg := Config{Log: config.DefaultLog()}
 	fs.StringVar(&cfg.Ingress, "ingress", "", "ingress listen address")
+	var relay string
+	fs.StringVar(&relay, "cdp-relay", "", "DevTools relay LISTEN=HOST:PORT: the workspace group's route to the browser daemon's /json and /devtools/ paths")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of the Prometheus /metrics endpoint (decisions, tunnels, bytes); empty: off")
 	fs.StringVar(&cfg.PolicyFile, "policy-file", "", "policy JSON file")
 	fs.StringVar(&cfg.SecretFile, "secret-file", "", "file holding the ingress secret every ingress request must carry (without it the ingress refuses everything)")
@@ -98,6 +105,12 @@ func parseConfig(args []string) (Config, error) {
 		}
 		cfg.DenyCIDRs = append(cfg.DenyCIDRs, p)
 	}
+	if relay != "" {
+		var err error
+		if cfg.CDPRelay, cfg.CDPTarget, err = ingress.ParseRelay(relay); err != nil {
+			return Config{}, err
+		}
+	}
 	for _, r := range routes {
 		route, err := ingress.ParseRoute(r)
 		if err != nil {
@@ -116,8 +129,8 @@ func parseConfig(args []string) (Config, error) {
 // Validate reports every configuration problem at once.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Listen) == 0 && c.Ingress == "" {
-		errs = append(errs, errors.New("nothing to serve: give --listen and/or --ingress"))
+	if len(c.Listen) == 0 && c.Ingress == "" && c.CDPRelay == "" {
+		errs = append(errs, errors.New("nothing to serve: give --listen, --ingress and/or --cdp-relay"))
 	}
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("--max-conns %d: want at least 1 (0: the default)", c.MaxConns))

@@ -73,6 +73,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		_ = proxy.Close()
 		return err
 	}
+	relay, err := startRelay(cfg, log, errc)
+	if err != nil {
+		cancel()
+		_ = proxy.Close()
+		if srv != nil {
+			_ = srv.Close()
+		}
+		return err
+	}
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -102,8 +111,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cancel()
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer scancel()
-	if srv != nil {
-		_ = srv.Shutdown(sctx)
+	for _, s := range []*http.Server{srv, relay} {
+		if s != nil {
+			_ = s.Shutdown(sctx)
+		}
 	}
 	_ = proxy.Shutdown(sctx)
 	<-watchDone
@@ -136,6 +147,22 @@ func startIngress(cfg Config, log *slog.Logger, errc chan<- error) (*http.Server
 	log.Info("ingress listening", slog.String("addr", ln.Addr().String()), slog.Int("routes", len(cfg.Routes)))
 	go func() { errc <- srv.Serve(ln) }()
 	return srv, h, nil
+}
+
+// startRelay starts the DevTools relay (nil when none is configured);
+// Serve's result goes to errc.
+func startRelay(cfg Config, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	if cfg.CDPRelay == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.CDPRelay)
+	if err != nil {
+		return nil, fmt.Errorf("listen cdp relay: %w", err)
+	}
+	srv := &http.Server{Handler: ingress.NewRelay(cfg.CDPTarget, log), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info("cdp relay listening", slog.String("addr", ln.Addr().String()), slog.String("target", cfg.CDPTarget.Host))
+	go func() { errc <- srv.Serve(ln) }()
+	return srv, nil
 }
 
 // serveMetrics serves m (and the Go and process collectors) at /metrics on

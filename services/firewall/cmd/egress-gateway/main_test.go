@@ -47,6 +47,11 @@ func TestParseConfig(t *testing.T) {
 	require.Equal(t, "[fd00::53]:5353", cfg.DNSServer)
 	require.Equal(t, "/etc/s", cfg.SecretFile)
 
+	cfg, err = parseConfig([]string{"--cdp-relay", "10.0.0.2:9222=10.0.1.3:8080"})
+	require.NoError(t, err, "a relay alone is something to serve")
+	require.Equal(t, "10.0.0.2:9222", cfg.CDPRelay)
+	require.Equal(t, "10.0.1.3:8080", cfg.CDPTarget.Host)
+
 	for name, args := range map[string][]string{
 		"unknown group":          {"--listen", "db=:1"},
 		"no equals":              {"--listen", ":1"},
@@ -55,6 +60,7 @@ func TestParseConfig(t *testing.T) {
 		"bad log format":         {"--log-format", "xml"},
 		"secret without ingress": {"--listen", "workspace=:1", "--dns", "1.1.1.1", "--policy-file", "/p", "--secret-file", "/s"},
 		"extra args":             {"stray"},
+		"bad cdp relay":          {"--cdp-relay", "10.0.0.2:9222"},
 	} {
 		_, err := parseConfig(args)
 		require.Error(t, err, name)
