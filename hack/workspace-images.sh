@@ -10,14 +10,24 @@
 #                                    as ENTRYPOINT: it serves the runtime API
 #                                    and the terminals on one port; user
 #                                    65532:65532, LANG=C.UTF-8
+#   aileron/workspace-browser-base:<hash12>
+#                                    the same recipe with Debian's headless
+#                                    Chromium and fonts (Latin, CJK, emoji)
+#                                    instead of the runtime's tools
+#   aileron/workspace-browser:dev    the browser base + the browser daemon
+#                                    (services/workspace/cmd/workspace-browser),
+#                                    which starts Chromium and carries CDP out
+#   aileron/workspace-canvas:dev     FROM scratch: the canvas daemon alone
+#                                    (services/workspace/cmd/workspace-canvas);
+#                                    it reads through the runtime's files API
 #
-# The base is cached by a hash of its inputs (the section between the
-# "base:begin" and "base:end" marks below: the package list and the recipe):
-# when the engine already has aileron/workspace-base:<hash12> nothing is
-# rebuilt; when it does not but the rootfs tarball is in
+# A base is cached by a hash of its inputs (the section between the
+# "base:begin" and "base:end" marks below, and for the browser's also the
+# "browser:begin" to "browser:end" section): when the engine already has the
+# tag nothing is rebuilt; when it does not but the rootfs tarball is in
 # ${AILERON_CACHE:-$HOME/.cache/aileron}/images/<hash>.tar, the tarball is
-# imported (seconds) instead of running mmdebstrap (minutes). The runtime layer
-# on top is rebuilt on every run (seconds).
+# imported (seconds) instead of running mmdebstrap (minutes). The daemon
+# layers on top are rebuilt on every run (seconds).
 #
 # The apt sources are the machine's own (apt-config's sourcelist and
 # sourceparts), keeping only the entries of the bookworm suites; set
@@ -25,9 +35,12 @@
 # use another. mmdebstrap is installed with apt-get when missing (as root, or
 # through `sudo -n`).
 #
-# Usage: hack/workspace-images.sh [--only base|runtime]
+# Usage: hack/workspace-images.sh [--only runtime|browser|canvas]...
+#        (--only runtime builds the runtime's base when it is missing, too)
 # Env:   DOCKER (default docker), GO (default go), AILERON_CACHE,
-#        AILERON_APT_SOURCES, RUNTIME_IMAGE (default aileron/workspace-runtime:dev).
+#        AILERON_APT_SOURCES, RUNTIME_IMAGE (default aileron/workspace-runtime:dev),
+#        BROWSER_IMAGE (default aileron/workspace-browser:dev),
+#        CANVAS_IMAGE (default aileron/workspace-canvas:dev).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,24 +49,21 @@ docker="${DOCKER:-docker}"
 gobin="${GO:-go}"
 cache="${AILERON_CACHE:-$HOME/.cache/aileron}/images"
 runtime_image="${RUNTIME_IMAGE:-aileron/workspace-runtime:dev}"
-only=""
+browser_image="${BROWSER_IMAGE:-aileron/workspace-browser:dev}"
+canvas_image="${CANVAS_IMAGE:-aileron/workspace-canvas:dev}"
+usage() { echo "usage: $0 [--only runtime|browser|canvas]..." >&2; exit 2; }
+only=()
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--only)
-		[[ $# -ge 2 ]] || { echo "usage: $0 [--only base|runtime]" >&2; exit 2; }
-		only="$2"
+		[[ $# -ge 2 ]] || usage
+		case "$2" in runtime | browser | canvas) only+=("$2") ;; *) usage ;; esac
 		shift 2
 		;;
-	*)
-		echo "usage: $0 [--only base|runtime]" >&2
-		exit 2
-		;;
+	*) usage ;;
 	esac
 done
-case "${only}" in
-"" | base | runtime) ;;
-*) echo "usage: $0 [--only base|runtime]" >&2; exit 2 ;;
-esac
+((${#only[@]})) || only=(runtime browser canvas)
 
 start=$(date +%s)
 step() { printf '=== workspace images: %s (+%ss)\n' "$*" "$(($(date +%s) - start))" >&2; }
@@ -104,8 +114,21 @@ base_aptopts=(
 )
 # --- base:end
 
-hash="$(sed -n '/^# --- base:begin/,/^# --- base:end/p' "${self}" | sha256sum | cut -c1-64)"
+# --- browser:begin (hashed with the base section into the browser base's tag)
+# The browser's base: the same user, hooks and options, with Debian's
+# headless Chromium (the headless shell: no X11 or GTK) and fonts for Latin,
+# CJK and emoji pages instead of the runtime's tools.
+browser_packages=(
+	chromium-headless-shell ca-certificates
+	fonts-liberation2 fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji
+)
+# --- browser:end
+
+base_section="$(sed -n '/^# --- base:begin/,/^# --- base:end/p' "${self}")"
+hash="$(printf '%s\n' "${base_section}" | sha256sum | cut -c1-64)"
 base_image="aileron/workspace-base:${hash:0:12}"
+browser_hash="$({ printf '%s\n' "${base_section}"; sed -n '/^# --- browser:begin/,/^# --- browser:end/p' "${self}"; } | sha256sum | cut -c1-64)"
+browser_base_image="aileron/workspace-browser-base:${browser_hash:0:12}"
 
 # apt_sources writes the machine's bookworm apt sources into $work and prints
 # the files' paths, one a line.
@@ -180,23 +203,27 @@ ensure_mmdebstrap() {
 	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" "${install[@]}"
 }
 
+# build_base makes base image $1 (cache key $2) from the packages after them
+# with mmdebstrap, or imports the cached rootfs tarball.
 build_base() {
-	if "${docker}" image inspect "${base_image}" >/dev/null 2>&1; then
-		step "base ${base_image} is in the engine"
+	local image="$1" key="$2"
+	shift 2
+	if "${docker}" image inspect "${image}" >/dev/null 2>&1; then
+		step "base ${image} is in the engine"
 		return
 	fi
-	local tar="${cache}/${hash}.tar"
+	local tar="${cache}/${key}.tar"
 	if [[ ! -s "${tar}" ]]; then
 		ensure_mmdebstrap
 		mkdir -p "${cache}"
 		local sources
 		mapfile -t sources < <(apt_sources)
-		step "mmdebstrap ${suite} minbase (${#base_packages[@]} packages; minutes when cold) into ${tar}"
+		step "mmdebstrap ${suite} minbase for ${image} ($# packages; minutes when cold) into ${tar}"
 		local include
-		include="$(IFS=,; echo "${base_packages[*]}")"
+		include="$(IFS=,; echo "$*")"
 		# Written beside the cache entry, renamed when complete: an interrupted
 		# run leaves no half tarball under the final name.
-		local partial="${cache}/${hash}.partial.tar"
+		local partial="${cache}/${key}.partial.tar"
 		rm -f "${partial}"
 		if ! mmdebstrap --quiet --variant=minbase --include="${include}" \
 			"${base_aptopts[@]}" "${base_dpkgopts[@]}" "${base_hooks[@]}" \
@@ -210,15 +237,17 @@ build_base() {
 	else
 		step "rootfs from the cache ${tar}"
 	fi
-	step "docker import ${base_image}"
+	step "docker import ${image}"
+	local label="${image%%:*}"
 	"${docker}" import \
-		--change 'LABEL org.opencontainers.image.source="aileron.dev" aileron.dev/image="workspace-base"' \
+		--change "LABEL org.opencontainers.image.source=\"aileron.dev\" aileron.dev/image=\"${label##*/}\"" \
 		--change 'CMD ["/bin/bash"]' \
-		"${tar}" "${base_image}" >/dev/null
+		"${tar}" "${image}" >/dev/null
 }
 
-# build_runtime adds the runtime daemon on top of the base. It is the
-# equivalent of this Dockerfile:
+# build_daemon puts one static daemon of this repository on top of a base
+# (or on nothing, for base "scratch"). For the runtime it is the equivalent of
+# this Dockerfile:
 #
 #   FROM aileron/workspace-base:<hash12>
 #   COPY workspace-runtime /usr/local/bin/workspace-runtime
@@ -234,47 +263,72 @@ build_base() {
 # names the base's layer by its diff id, which the engine already has, so
 # only the small top layer is read: seconds. The archive is deterministic (no
 # timestamps), so an unchanged binary gives the same image id.
-build_runtime() {
-	"${docker}" image inspect "${base_image}" >/dev/null 2>&1 || fail "base ${base_image} is missing: run $0 without --only"
-	local ctx="${work}/runtime" base_diff arch
+#
+# Usage: build_daemon IMAGE BASE NAME WORKDIR ENV_JSON; NAME is the command
+# under services/workspace/cmd and the binary's name in /usr/local/bin.
+build_daemon() {
+	local image="$1" base="$2" name="$3" workdir="$4" env="$5"
+	local ctx="${work}/${name}" base_diff=() arch diffs
 	mkdir -p "${ctx}/layer/usr/local/bin" "${ctx}/image"
-	step "go build workspace-runtime"
-	(cd "${root}" && CGO_ENABLED=0 "${gobin}" build -trimpath -ldflags "-s -w" -o "${ctx}/layer/usr/local/bin/workspace-runtime" ./services/workspace/cmd/workspace-runtime)
-	base_diff="$("${docker}" image inspect --format '{{range .RootFS.Layers}}{{.}} {{end}}' "${base_image}")"
-	read -r -a base_diff <<<"${base_diff}"
-	((${#base_diff[@]} == 1)) || fail "base ${base_image} has ${#base_diff[@]} layers, want 1"
-	arch="$("${docker}" image inspect --format '{{.Architecture}}' "${base_image}")"
+	step "go build ${name}"
+	(cd "${root}" && CGO_ENABLED=0 "${gobin}" build -trimpath -ldflags "-s -w" -o "${ctx}/layer/usr/local/bin/${name}" "./services/workspace/cmd/${name}")
+	if [[ "${base}" == scratch ]]; then
+		arch="$("${gobin}" env GOARCH)"
+	else
+		"${docker}" image inspect "${base}" >/dev/null 2>&1 || fail "base ${base} is missing"
+		read -r -a base_diff <<<"$("${docker}" image inspect --format '{{range .RootFS.Layers}}{{.}} {{end}}' "${base}")"
+		((${#base_diff[@]} == 1)) || fail "base ${base} has ${#base_diff[@]} layers, want 1"
+		arch="$("${docker}" image inspect --format '{{.Architecture}}' "${base}")"
+	fi
 
-	step "assemble ${runtime_image}"
-	chmod 0755 "${ctx}/layer/usr" "${ctx}/layer/usr/local" "${ctx}/layer/usr/local/bin" "${ctx}/layer/usr/local/bin/workspace-runtime"
+	step "assemble ${image}"
+	chmod 0755 "${ctx}/layer/usr" "${ctx}/layer/usr/local" "${ctx}/layer/usr/local/bin" "${ctx}/layer/usr/local/bin/${name}"
 	tar -C "${ctx}/layer" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=posix \
 		--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -cf "${ctx}/image/top.tar" usr
-	local top_diff config config_id
+	local top_diff config config_id layers
 	top_diff="sha256:$(sha256sum "${ctx}/image/top.tar" | cut -d' ' -f1)"
-	config="$(printf '{"architecture":"%s","os":"linux","config":{"User":"65532:65532","WorkingDir":"/workspace","Entrypoint":["/usr/local/bin/workspace-runtime"],"Env":["PATH=/workspace/.home/.local/bin:/home/workspace/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","LANG=C.UTF-8","LC_ALL=C.UTF-8","HOME=/home/workspace","USER=workspace","SHELL=/bin/bash"],"Labels":{"org.opencontainers.image.source":"aileron.dev","aileron.dev/image":"workspace-runtime","aileron.dev/base":"%s"}},"rootfs":{"type":"layers","diff_ids":["%s","%s"]}}' \
-		"${arch}" "${base_image}" "${base_diff[0]}" "${top_diff}")"
+	if ((${#base_diff[@]})); then
+		diffs="\"${base_diff[0]}\",\"${top_diff}\""
+		layers='"base/layer.tar","top.tar"'
+	else
+		diffs="\"${top_diff}\""
+		layers='"top.tar"'
+	fi
+	config="$(printf '{"architecture":"%s","os":"linux","config":{"User":"65532:65532","WorkingDir":"%s","Entrypoint":["/usr/local/bin/%s"],"Env":%s,"Labels":{"org.opencontainers.image.source":"aileron.dev","aileron.dev/image":"%s","aileron.dev/base":"%s"}},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+		"${arch}" "${workdir}" "${name}" "${env}" "${name}" "${base}" "${diffs}")"
 	printf '%s' "${config}" >"${ctx}/image/config.json"
 	config_id="$(sha256sum "${ctx}/image/config.json" | cut -d' ' -f1)"
 	mv "${ctx}/image/config.json" "${ctx}/image/${config_id}.json"
 	# The base's layer file is not in the archive: the engine has that layer
 	# (by its chain id) and never opens the path.
-	printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["base/layer.tar","top.tar"]}]' \
-		"${config_id}" "${runtime_image}" >"${ctx}/image/manifest.json"
-	step "docker load ${runtime_image}"
+	printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":[%s]}]' \
+		"${config_id}" "${image}" "${layers}" >"${ctx}/image/manifest.json"
+	step "docker load ${image}"
 	if ! tar -C "${ctx}/image" -cf - manifest.json "${config_id}.json" top.tar | "${docker}" load --quiet >"${work}/load.log" 2>&1; then
 		cat "${work}/load.log" >&2
-		fail "docker load ${runtime_image} failed"
+		fail "docker load ${image} failed"
 	fi
 }
 
 command -v "${docker}" >/dev/null || fail "the docker CLI is not on PATH"
-if [[ -z "${only}" || "${only}" == base ]]; then
-	build_base
-fi
-if [[ -z "${only}" || "${only}" == runtime ]]; then
-	build_runtime
-fi
-built=()
-[[ "${only}" == runtime ]] || built+=("${base_image}")
-[[ "${only}" == base ]] || built+=("${runtime_image}")
-step "done: ${built[*]}"
+path_env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+for what in "${only[@]}"; do
+	case "${what}" in
+	runtime)
+		build_base "${base_image}" "${hash}" "${base_packages[@]}"
+		build_daemon "${runtime_image}" "${base_image}" workspace-runtime /workspace \
+			'["PATH=/workspace/.home/.local/bin:/home/workspace/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","LANG=C.UTF-8","LC_ALL=C.UTF-8","HOME=/home/workspace","USER=workspace","SHELL=/bin/bash"]'
+		;;
+	browser)
+		# HOME in /tmp (a tmpfs in the container): Chromium and fontconfig
+		# write caches there, and the root filesystem is read-only.
+		build_base "${browser_base_image}" "${browser_hash}" "${browser_packages[@]}"
+		build_daemon "${browser_image}" "${browser_base_image}" workspace-browser /tmp \
+			"[\"${path_env}\",\"LANG=C.UTF-8\",\"HOME=/tmp\",\"USER=workspace\"]"
+		;;
+	canvas)
+		build_daemon "${canvas_image}" scratch workspace-canvas / "[\"${path_env}\"]"
+		;;
+	esac
+done
+step "done: ${only[*]}"

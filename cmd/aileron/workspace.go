@@ -33,6 +33,10 @@ commands:
                                in a browser on its own origin; --browser opens it;
                                --port N opens the preview of port N of the runtime
   ports ID                     the ports listening in the workspace and their previews
+  browser ID [--cdp-url]       the browser's live preview and DevTools URLs; --cdp-url
+                               prints only the CDP WebSocket URL for a script's client
+                               (it sends the token as Authorization: Bearer)
+  screenshot ID -o FILE        a PNG of the browser's current tab (--tab T for another)
   port-forward ID SERVICE [LOCAL_PORT]
                                serve a service on 127.0.0.1 (with the CLI's token)
   exec ID [--cwd D] [--env K=V] [--timeout D] [--stdin] -- CMD [ARGS...]
@@ -77,6 +81,10 @@ func runWorkspace(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return e.open(ctx, rest)
 	case "ports":
 		return e.ports(ctx, rest)
+	case "browser":
+		return e.browser(ctx, rest)
+	case "screenshot":
+		return e.screenshot(ctx, rest)
 	case "port-forward":
 		return e.portForward(ctx, rest)
 	case "exec":

@@ -59,3 +59,16 @@ const HomeDir = DataMount + "/.home"
 // proxies such a request to that port inside the workspace. The front door
 // sets it on preview requests and removes it from every other one.
 const PreviewPortHeader = "X-Aileron-Preview-Port"
+
+// Environment variables the provisioners give the workspace's daemons, so
+// both backends name each route the same way.
+const (
+	// BrowserURLEnv is the runtime's route to the browser's DevTools
+	// protocol (an http:// base URL: /json/version, /devtools/...). On
+	// Docker it is the gateway's DevTools relay, on Kubernetes the browser's
+	// Service; an agent's CDP client connects to it.
+	BrowserURLEnv = "AILERON_BROWSER_URL"
+	// RuntimeURLEnv is the canvas's route to the runtime daemon, whose files
+	// API it reads what it serves through.
+	RuntimeURLEnv = "AILERON_RUNTIME_URL"
+)

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +61,9 @@ type ServiceConfig struct {
 	ReadOnlyRootfs bool `json:"read_only_rootfs"`
 	// TmpfsMB sizes the /tmp tmpfs.
 	TmpfsMB int64 `json:"tmpfs_mb"`
+	// ShmMB sizes /dev/shm (0: the engine's 64 MiB). Chromium keeps its
+	// rendering buffers there and crashes tabs when it runs out.
+	ShmMB int64 `json:"shm_mb,omitempty"`
 	// CapAdd adds capabilities back after dropping ALL; leave empty unless the
 	// service provably needs one (README documents why for each default).
 	CapAdd []string `json:"cap_add,omitempty"`
@@ -77,6 +82,12 @@ type GatewayConfig struct {
 	BrowserPort   int `json:"browser_port"`
 	// IngressPort is the port inside the gateway that the host port maps to.
 	IngressPort int `json:"ingress_port"`
+	// CDPPort is where the gateway relays the browser's DevTools protocol
+	// to the workspace group (the agent drives the browser through it). It
+	// listens on the gateway's workspace-network address only and passes
+	// only the DevTools paths; the runtime gets its URL as
+	// AILERON_BROWSER_URL.
+	CDPPort int `json:"cdp_port"`
 	// UpstreamDNS is the resolver the gateway resolves egress names with
 	// ("host:port"); the default 127.0.0.11:53 is the engine's embedded DNS on
 	// the gateway's outside network, which forwards to the host's resolvers.
@@ -162,12 +173,16 @@ type Config struct {
 	CrashWindow Duration `json:"crash_window"`
 }
 
-// Default images: the runtime daemon serves the runtime API and the
-// terminals on one port, so the runtime and terminal services both run it
-// (hack/workspace-images.sh builds it); browser and canvas are still the
-// stand-in stub (hack/build-images.sh, which also builds the gateway).
+// Default images, all built by hack/workspace-images.sh: the runtime daemon
+// serves the runtime API and the terminals on one port, so the runtime and
+// terminal services both run it; the browser is Chromium behind the browser
+// daemon; the canvas daemon reads through the runtime's files API. The stub
+// (deploy/hack/build-images.sh) stands in for any of them in the
+// provisioner's own fast tests.
 const (
 	DefaultRuntimeImage = "aileron/workspace-runtime:dev"
+	DefaultBrowserImage = "aileron/workspace-browser:dev"
+	DefaultCanvasImage  = "aileron/workspace-canvas:dev"
 	StubImage           = "aileron/workspace-stub:dev"
 )
 
@@ -185,11 +200,13 @@ func DefaultConfig() Config {
 		s.Env = map[string]string{"HOME": workspace.HomeDir}
 		return s
 	}
+	browser := svc(DefaultBrowserImage, 1536)
+	browser.ShmMB, browser.TmpfsMB = 256, 256
 	return Config{
-		Services: Services{Runtime: daemon(1024), Terminal: daemon(256), Browser: svc(StubImage, 1024), Canvas: svc(StubImage, 512)},
+		Services: Services{Runtime: daemon(1024), Terminal: daemon(256), Browser: browser, Canvas: svc(DefaultCanvasImage, 256)},
 		Gateway: GatewayConfig{
 			Image: "aileron/egress-gateway:dev", User: "65532:65532",
-			WorkspacePort: 3128, BrowserPort: 3129, IngressPort: 8080, UpstreamDNS: "127.0.0.11:53", DenyHostAddresses: true,
+			WorkspacePort: 3128, BrowserPort: 3129, IngressPort: 8080, CDPPort: 9222, UpstreamDNS: "127.0.0.11:53", DenyHostAddresses: true,
 			CPUs: 0.5, MemoryMB: 128, Pids: 128,
 		},
 		IngressHost:    "127.0.0.1",
@@ -255,6 +272,9 @@ func (s ServiceConfig) validate(field string) error {
 	if s.TmpfsMB < 1 {
 		errs = append(errs, fmt.Errorf("%s.tmpfs_mb %d: must be positive", field, s.TmpfsMB))
 	}
+	if s.ShmMB < 0 {
+		errs = append(errs, fmt.Errorf("%s.shm_mb %d: must not be negative", field, s.ShmMB))
+	}
 	if !strings.HasPrefix(s.HealthPath, "/") {
 		errs = append(errs, fmt.Errorf("%s.health_path %q: must start with /", field, s.HealthPath))
 	}
@@ -274,18 +294,22 @@ func (g GatewayConfig) validate() error {
 	if _, _, err := net.SplitHostPort(g.UpstreamDNS); err != nil {
 		errs = append(errs, fmt.Errorf("gateway.upstream_dns %q: want host:port", g.UpstreamDNS))
 	}
-	for name, p := range map[string]int{"workspace_port": g.WorkspacePort, "browser_port": g.BrowserPort, "ingress_port": g.IngressPort} {
+	ports := map[string]int{"workspace_port": g.WorkspacePort, "browser_port": g.BrowserPort, "ingress_port": g.IngressPort, "cdp_port": g.CDPPort}
+	seen := map[int]bool{}
+	for _, name := range slices.Sorted(maps.Keys(ports)) {
+		p := ports[name]
 		if p < 1 || p > 65535 {
 			errs = append(errs, fmt.Errorf("gateway.%s %d: want 1-65535", name, p))
 		}
+		seen[p] = true
 	}
 	for i, c := range g.DenyCIDRs {
 		if _, err := policy.ParsePrefix(c); err != nil {
 			errs = append(errs, fmt.Errorf("gateway.deny_cidrs[%d] %q: want an address or a CIDR range", i, c))
 		}
 	}
-	if g.WorkspacePort == g.BrowserPort || g.WorkspacePort == g.IngressPort || g.BrowserPort == g.IngressPort {
-		errs = append(errs, errors.New("gateway ports: workspace_port, browser_port and ingress_port must differ"))
+	if len(seen) != len(ports) {
+		errs = append(errs, errors.New("gateway ports: workspace_port, browser_port, ingress_port and cdp_port must differ"))
 	}
 	return errors.Join(append(errs, validateUser("gateway.user", g.User), validateLimits("gateway", g.CPUs, g.MemoryMB, g.Pids))...)
 }

@@ -96,6 +96,13 @@ func (p *Provisioner) gatewayArgs(id string, nets networks, enabled map[workspac
 			args = append(args, "--route", route(s)+"="+target)
 		}
 	}
+	if enabled[workspace.ServiceBrowser] {
+		// The DevTools relay listens on the workspace network only: the
+		// runtime's agent reaches the browser's CDP and nothing else of the
+		// browser group.
+		args = append(args, "--cdp-relay", fmt.Sprintf("%s:%d=%s:%d", nets.ws.gatewayIP(), g.CDPPort,
+			nets.br.serviceIP(workspace.ServiceBrowser), p.cfg.Services.Browser.Port))
+	}
 	return append(args, g.ExtraArgs...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/workspace"
 )
 
@@ -35,5 +36,37 @@ func TestGatewayArgsDenyHostAddresses(t *testing.T) {
 		if a.IsPrivate() || a.IsLoopback() {
 			t.Fatalf("%s is not a public host address", a)
 		}
+	}
+}
+
+// The agent's route to the browser: the gateway relays DevTools from its
+// workspace-network address to the browser, the runtime is told where, and
+// the canvas where the runtime is.
+func TestBrowserAndCanvasRoutes(t *testing.T) {
+	p := &Provisioner{cfg: DefaultConfig()}
+	nets := networks{
+		ws: netInfo{Name: "aileron-ws-abc", Subnet: netip.MustParsePrefix("10.213.0.0/28")},
+		br: netInfo{Name: "aileron-br-abc", Subnet: netip.MustParsePrefix("10.213.0.16/28")},
+	}
+	all := map[workspace.Service]bool{workspace.ServiceRuntime: true, workspace.ServiceTerminal: true, workspace.ServiceBrowser: true, workspace.ServiceCanvas: true}
+	args := p.gatewayArgs("abc", nets, all)
+	if i := slices.Index(args, "--cdp-relay"); i < 0 || args[i+1] != "10.213.0.2:9222=10.213.0.19:8080" {
+		t.Fatalf("gateway args lack the DevTools relay from the workspace network to the browser: %q", args)
+	}
+	if slices.Contains(p.gatewayArgs("abc", nets, map[workspace.Service]bool{workspace.ServiceRuntime: true}), "--cdp-relay") {
+		t.Fatal("a relay to a browser the workspace does not run")
+	}
+	w := &workspacev1.Workspace{Id: "abc"}
+	if env := p.serviceSpec(w, workspace.ServiceRuntime, nets, all).Config.Env; !slices.Contains(env, "AILERON_BROWSER_URL=http://gateway:9222") {
+		t.Fatalf("runtime env lacks the browser's URL: %q", env)
+	}
+	if env := p.serviceSpec(w, workspace.ServiceCanvas, nets, all).Config.Env; !slices.Contains(env, "AILERON_RUNTIME_URL=http://runtime:8080") {
+		t.Fatalf("canvas env lacks the runtime's URL: %q", env)
+	}
+	if spec := p.serviceSpec(w, workspace.ServiceCanvas, nets, all); len(spec.Host.Mounts) != 0 {
+		t.Fatalf("the canvas mounts %v: it reads through the runtime", spec.Host.Mounts)
+	}
+	if shm := p.serviceSpec(w, workspace.ServiceBrowser, nets, all).Host.ShmSize; shm != 256<<20 {
+		t.Fatalf("browser /dev/shm is %d bytes, want 256 MiB", shm)
 	}
 }

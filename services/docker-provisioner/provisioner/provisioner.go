@@ -78,6 +78,9 @@ type Provisioner struct {
 	imageSeen map[string]time.Time
 	// crashes holds the recent exits of running workspaces' services.
 	crashes map[string]*crashes
+	// healthy holds, per workspace and service, the container last seen
+	// healthy and when (see judgeHealth).
+	healthy map[string]map[workspace.Service]seenHealthy
 	// steps holds the timeline steps of each workspace's current generation.
 	steps map[string]*stepLog
 	// started is set once Run has checked the engine and begun working.
@@ -114,6 +117,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		failedGen:     map[string]int64{},
 		announced:     map[string]announcement{},
 		crashes:       map[string]*crashes{},
+		healthy:       map[string]map[workspace.Service]seenHealthy{},
 		steps:         map[string]*stepLog{},
 		appliedPolicy: map[string]string{}, enforcedPolicy: map[string]string{},
 		appliedSecret: map[string]string{},

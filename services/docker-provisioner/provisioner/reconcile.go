@@ -352,7 +352,7 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 		p.step(w, workspace.StepHealthCheckPassed, string(s), from)
 	}
 	errs := p.awaitHealthy(probeCtx, w.Id, port, names, time.Duration(p.cfg.HealthWait), passed, func(errs map[workspace.Service]error) {
-		expired := p.judgeHealth(st, names, cs, errs)
+		expired := p.judgeHealth(w.Id, st, names, cs, errs)
 		if len(expired) == 0 {
 			_ = p.report(ctx, w, workspace.PhaseProgressing, "waiting for health checks", "", st)
 		}
@@ -363,7 +363,7 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 	if probeCtx.Err() != nil {
 		return 0, nil
 	}
-	expired := p.judgeHealth(st, names, cs, errs)
+	expired := p.judgeHealth(w.Id, st, names, cs, errs)
 	if len(expired) > 0 {
 		p.markFailed(w)
 		reason := fmt.Sprintf("health check of %s failed for more than %s: %v",
@@ -376,22 +376,47 @@ func (p *Provisioner) checkHealth(ctx context.Context, w *workspacev1.Workspace,
 	return 0, p.report(ctx, w, workspace.PhaseRunning, "all services running and healthy", "", st)
 }
 
+// seenHealthy is the container of a service last seen healthy, and when.
+type seenHealthy struct {
+	container string
+	at        time.Time
+}
+
 // judgeHealth sets each service's state from its probe result and returns
-// the services unhealthy for longer than HealthTimeout since their start.
-func (p *Provisioner) judgeHealth(st status, names []workspace.Service, cs map[workspace.Service]container.InspectResponse, errs map[workspace.Service]error) []workspace.Service {
+// the services unhealthy for longer than HealthTimeout. The timeout runs
+// from the container's start, or from the last time this process saw the
+// same container healthy: a service that was up and stops answering (the
+// browser daemon while it restarts a dead Chromium) is restarting, not
+// starting, and gets the whole timeout to come back before the workspace
+// fails.
+func (p *Provisioner) judgeHealth(id string, st status, names []workspace.Service, cs map[workspace.Service]container.InspectResponse, errs map[workspace.Service]error) []workspace.Service {
 	timeout := time.Duration(p.cfg.HealthTimeout)
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := p.healthy[id]
+	if seen == nil {
+		seen = map[workspace.Service]seenHealthy{}
+		p.healthy[id] = seen
+	}
 	var expired []workspace.Service
 	for _, s := range names {
 		err, bad := errs[s]
-		switch {
-		case !bad:
+		if !bad {
+			seen[s] = seenHealthy{container: cs[s].ID, at: now}
 			st.set(s, workspace.ServiceRunning, "")
-		case p.now().Sub(startedAt(cs[s])) > timeout:
+			continue
+		}
+		from, state, what := startedAt(cs[s]), workspace.ServiceStarting, "waiting for health check: "
+		if last, ok := seen[s]; ok && last.container == cs[s].ID && last.at.After(from) {
+			from, state, what = last.at, workspace.ServiceRestarting, "healthy before, not answering now: "
+		}
+		if now.Sub(from) > timeout {
 			st.set(s, workspace.ServiceFailed, fmt.Sprintf("health check failing for more than %s: %v", timeout, err))
 			expired = append(expired, s)
-		default:
-			st.set(s, workspace.ServiceStarting, "waiting for health check: "+err.Error())
+			continue
 		}
+		st.set(s, state, what+err.Error())
 	}
 	return expired
 }

@@ -154,6 +154,7 @@ func (p *Provisioner) forget(id string) {
 	delete(p.reported, id+"/fw")
 	delete(p.failedGen, id)
 	delete(p.crashes, id)
+	delete(p.healthy, id)
 	delete(p.steps, id)
 	delete(p.appliedPolicy, id)
 	delete(p.enforcedPolicy, id)

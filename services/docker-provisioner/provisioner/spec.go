@@ -161,6 +161,15 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service workspace.Se
 		// signal asks it, so typing in the terminal counts for the workspace.
 		env = append(env, "AILERON_ACTIVITY_PEER=http://"+hostName(workspace.ServiceTerminal)+":"+strconv.Itoa(p.cfg.Services.Terminal.Port))
 	}
+	if service == workspace.ServiceRuntime && enabled[workspace.ServiceBrowser] {
+		// The agent drives the browser through the gateway's DevTools relay:
+		// the runtime's group never joins the browser's network.
+		env = append(env, fmt.Sprintf("%s=http://gateway:%d", workspace.BrowserURLEnv, p.cfg.Gateway.CDPPort))
+	}
+	if service == workspace.ServiceCanvas {
+		// The canvas reads what it serves through the runtime's files API.
+		env = append(env, fmt.Sprintf("%s=http://%s:%d", workspace.RuntimeURLEnv, hostName(workspace.ServiceRuntime), p.cfg.Services.Runtime.Port))
+	}
 	env = append(env, sortedEnv(sc.Env)...)
 	labels := p.serviceLabels(id, service)
 	if t := restartMarker(w.Operations, service); !t.IsZero() {
@@ -169,6 +178,7 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service workspace.Se
 	host := hardened(sc.CPUs, sc.MemoryMB, sc.Pids, sc.ReadOnlyRootfs, sc.TmpfsMB, sc.CapAdd)
 	host.NetworkMode = container.NetworkMode(net.Name)
 	host.ExtraHosts = hosts
+	host.ShmSize = sc.ShmMB << 20
 	if p.dnsMitigation {
 		// No external resolver: the embedded DNS forwards to 127.0.0.1 inside
 		// the container's own namespace, where nothing listens.

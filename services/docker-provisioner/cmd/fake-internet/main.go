@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"os"
@@ -83,6 +84,10 @@ func run() error {
 			sni = r.TLS.ServerName
 		}
 		ev.emit("http", map[string]any{"host": r.Host, "path": r.URL.Path, "tls": r.TLS != nil, "sni": sni, "remote": r.RemoteAddr})
+		if r.URL.Path == "/page" {
+			servePage(w, r, name)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"server": name, "host": r.Host, "sni": sni, "remote": r.RemoteAddr})
 	})
@@ -149,4 +154,21 @@ func (l *loggedListener) Accept() (net.Conn, error) {
 		l.ev.emit("accept", map[string]any{"local": c.LocalAddr().String(), "remote": c.RemoteAddr().String()})
 	}
 	return c, err
+}
+
+// servePage answers /page with an HTML page for browser tests: its title
+// names the server and host; ?sub=HOST adds an image and a fetch() to that
+// host, whose outcome the script appends to the title ("fetch ok" or
+// "fetch blocked"); a click anywhere sets the title to "clicked X,Y".
+func servePage(w http.ResponseWriter, r *http.Request, name string) {
+	sub := r.URL.Query().Get("sub")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, "<!doctype html><html><head><title>%s</title></head><body style=\"margin:0;height:100vh\">\n", html.EscapeString(name+" "+r.Host))
+	fmt.Fprintf(w, "<h1 id=\"served\">served by %s to %s</h1>\n", html.EscapeString(name), html.EscapeString(r.Host))
+	if sub != "" {
+		u := html.EscapeString("http://" + sub)
+		fmt.Fprintf(w, "<img id=\"sub\" src=\"%s/img\">\n<script>fetch(%q).then(() => document.title += ' fetch ok', () => document.title += ' fetch blocked');</script>\n",
+			u, "http://"+sub+"/fetch")
+	}
+	fmt.Fprint(w, "<script>document.addEventListener('mousedown', e => { document.title = 'clicked ' + e.clientX + ',' + e.clientY; });</script>\n</body></html>\n")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/cilium"
 	"aileron.dev/services/firewall/policy"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
@@ -91,18 +93,31 @@ func (r *WorkspaceReconciler) reconcileFirewall(ctx context.Context, ws *v1alpha
 func (r *WorkspaceReconciler) ensurePolicy(ctx context.Context, ws *v1alpha1.Workspace, eff policy.Effective) error {
 	l := labels(ws, componentFirewall)
 	l[v1alpha1.LabelFirewallGroup] = string(eff.Group)
+	group := func(g policy.Group) map[string]string {
+		return map[string]string{v1alpha1.LabelWorkspaceID: ws.Spec.WorkspaceID, v1alpha1.LabelFirewallGroup: string(g)}
+	}
+	// The workspace group reaches its own pods (the canvas reads from the
+	// runtime) and the browser's DevTools port (the agent drives the
+	// browser); the browser admits the workspace group. Nothing else
+	// crosses between the groups.
+	ingressFrom := []cilium.Peer{r.cfg.FrontDoor}
+	var egressTo []cilium.Peer
+	if eff.Group == policy.GroupWorkspace {
+		egressTo = []cilium.Peer{{Labels: group(policy.GroupWorkspace)},
+			{Labels: group(policy.GroupBrowser), Ports: []string{strconv.Itoa(int(r.cfg.port(workspace.ServiceBrowser)))}}}
+	} else {
+		ingressFrom = append(ingressFrom, cilium.Peer{Labels: group(policy.GroupWorkspace)})
+	}
 	rendered := cilium.Render(cilium.Input{
-		Name:      policyName(ws, eff.Group),
-		Namespace: ws.Namespace,
-		Labels:    l,
-		PodSelector: map[string]string{
-			v1alpha1.LabelWorkspaceID:   ws.Spec.WorkspaceID,
-			v1alpha1.LabelFirewallGroup: string(eff.Group),
-		},
+		Name:         policyName(ws, eff.Group),
+		Namespace:    ws.Namespace,
+		Labels:       l,
+		PodSelector:  group(eff.Group),
 		Policy:       eff,
 		DNS:          cilium.DNSConfig{Namespace: r.cfg.DNS.Namespace, Labels: r.cfg.DNS.Labels},
 		PrivateCIDRs: r.cfg.PrivateCIDRs,
-		IngressFrom:  []cilium.Peer{r.cfg.FrontDoor},
+		IngressFrom:  ingressFrom,
+		EgressTo:     egressTo,
 	})
 	// A JSON round trip leaves only the value types unstructured objects
 	// can deep-copy ([]any, map[string]any, float64…).

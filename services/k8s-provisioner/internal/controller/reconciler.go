@@ -133,18 +133,24 @@ func (r *WorkspaceReconciler) converge(ctx context.Context, ws *v1alpha1.Workspa
 	claim, err := r.ensureClaim(ctx, ws)
 	obs.claim = claim
 	errs = append(errs, err)
+	// Services first: the pods are told their siblings' cluster IPs.
+	addrs := routes{}
+	for _, c := range workspace.Services {
+		u, err := r.ensureService(ctx, ws, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s service: %w", c, err))
+		}
+		if u != "" {
+			addrs[c] = u
+		}
+	}
 	for _, k := range pods {
-		dep, err := r.ensureDeployment(ctx, ws, k)
+		dep, err := r.ensureDeployment(ctx, ws, k, addrs)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s deployment: %w", k, err))
 			continue
 		}
 		obs.pods[k] = dep
-	}
-	for _, c := range workspace.Services {
-		if err := r.ensureService(ctx, ws, c); err != nil {
-			errs = append(errs, fmt.Errorf("%s service: %w", c, err))
-		}
 	}
 	fw, err := r.reconcileFirewall(ctx, ws)
 	obs.firewall = fw

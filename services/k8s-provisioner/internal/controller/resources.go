@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -65,7 +67,7 @@ func (r *WorkspaceReconciler) ensureClaim(ctx context.Context, ws *v1alpha1.Work
 
 // ensureDeployment creates or updates pod k of ws, or deletes it when every
 // container of the pod is disabled. It returns nil when there is none.
-func (r *WorkspaceReconciler) ensureDeployment(ctx context.Context, ws *v1alpha1.Workspace, k workspace.Service) (*appsv1.Deployment, error) {
+func (r *WorkspaceReconciler) ensureDeployment(ctx context.Context, ws *v1alpha1.Workspace, k workspace.Service, addrs routes) (*appsv1.Deployment, error) {
 	stored := &appsv1.Deployment{}
 	if !podEnabled(ws, k) {
 		return nil, r.deleteOwned(ctx, ws, stored, deploymentName(ws, k))
@@ -74,17 +76,18 @@ func (r *WorkspaceReconciler) ensureDeployment(ctx context.Context, ws *v1alpha1
 	if err := r.client.Get(ctx, key(ws, deploymentName(ws, k)), stored); err == nil {
 		prev = stored.DeepCopy()
 	}
-	desired := r.desiredDeployment(ws, k, prev)
+	desired := r.desiredDeployment(ws, k, prev, addrs)
 	return ensure(ctx, r, ws, desired, &appsv1.Deployment{}, func(s, d *appsv1.Deployment) {
 		s.Spec = d.Spec
 	})
 }
 
 // ensureService creates or updates the Service of component c, or deletes it
-// when c is disabled.
-func (r *WorkspaceReconciler) ensureService(ctx context.Context, ws *v1alpha1.Workspace, c workspace.Service) error {
+// when c is disabled. It returns the Service's URL by cluster IP ("" when
+// c is disabled or the IP is not allocated).
+func (r *WorkspaceReconciler) ensureService(ctx context.Context, ws *v1alpha1.Workspace, c workspace.Service) (string, error) {
 	if !ws.Spec.Services.Get(c).Enabled {
-		return r.deleteOwned(ctx, ws, &corev1.Service{}, serviceName(ws, c))
+		return "", r.deleteOwned(ctx, ws, &corev1.Service{}, serviceName(ws, c))
 	}
 	port := r.cfg.port(c)
 	desired := &corev1.Service{
@@ -97,13 +100,16 @@ func (r *WorkspaceReconciler) ensureService(ctx context.Context, ws *v1alpha1.Wo
 			}},
 		},
 	}
-	_, err := ensure(ctx, r, ws, desired, &corev1.Service{}, func(s, d *corev1.Service) {
+	stored, err := ensure(ctx, r, ws, desired, &corev1.Service{}, func(s, d *corev1.Service) {
 		// Keep the allocated cluster IPs and other server-set fields.
 		s.Spec.Type = d.Spec.Type
 		s.Spec.Selector = d.Spec.Selector
 		s.Spec.Ports = d.Spec.Ports
 	})
-	return err
+	if err != nil || net.ParseIP(stored.Spec.ClusterIP) == nil {
+		return "", err
+	}
+	return "http://" + net.JoinHostPort(stored.Spec.ClusterIP, strconv.Itoa(int(port))), nil
 }
 
 // deleteOwned deletes the object called name if ws controls it; a missing

@@ -23,7 +23,7 @@ const (
 // desiredDeployment is the Deployment that runs pod k of ws. existing (may be
 // nil) supplies the restart annotations already acted on, so an older
 // timestamp never rolls the pods again.
-func (r *WorkspaceReconciler) desiredDeployment(ws *v1alpha1.Workspace, k workspace.Service, existing *appsv1.Deployment) *appsv1.Deployment {
+func (r *WorkspaceReconciler) desiredDeployment(ws *v1alpha1.Workspace, k workspace.Service, existing *appsv1.Deployment, addrs routes) *appsv1.Deployment {
 	replicas := int32(1)
 	if ws.Spec.DesiredState == v1alpha1.DesiredStateStopped {
 		replicas = 0
@@ -52,7 +52,7 @@ func (r *WorkspaceReconciler) desiredDeployment(ws *v1alpha1.Workspace, k worksp
 					Labels:      podLabels,
 					Annotations: restartAnnotations(ws, k, prev),
 				},
-				Spec: r.podSpec(ws, k),
+				Spec: r.podSpec(ws, k, addrs),
 			},
 		},
 	}
@@ -112,8 +112,22 @@ func lastRestart(a map[string]string) *metav1.Time {
 	return last
 }
 
+// routes are the URLs of a workspace's Services by cluster IP: a pod that
+// talks to a sibling (the runtime's agent to the browser's DevTools, the
+// canvas to the runtime's files API) is given its address, not its name,
+// so it needs no DNS, which a workspace without network access has none of.
+type routes map[workspace.Service]string
+
+// routeEnv is the variable name=addrs[to], when to is running.
+func routeEnv(name string, addrs routes, to workspace.Service) []corev1.EnvVar {
+	if u := addrs[to]; u != "" {
+		return []corev1.EnvVar{{Name: name, Value: u}}
+	}
+	return nil
+}
+
 // podSpec is the pod of k. It passes the restricted Pod Security Standard.
-func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Service) corev1.PodSpec {
+func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Service, addrs routes) corev1.PodSpec {
 	spec := corev1.PodSpec{
 		AutomountServiceAccountToken: ptr.To(false),
 		EnableServiceLinks:           ptr.To(false),
@@ -133,6 +147,9 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 				ctr.VolumeMounts = []corev1.VolumeMount{{Name: workspaceVolume, MountPath: workspaceMount}, {Name: "tmp", MountPath: "/tmp"}}
 				ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "HOME", Value: workspace.HomeDir})
 				ctr.Env = append(ctr.Env, r.podPeers(ws, c)...)
+				if c == workspace.ServiceRuntime {
+					ctr.Env = append(ctr.Env, routeEnv(workspace.BrowserURLEnv, addrs, workspace.ServiceBrowser)...)
+				}
 				spec.Containers = append(spec.Containers, ctr)
 			}
 		}
@@ -156,6 +173,11 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 	default:
 		ctr := r.container(ws, k)
 		ctr.VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+		if k == workspace.ServiceCanvas {
+			// The canvas reads through the runtime's files API: the claim is
+			// ReadWriteOnce and the canvas pod may run on another node.
+			ctr.Env = append(ctr.Env, routeEnv(workspace.RuntimeURLEnv, addrs, workspace.ServiceRuntime)...)
+		}
 		spec.Containers = []corev1.Container{ctr}
 		spec.Volumes = []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	}

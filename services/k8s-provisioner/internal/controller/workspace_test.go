@@ -1,6 +1,8 @@
 package controller_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,6 +88,18 @@ func TestCreateBuildsEveryChild(t *testing.T) {
 	require.Contains(t, rt.Containers[1].Env, corev1.EnvVar{Name: "AILERON_PREVIEW_DENY_PORT", Value: "8080"})
 	require.Equal(t, "ws-w1-data", rt.Volumes[0].PersistentVolumeClaim.ClaimName)
 	require.Len(t, deps["browser"].Spec.Template.Spec.Containers, 1)
+	// The agent reaches the browser's DevTools, and the canvas the runtime's
+	// files API, by cluster IP: no DNS, which a workspace without network
+	// access has none of. The canvas mounts no volume (the claim is RWO).
+	serviceURL := func(comp string) string {
+		svc := &corev1.Service{}
+		get(t, ctx, ws, "ws-w1-"+comp, svc)
+		return fmt.Sprintf("http://%s:%d", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
+	}
+	require.Contains(t, rt.Containers[0].Env, corev1.EnvVar{Name: "AILERON_BROWSER_URL", Value: serviceURL("browser")})
+	canvas := deps["canvas"].Spec.Template.Spec.Containers[0]
+	require.Contains(t, canvas.Env, corev1.EnvVar{Name: "AILERON_RUNTIME_URL", Value: serviceURL("runtime")})
+	require.Equal(t, []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}, canvas.VolumeMounts)
 
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		for _, comp := range []string{"runtime", "terminal", "browser", "canvas"} {
@@ -114,11 +128,22 @@ func TestCreateBuildsEveryChild(t *testing.T) {
 			in, _, _ := unstructured.NestedSlice(p.Object, "spec", "ingress")
 			require.Len(c, in, 2, g)
 			from, _, _ := unstructured.NestedSlice(in[0].(map[string]any), "fromEndpoints")
-			require.Equal(c, []any{
+			want := []any{
 				map[string]any{"matchLabels": map[string]any{"aileron.io/workspace-id": "w1", "aileron.io/firewall-group": g}},
 				map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/component": "api", "io.kubernetes.pod.namespace": "aileron-system"}},
-			}, from, g)
+			}
+			if g == "browser" {
+				// The runtime's agent drives the browser.
+				want = append(want, map[string]any{"matchLabels": map[string]any{"aileron.io/workspace-id": "w1", "aileron.io/firewall-group": "workspace"}})
+			}
+			require.Equal(c, want, from, g)
 		}
+		// The workspace group reaches the browser's DevTools port only.
+		egress, _, _ := unstructured.NestedSlice(cnp(c, ctx, ws, "workspace").Object, "spec", "egress")
+		require.Contains(c, egress, map[string]any{
+			"toEndpoints": []any{map[string]any{"matchLabels": map[string]any{"aileron.io/workspace-id": "w1", "aileron.io/firewall-group": "browser"}}},
+			"toPorts":     []any{map[string]any{"ports": []any{map[string]any{"port": fmt.Sprint(svcPort(c, ctx, ws, "browser")), "protocol": "TCP"}}}},
+		})
 	}, waitFor, tick)
 
 	// The workspace group allows its own domains and the system defaults;
@@ -141,6 +166,13 @@ func TestCreateBuildsEveryChild(t *testing.T) {
 		require.Equal(t, cur.Generation, cond.ObservedGeneration, cond.Type)
 	}
 	require.Equal(t, "http://ws-w1-terminal."+ws.Namespace+".svc:7681", cur.Status.Services.Terminal.URL)
+}
+
+// svcPort is the port of a component's Service.
+func svcPort(t require.TestingT, ctx context.Context, ws *v1alpha1.Workspace, comp string) int32 {
+	svc := &corev1.Service{}
+	get(t, ctx, ws, "ws-w1-"+comp, svc)
+	return svc.Spec.Ports[0].Port
 }
 
 // fqdns lists the toFQDNs names and patterns of a policy, in rule order.

@@ -9,8 +9,8 @@ export {STATES};
 const serviceText = {
   runtime: {label: 'Runtime', hint: 'The agent runtime'},
   terminal: {label: 'Terminal', hint: 'In-browser terminal'},
-  browser: {label: 'Browser', hint: 'Headless Chrome'},
-  canvas: {label: 'Canvas', hint: 'Optional canvas'},
+  browser: {label: 'Browser', hint: 'Headless Chromium: live preview, DevTools'},
+  canvas: {label: 'Canvas', hint: 'What the agent renders (optional)'},
 };
 
 /** SERVICES lists the services of a workspace, in display order. */

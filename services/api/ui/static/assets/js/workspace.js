@@ -105,11 +105,14 @@ export function workspaceView(main, {id, navigate, setConnection}) {
   const reason = h('div', {class: 'ws-reason', id: 'ws-reason', role: 'status'});
   const goneSlot = h('div');
   const crumbName = h('span');
-  // Terminal opens the terminal service like its row's Open button: the
-  // runtime daemon serves the in-browser terminal at the service's root.
-  const terminalService = SERVICES.find(s => s.name === 'terminal');
+  // Terminal, Browser and Canvas open their service like its row's Open
+  // button: each daemon serves its page at the service's root (the
+  // terminal, the browser's live preview, the canvas's index).
+  const opener = (name, label, aria) => button(name, label, () => openService(SERVICES.find(s => s.name === name)), {aria});
   const actions = h('div', {class: 'actions', role: 'group', 'aria-label': 'Workspace actions'},
-    button('terminal', 'Terminal', () => openService(terminalService), {aria: 'Open the terminal in a new tab'}),
+    opener('terminal', 'Terminal', 'Open the terminal in a new tab'),
+    opener('browser', 'Browser', 'Open the live preview of the browser in a new tab'),
+    opener('canvas', 'Canvas', 'Open the canvas in a new tab'),
     button('start', 'Start', () => run('start', 'Start', () => api.start(id))),
     button('stop', 'Stop', () => run('stop', 'Stop', () => api.stop(id))),
     button('restart', 'Restart', () => run('restart', 'Restart', () => api.restart(id))),
@@ -180,7 +183,7 @@ export function workspaceView(main, {id, navigate, setConnection}) {
       const openTitle = deleted ? 'The workspace is deleted' : !st.enabled ? `${s.label} is not enabled in this workspace`
         : up ? `Open ${s.label} in a new tab` : `${s.label} is not running`;
       setButton(`open-${s.name}`, !deleted && st.enabled && up, openTitle);
-      if (s.name === 'terminal') setButton('terminal', !deleted && st.enabled && up && !pending.has('open-terminal'), openTitle);
+      if (buttons[s.name]) setButton(s.name, !deleted && st.enabled && up && !pending.has(`open-${s.name}`), openTitle);
     }
   }
 
