@@ -80,11 +80,15 @@ type egressWorld struct {
 // the firewall service with test defaults, the provisioner with the gateway
 // resolving through the fake internet's DNS, a workspace with an allowlist
 // per group, then the intranet and the fake internet.
-func startEgressWorld(t *testing.T) *egressWorld {
+func startEgressWorld(t *testing.T, tweaks ...func(*provisioner.Config)) *egressWorld {
 	t.Helper()
 	ctx := context.Background()
 	buildFakeNetImage(t)
-	h := newHarness(t, nil, nil)
+	h := newHarness(t, func(c *provisioner.Config) {
+		for _, tweak := range tweaks {
+			tweak(c)
+		}
+	}, nil)
 	e := &egressWorld{h: h, ca: newTestCA(t)}
 	outside := "aileron-e2e-out-" + h.cfg.Instance
 	sub := createFakeNetNetwork(t, outside, h.cfg.Instance)

@@ -13,7 +13,8 @@
 //	                          the start of the body; options:
 //	                          &direct=1 bypasses the proxy, &proxy=URL uses
 //	                          another one, &ca=PEM trusts that CA, &sni=NAME
-//	                          sends another TLS server name (outbound.go)
+//	                          sends another TLS server name, &method=M sends
+//	                          another method (outbound.go)
 //	GET  .../probe?net=tcp|udp&addr=H:P[&name=N]
 //	                          raw traffic that ignores the proxy: a TCP
 //	                          connect, or a UDP DNS query for N (outbound.go)

@@ -64,7 +64,7 @@ func (s *stub) fetch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, q.Get("url"), nil)
+	req, err := http.NewRequestWithContext(ctx, cmp.Or(q.Get("method"), http.MethodGet), q.Get("url"), nil)
 	if err == nil {
 		var resp *http.Response
 		if resp, err = (&http.Client{Transport: tr}).Do(req); err == nil {

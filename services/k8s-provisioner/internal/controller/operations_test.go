@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
@@ -114,9 +115,8 @@ func TestFirewallChangeUpdatesPolicyAndStatus(t *testing.T) {
 	})
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		require.Equal(c, []string{"**.google.com", "docs.aileron.dev"}, fqdns(c, cnp(c, t.Context(), ws, "browser")))
-		// Network access off: one empty egress rule, nothing leaves.
-		p := cnp(c, t.Context(), ws, "workspace")
-		require.Equal(c, []any{map[string]any{}}, p.Object["spec"].(map[string]any)["egress"])
+		// Network access off: nothing leaves the workspace.
+		requireNothingLeaves(c, ws, cnp(c, t.Context(), ws, "workspace"))
 	}, waitFor, tick)
 	require.Equal(t, runtime.Generation, deployment(t, ws, "runtime").Generation, "a firewall change needs no restart")
 }
@@ -133,7 +133,25 @@ func TestInvalidFirewallFailsClosed(t *testing.T) {
 	fw := meta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionFirewallApplied)
 	require.Contains(t, fw.Message, "workspace_firewall_allowed_domains[0]")
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		p := cnp(c, t.Context(), ws, "workspace")
-		require.Equal(c, []any{map[string]any{}}, p.Object["spec"].(map[string]any)["egress"])
+		requireNothingLeaves(c, ws, cnp(c, t.Context(), ws, "workspace"))
 	}, waitFor, tick)
+}
+
+// requireNothingLeaves checks that a policy's egress reaches only pods of
+// the same workspace (the canvas the runtime, the agent the browser): no
+// DNS, no names, no addresses outside.
+func requireNothingLeaves(c require.TestingT, ws *v1alpha1.Workspace, p *unstructured.Unstructured) {
+	egress, _, _ := unstructured.NestedSlice(p.Object, "spec", "egress")
+	require.NotEmpty(c, egress, "an empty list would allow everything on old Cilium versions")
+	for _, r := range egress {
+		rule := r.(map[string]any)
+		for k := range rule {
+			require.Contains(c, []string{"toEndpoints", "toPorts"}, k, "egress rule %v", rule)
+		}
+		to, _, _ := unstructured.NestedSlice(rule, "toEndpoints")
+		require.Len(c, to, 1, "egress rule %v", rule)
+		labels, _, _ := unstructured.NestedStringMap(to[0].(map[string]any), "matchLabels")
+		require.Equal(c, ws.Spec.WorkspaceID, labels["aileron.io/workspace-id"], "egress rule %v", rule)
+		require.NotContains(c, labels, "io.kubernetes.pod.namespace", "egress rule %v", rule)
+	}
 }
