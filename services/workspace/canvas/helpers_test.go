@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,7 @@ type harness struct {
 	t       *testing.T
 	root    string
 	runtime string // base URL of the runtime API
+	rt      *httptest.Server
 	url     string // base URL of the canvas
 	client  *http.Client
 }
@@ -82,7 +84,7 @@ func newHarness(t *testing.T, runtimeURL string) *harness {
 		rt.Close()
 		fsys.Close()
 	})
-	return &harness{t: t, root: root, runtime: rt.URL, url: srv.URL, client: &http.Client{
+	return &harness{t: t, root: root, runtime: rt.URL, rt: rt, url: srv.URL, client: &http.Client{
 		Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
@@ -186,6 +188,25 @@ func (h *harness) events(query string) <-chan string {
 	}()
 	h.t.Cleanup(func() { cancel(); resp.Body.Close(); <-done })
 	return lines
+}
+
+// changeFor waits for a change event naming one of paths, skipping others
+// (an earlier write's may still be on its way), and returns its generation.
+func changeFor(t *testing.T, lines <-chan string, paths ...string) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var ev struct {
+			Generation uint64 `json:"generation"`
+			Path       string `json:"path"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(nextEvent(t, lines, "change")), &ev))
+		if slices.Contains(paths, ev.Path) {
+			return ev.Generation
+		}
+	}
+	t.Fatalf("no change event for %q within the deadline", paths)
+	return 0
 }
 
 // nextEvent returns the data of the next event named name on lines,

@@ -47,6 +47,7 @@ type hub struct {
 	mu       sync.Mutex
 	gen      uint64
 	lastPath string
+	pending  string // the last changed path not yet told
 	bumped   chan struct{}
 	watching bool
 	watchErr string
@@ -79,9 +80,24 @@ func (h *hub) next() (uint64, string, <-chan struct{}) {
 	return h.gen, h.lastPath, h.bumped
 }
 
+// changed notes a change of p for the next bump.
+func (h *hub) changed(p string) {
+	if p == "" {
+		return // an overflow: something changed, the path already noted will do
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pending = p
+}
+
+// bump tells the pages of the changes noted since the last bump; p is the
+// one to name when none was noted.
 func (h *hub) bump(p string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.pending != "" {
+		p, h.pending = h.pending, ""
+	}
 	h.gen++
 	h.lastPath = p
 	close(h.bumped)
@@ -100,27 +116,28 @@ func (h *hub) setWatching(ok bool, err error) {
 // run keeps the upstream watch open until ctx ends, then ends the streams.
 func (h *hub) run(ctx context.Context) {
 	defer close(h.done)
-	changes := make(chan string, 1)
+	changes := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
 	go func() { defer wg.Done(); h.debounce(ctx, changes) }()
-	backoff, first := minBackoff, true
+	backoff, attempts := minBackoff, 0
 	for ctx.Err() == nil {
+		attempts++
 		err := h.rt.watch(ctx, h.dir, func(ev watchEvent) {
 			switch {
 			case ev.Type == "ready":
 				h.setWatching(true, nil)
 				backoff = minBackoff
-				if !first { // what changed while the watch was down is unknown
+				if attempts > 1 { // what changed while the watch was down is unknown
 					h.bump("")
 				}
-				first = false
 			case ev.Type == "chmod" || ev.Type == "partial" || strings.HasPrefix(path.Base(ev.Path), tempPrefix):
 			default: // a change, or overflow (something changed)
+				h.changed(h.relative(ev.Path))
 				select {
-				case changes <- h.relative(ev.Path):
-				default: // a batch is already pending
+				case changes <- struct{}{}:
+				default: // the debouncer has a signal pending already
 				}
 			}
 		})
@@ -148,18 +165,17 @@ func (h *hub) relative(p string) string {
 
 // debounce bumps the generation once changes pause for quiet, or maxDelay
 // after the first of a batch.
-func (h *hub) debounce(ctx context.Context, changes <-chan string) {
+func (h *hub) debounce(ctx context.Context, changes <-chan struct{}) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var fire <-chan time.Time
 	var first time.Time
-	var last string
 	for {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
-		case last = <-changes:
+		case <-changes:
 			now := time.Now()
 			if fire == nil {
 				first = now
@@ -168,7 +184,7 @@ func (h *hub) debounce(ctx context.Context, changes <-chan string) {
 			fire = timer.C
 		case <-fire:
 			fire = nil
-			h.bump(last)
+			h.bump("")
 		}
 	}
 }

@@ -149,6 +149,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	gen := s.hub.generation() // before the read: a change after it reloads the page
 	info, err := s.resolve(r.Context(), rel)
+	if rel == "" && errors.Is(err, ErrNotFound) {
+		// No canvas folder yet: an empty page that reloads once the agent
+		// writes one.
+		s.serveListing(w, r, rel, listing{}, gen)
+		return
+	}
 	if err != nil {
 		fail(w, err, s.log)
 		return
