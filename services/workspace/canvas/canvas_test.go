@@ -67,7 +67,7 @@ func TestTypes(t *testing.T) {
 		{"/blob.bin", "application/octet-stream", "\x00\x01"},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
-			resp, body := h.get(tt.path)
+			resp, body := h.on(t).get(tt.path)
 			require.Equal(t, http.StatusOK, resp.StatusCode, body)
 			require.Equal(t, tt.contentType, resp.Header.Get("Content-Type"))
 			require.Equal(t, tt.body, body)
@@ -160,7 +160,7 @@ func TestRefusals(t *testing.T) {
 		{"/big.txt", http.StatusRequestEntityTooLarge, "CANVAS_FILE_TOO_LARGE"},
 		{"/big.md", http.StatusRequestEntityTooLarge, "CANVAS_FILE_TOO_LARGE"},
 	} {
-		t.Run(tt.path, func(t *testing.T) { h.refuse(tt.path, tt.status, tt.code) })
+		t.Run(tt.path, func(t *testing.T) { h.on(t).refuse(tt.path, tt.status, tt.code) })
 	}
 
 	resp, body = h.do(http.MethodPost, "/notes.txt")

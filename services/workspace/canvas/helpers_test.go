@@ -89,6 +89,13 @@ func newHarness(t *testing.T, runtimeURL string) *harness {
 	}}
 }
 
+// on is the harness reporting to t, for a subtest.
+func (h *harness) on(t *testing.T) *harness {
+	c := *h
+	c.t = t
+	return &c
+}
+
 // write puts content at the workspace path p through the runtime's files
 // API, as the agent would.
 func (h *harness) write(p, content string) {
