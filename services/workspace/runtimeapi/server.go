@@ -5,7 +5,6 @@
 package runtimeapi
 
 import (
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"aileron.dev/services/workspace/agent"
 	"aileron.dev/services/workspace/exec"
 	"aileron.dev/services/workspace/files"
+	"aileron.dev/services/workspace/reply"
 	"aileron.dev/services/workspace/session"
 )
 
@@ -161,8 +161,4 @@ func (a *activityWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (flush, deadlines).
 func (a *activityWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { reply.JSON(w, status, v) }

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/workspace/reply"
 	"aileron.dev/services/workspace/session"
 )
 
@@ -323,19 +324,8 @@ func (m *Manager) fail(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
 }
 
-// errorBody is the runtime daemon's error body.
-type errorBody struct {
-	Code    errcode.Code `json:"code"`
-	Message string       `json:"message"`
-	Field   string       `json:"field,omitempty"`
-}
-
 func writeError(w http.ResponseWriter, status int, code errcode.Code, msg, field string) {
-	writeJSON(w, status, errorBody{Code: code, Message: msg, Field: field})
+	reply.Error(w, status, code, msg, field)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { reply.JSON(w, status, v) }

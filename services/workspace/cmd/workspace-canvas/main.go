@@ -1,0 +1,91 @@
+// Command workspace-canvas is the canvas daemon of a workspace: it serves
+// the workspace's canvas folder (HTML, Markdown rendered, images, PDF,
+// text) with live reload on the canvas's own origin, reading every file
+// through the runtime daemon's files API (docs/canvas.md). It needs no
+// file of its own at run time: its assets are in the binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"aileron.dev/services/workspace/canvas"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "workspace-canvas:", err)
+		os.Exit(2)
+	}
+	log := cfg.Log.Logger(os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("canvas daemon failed", slog.Any("error", err))
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then ends the live-reload streams and drains.
+func run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := checkUser(os.Geteuid()); err != nil {
+		return err
+	}
+	c, err := canvas.New(canvas.Options{
+		RuntimeURL: cfg.RuntimeURL, Dir: cfg.Dir, MaxFileBytes: cfg.MaxFileBytes,
+		MaxClients: cfg.MaxClients, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hctx, stopHub := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.Run(hctx) }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("canvas daemon listening", slog.String("addr", ln.Addr().String()), slog.String("runtime", cfg.RuntimeURL), slog.String("dir", cfg.Dir))
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	log.Info("canvas daemon shutting down")
+	// The hub first: its end closes the event streams, which Shutdown
+	// would otherwise wait on until its deadline.
+	stopHub()
+	wg.Wait()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if srv.Shutdown(sctx) != nil {
+		_ = srv.Close()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// checkUser refuses uid 0: the canvas needs no privilege, and the image
+// runs it as 65532.
+func checkUser(euid int) error {
+	if euid == 0 {
+		return errors.New("refusing to run as root: run as an unprivileged user (the image uses 65532)")
+	}
+	return nil
+}
