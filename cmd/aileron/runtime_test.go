@@ -136,7 +136,8 @@ func (d serviceDoor) getFile(path string) (int, string) {
 
 // TestDevRuntimeIsReal: `aileron dev` with the default images runs the
 // runtime daemon (aileron/workspace-runtime:dev, built from Debian's
-// packages by hack/workspace-images.sh) as the runtime and the terminal.
+// packages by hack/workspace-images.sh) as the runtime and the terminal,
+// Chromium behind the browser daemon, and the canvas daemon.
 // Through the front door: commands run with their output streamed and
 // their exit codes; files written through the API are read back; the
 // tools go out through the workspace's egress gateway; the workspace's
@@ -144,12 +145,12 @@ func (d serviceDoor) getFile(path string) (int, string) {
 func TestDevRuntimeIsReal(t *testing.T) {
 	buildImages(t)
 	base := startDev(t, "--docker=on")
-	w := restCreate(t, base, `{"name": "real-runtime", "provisioner": "docker"}`)
+	w := restCreate(t, base, `{"name": "real-runtime", "provisioner": "docker", "canvas_enabled": true}`)
 	id := w["id"].(string)
 	t.Cleanup(func() { restDelete(t, base, id) })
 	restWaitState(t, base, id, "running")
 	services := getJSON(t, base+"/api/v1/workspaces/"+id)["services"].(map[string]any)
-	for _, s := range []string{"runtime", "terminal"} {
+	for _, s := range []string{"runtime", "terminal", "browser", "canvas"} {
 		require.Equal(t, "running", services[s].(map[string]any)["state"], "%s: %v", s, services[s])
 	}
 	rt := newServiceDoor(t, base, "runtime", id)
@@ -385,6 +386,16 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		require.NoError(t, err)
 		require.Contains(t, text, "served from the workspace", "the browser entered the preview's origin")
+	})
+
+	t.Run("the browser through the front door, the CLI and the agent", func(t *testing.T) {
+		rt.t = t
+		testDevBrowser(t, base, id, rt)
+	})
+
+	t.Run("the canvas renders what the agent writes and reloads", func(t *testing.T) {
+		rt.t = t
+		testDevCanvas(t, base, id, rt)
 	})
 
 	t.Run("files and home survive stop and start", func(t *testing.T) {

@@ -40,6 +40,9 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"upstream dns", func(c *Config) { c.Gateway.UpstreamDNS = "127.0.0.11" }, "gateway.upstream_dns"},
 		{"default bridge", func(c *Config) { c.OutsideNetwork = "bridge" }, "outside_network"},
 		{"deny cidr", func(c *Config) { c.Gateway.DenyCIDRs = []string{"203.0.113.7", "nowhere"} }, "gateway.deny_cidrs[1]"},
+		{"cdp port", func(c *Config) { c.Gateway.CDPPort = c.Gateway.IngressPort }, "cdp_port must differ"},
+		{"cdp port range", func(c *Config) { c.Gateway.CDPPort = 0 }, "gateway.cdp_port 0"},
+		{"shm", func(c *Config) { c.Services.Browser.ShmMB = -1 }, "services.browser.shm_mb"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
