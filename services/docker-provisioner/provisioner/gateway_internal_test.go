@@ -57,8 +57,12 @@ func TestBrowserAndCanvasRoutes(t *testing.T) {
 		t.Fatal("a relay to a browser the workspace does not run")
 	}
 	w := &workspacev1.Workspace{Id: "abc"}
-	if env := p.serviceSpec(w, workspace.ServiceRuntime, nets, all).Config.Env; !slices.Contains(env, "AILERON_BROWSER_URL=http://gateway:9222") {
+	env := p.serviceSpec(w, workspace.ServiceRuntime, nets, all).Config.Env
+	if !slices.Contains(env, "AILERON_BROWSER_URL=http://gateway:9222") {
 		t.Fatalf("runtime env lacks the browser's URL: %q", env)
+	}
+	if !slices.Contains(env, "AILERON_ACTIVITY_PEER=http://terminal:8080,http://gateway:9222") {
+		t.Fatalf("runtime env lacks the terminal's and the browser's activity: %q", env)
 	}
 	if env := p.serviceSpec(w, workspace.ServiceCanvas, nets, all).Config.Env; !slices.Contains(env, "AILERON_RUNTIME_URL=http://runtime:8080") {
 		t.Fatalf("canvas env lacks the runtime's URL: %q", env)

@@ -156,15 +156,25 @@ func (p *Provisioner) serviceSpec(w *workspacev1.Workspace, service workspace.Se
 		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
 		"NO_PROXY=" + strings.Join(noProxy, ","), "no_proxy=" + strings.Join(noProxy, ","),
 	}
-	if service == workspace.ServiceRuntime && enabled[workspace.ServiceTerminal] {
-		// The terminal is a container of its own: the runtime's activity
-		// signal asks it, so typing in the terminal counts for the workspace.
-		env = append(env, "AILERON_ACTIVITY_PEER=http://"+hostName(workspace.ServiceTerminal)+":"+strconv.Itoa(p.cfg.Services.Terminal.Port))
-	}
-	if service == workspace.ServiceRuntime && enabled[workspace.ServiceBrowser] {
-		// The agent drives the browser through the gateway's DevTools relay:
-		// the runtime's group never joins the browser's network.
-		env = append(env, fmt.Sprintf("%s=http://gateway:%d", workspace.BrowserURLEnv, p.cfg.Gateway.CDPPort))
+	if service == workspace.ServiceRuntime {
+		// The terminal and the browser are containers of their own: the
+		// runtime's activity signal asks them, so typing in the terminal or
+		// taking over the browser counts for the workspace. The agent
+		// drives the browser through the gateway's DevTools relay (which
+		// passes the activity too): the runtime's group never joins the
+		// browser's network.
+		var peers []string
+		if enabled[workspace.ServiceTerminal] {
+			peers = append(peers, "http://"+hostName(workspace.ServiceTerminal)+":"+strconv.Itoa(p.cfg.Services.Terminal.Port))
+		}
+		if enabled[workspace.ServiceBrowser] {
+			relay := fmt.Sprintf("http://gateway:%d", p.cfg.Gateway.CDPPort)
+			peers = append(peers, relay)
+			env = append(env, workspace.BrowserURLEnv+"="+relay)
+		}
+		if len(peers) > 0 {
+			env = append(env, "AILERON_ACTIVITY_PEER="+strings.Join(peers, ","))
+		}
 	}
 	if service == workspace.ServiceCanvas {
 		// The canvas reads what it serves through the runtime's files API.

@@ -12,9 +12,10 @@ import (
 // Relay is the gateway's route from the workspace group to the browser's
 // DevTools protocol: the agent in the runtime drives the browser through it
 // (docs/browser.md). It listens on the gateway's workspace-network address
-// only and passes the DevTools discovery (/json...) and the CDP WebSockets
-// (/devtools/...) to the browser daemon, nothing else of it and nothing
-// else of the browser group: the two groups' networks stay apart, and the
+// only and passes the DevTools discovery (/json...), the CDP WebSockets
+// (/devtools/...) and GET /v1/activity (the runtime daemon merges the
+// browser's activity into the workspace's) to the browser daemon, nothing
+// else of it and nothing else of the browser group: the two groups' networks stay apart, and the
 // browser's egress stays behind the browser group's policy.
 //
 // It needs no secret: only the workspace's own containers reach its address.
@@ -52,9 +53,15 @@ func NewRelay(target *url.URL, log *slog.Logger) *Relay {
 	}}
 }
 
-// ServeHTTP passes the DevTools paths and answers 404 to every other one.
+// ActivityPath is the browser daemon's activity signal, the one path the
+// relay passes besides DevTools'.
+const ActivityPath = "/v1/activity"
+
+// ServeHTTP passes the DevTools paths and GET of the activity, and answers
+// 404 to everything else.
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if !devtoolsPath(req.URL.Path) {
+	activity := req.URL.Path == ActivityPath && req.Method == http.MethodGet
+	if !activity && !devtoolsPath(req.URL.Path) {
 		http.NotFound(w, req)
 		return
 	}

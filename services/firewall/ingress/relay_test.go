@@ -65,6 +65,11 @@ func TestRelayPassesDevToolsOnly(t *testing.T) {
 		}
 	}
 
+	resp, err := http.Post(relay.URL+"/v1/activity", "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "only GET of the activity")
+
 	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(relay.URL, "http")+"/devtools/page/1", relay.URL)
 	require.NoError(t, err)
 	c, err := websocket.DialConfig(cfg)

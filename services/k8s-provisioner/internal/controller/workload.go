@@ -2,6 +2,7 @@ package controller
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -146,10 +147,7 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 				ctr := r.container(ws, c)
 				ctr.VolumeMounts = []corev1.VolumeMount{{Name: workspaceVolume, MountPath: workspaceMount}, {Name: "tmp", MountPath: "/tmp"}}
 				ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "HOME", Value: workspace.HomeDir})
-				ctr.Env = append(ctr.Env, r.podPeers(ws, c)...)
-				if c == workspace.ServiceRuntime {
-					ctr.Env = append(ctr.Env, routeEnv(workspace.BrowserURLEnv, addrs, workspace.ServiceBrowser)...)
-				}
+				ctr.Env = append(ctr.Env, r.podPeers(ws, c, addrs)...)
 				spec.Containers = append(spec.Containers, ctr)
 			}
 		}
@@ -185,21 +183,32 @@ func (r *WorkspaceReconciler) podSpec(ws *v1alpha1.Workspace, k workspace.Servic
 }
 
 // podPeers tells the daemon of c about the other daemon in its pod (runtime
-// and terminal share one): the runtime's activity signal asks the terminal,
-// and neither may be previewed through the other, since a preview reaches
-// any port on the pod's loopback.
-func (r *WorkspaceReconciler) podPeers(ws *v1alpha1.Workspace, c workspace.Service) []corev1.EnvVar {
+// and terminal share one) and the runtime about the browser: the runtime's
+// activity signal asks the terminal and the browser, the runtime's agent
+// drives the browser, and neither daemon of the pod may be previewed
+// through the other, since a preview reaches any port on the pod's
+// loopback.
+func (r *WorkspaceReconciler) podPeers(ws *v1alpha1.Workspace, c workspace.Service, addrs routes) []corev1.EnvVar {
 	other := workspace.ServiceTerminal
 	if c == workspace.ServiceTerminal {
 		other = workspace.ServiceRuntime
 	}
-	if !ws.Spec.Services.Get(other).Enabled {
-		return nil
+	var env []corev1.EnvVar
+	var activity []string
+	if ws.Spec.Services.Get(other).Enabled {
+		port := strconv.Itoa(int(r.cfg.port(other)))
+		env = append(env, corev1.EnvVar{Name: "AILERON_PREVIEW_DENY_PORT", Value: port})
+		activity = append(activity, "http://127.0.0.1:"+port)
 	}
-	port := strconv.Itoa(int(r.cfg.port(other)))
-	env := []corev1.EnvVar{{Name: "AILERON_PREVIEW_DENY_PORT", Value: port}}
-	if c == workspace.ServiceRuntime {
-		env = append(env, corev1.EnvVar{Name: "AILERON_ACTIVITY_PEER", Value: "http://127.0.0.1:" + port})
+	if c != workspace.ServiceRuntime {
+		return env
+	}
+	if u := addrs[workspace.ServiceBrowser]; u != "" {
+		env = append(env, corev1.EnvVar{Name: workspace.BrowserURLEnv, Value: u})
+		activity = append(activity, u)
+	}
+	if len(activity) > 0 {
+		env = append(env, corev1.EnvVar{Name: "AILERON_ACTIVITY_PEER", Value: strings.Join(activity, ",")})
 	}
 	return env
 }

@@ -81,13 +81,6 @@ func TestCreateBuildsEveryChild(t *testing.T) {
 		require.Equal(t, "/healthz", c.ReadinessProbe.HTTPGet.Path, c.Name)
 		require.True(t, *c.SecurityContext.ReadOnlyRootFilesystem, c.Name)
 	}
-	// The pod's two daemons know each other: the runtime's activity asks the
-	// terminal, and a preview through either never reaches the other.
-	require.Contains(t, rt.Containers[0].Env, corev1.EnvVar{Name: "AILERON_ACTIVITY_PEER", Value: "http://127.0.0.1:7681"})
-	require.Contains(t, rt.Containers[0].Env, corev1.EnvVar{Name: "AILERON_PREVIEW_DENY_PORT", Value: "7681"})
-	require.Contains(t, rt.Containers[1].Env, corev1.EnvVar{Name: "AILERON_PREVIEW_DENY_PORT", Value: "8080"})
-	require.Equal(t, "ws-w1-data", rt.Volumes[0].PersistentVolumeClaim.ClaimName)
-	require.Len(t, deps["browser"].Spec.Template.Spec.Containers, 1)
 	// The agent reaches the browser's DevTools, and the canvas the runtime's
 	// files API, by cluster IP: no DNS, which a workspace without network
 	// access has none of. The canvas mounts no volume (the claim is RWO).
@@ -96,6 +89,14 @@ func TestCreateBuildsEveryChild(t *testing.T) {
 		get(t, ctx, ws, "ws-w1-"+comp, svc)
 		return fmt.Sprintf("http://%s:%d", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
 	}
+	// The pod's two daemons know each other: the runtime's activity asks the
+	// terminal (and the browser), and a preview through either never reaches
+	// the other.
+	require.Contains(t, rt.Containers[0].Env, corev1.EnvVar{Name: "AILERON_ACTIVITY_PEER", Value: "http://127.0.0.1:7681," + serviceURL("browser")})
+	require.Contains(t, rt.Containers[0].Env, corev1.EnvVar{Name: "AILERON_PREVIEW_DENY_PORT", Value: "7681"})
+	require.Contains(t, rt.Containers[1].Env, corev1.EnvVar{Name: "AILERON_PREVIEW_DENY_PORT", Value: "8080"})
+	require.Equal(t, "ws-w1-data", rt.Volumes[0].PersistentVolumeClaim.ClaimName)
+	require.Len(t, deps["browser"].Spec.Template.Spec.Containers, 1)
 	require.Contains(t, rt.Containers[0].Env, corev1.EnvVar{Name: "AILERON_BROWSER_URL", Value: serviceURL("browser")})
 	canvas := deps["canvas"].Spec.Template.Spec.Containers[0]
 	require.Contains(t, canvas.Env, corev1.EnvVar{Name: "AILERON_RUNTIME_URL", Value: serviceURL("runtime")})
