@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/remote"
 	"github.com/stretchr/testify/assert"
@@ -63,6 +64,31 @@ func testDevBrowser(t *testing.T, base, id string, rt serviceDoor) {
 	require.NoError(t, err)
 	require.Equal(t, "driven", title)
 
+	// The console: the workspace page's Browser button opens the live
+	// preview, which draws frames of the page the agent opened and lists
+	// its tab.
+	console := headlessChromium(t)
+	require.NoError(t, chromedp.Do(console, chromedp.Navigate(base+"/workspaces/"+id)))
+	_, err = chromedp.Run(console, chromedp.Poll[bool](`(b => b && !b.disabled)(document.querySelector('#action-browser'))`,
+		chromedp.WithPollingTimeout(time.Minute)))
+	require.NoError(t, err, "the console's Browser button never became usable")
+	opened := chromedp.WaitNewTarget(console, func(info *target.Info) bool { return info.Type == "page" })
+	require.NoError(t, chromedp.Do(console, chromedp.Click(chromedp.CSS(`#action-browser`))))
+	previewTab, ok := <-opened
+	require.True(t, ok, "the Browser button opened no tab")
+	preview, cancelPreview := chromedp.NewContext(console, chromedp.WithTargetID(previewTab))
+	defer cancelPreview()
+	var shown string
+	require.Eventually(t, func() bool {
+		shown, err = chromedp.Run(preview, chromedp.Evaluate[string](`(() => {
+			const c = document.getElementById('screen'), tabs = document.getElementById('tabs');
+			if (!c || !tabs || c.width <= 300) return 'no frame yet';
+			const px = c.getContext('2d').getImageData(c.width / 2, c.height / 4, 1, 1).data;
+			return [document.getElementById('state').textContent, px[3], tabs.innerText].join('|');
+		})()`))
+		return err == nil && strings.HasPrefix(shown, "live|255|") && strings.Contains(shown, "driven")
+	}, time.Minute, 200*time.Millisecond, "the preview never showed a frame of the agent's page: %q (%v)", shown, err)
+
 	file := filepath.Join(t.TempDir(), "shot.png")
 	runCLI(t, base, "workspace", "screenshot", id, "-o", file)
 	data, err := os.ReadFile(file)
@@ -77,14 +103,15 @@ func testDevBrowser(t *testing.T, base, id string, rt serviceDoor) {
 	// endpoint, and the tab shows in the front door's list.
 	version := rt.sh(`curl -sS --noproxy '*' "$AILERON_BROWSER_URL/json/version"`)
 	require.Contains(t, version, `"webSocketDebuggerUrl": "ws://gateway:`, version)
-	opened := rt.sh(`curl -sS --noproxy '*' -X PUT "$AILERON_BROWSER_URL/json/new?data:text/html,<title>from-the-agent</title>"`)
-	require.Contains(t, opened, `"id"`, opened)
+	var newTab struct{ ID string }
+	require.NoError(t, json.Unmarshal([]byte(rt.sh(`curl -sS --noproxy '*' -X PUT "$AILERON_BROWSER_URL/json/new?about:blank"`)), &newTab))
+	require.NotEmpty(t, newTab.ID)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		b := newServiceDoor(t, base, "browser", id)
 		resp := b.do(http.MethodGet, "/json/list", "", nil)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		require.Contains(c, string(body), "from-the-agent")
+		require.Contains(c, string(body), newTab.ID)
 	}, time.Minute, 200*time.Millisecond, "the tab the agent opened is not listed")
 }
 

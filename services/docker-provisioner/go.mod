@@ -8,6 +8,7 @@ require (
 	aileron.dev/services/api v0.0.0
 	aileron.dev/services/firewall v0.0.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/coder/websocket v1.8.15
 	github.com/containerd/errdefs v1.0.0
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/docker/go-connections v0.8.2

@@ -1,9 +1,12 @@
 package provisioner_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,6 +19,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/remote"
+	"github.com/coder/websocket"
+	"github.com/docker/docker/api/types/container"
 	"github.com/stretchr/testify/require"
 
 	"aileron.dev/pkg/frontdoor"
@@ -81,7 +86,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	require.True(t, strings.HasPrefix(v.WS, "ws://"+strings.TrimPrefix(fd.URL, "http://")+"/devtools/browser/"),
 		"the DevTools URL names the front door, not Chromium's loopback port: %s", v.WS)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	alloc, cancelAlloc := remote.NewAllocator(ctx, v.WS, remote.NoModifyURL)
 	defer cancelAlloc()
@@ -145,6 +150,79 @@ func TestBrowserEndToEnd(t *testing.T) {
 		// From the browser's own network there is no relay.
 		r = e.fetch(t, e.br, fmt.Sprintf("http://%s:%d/json/version", e.brGateway, e.h.cfg.Gateway.CDPPort), url.Values{"direct": {"1"}})
 		require.Zero(t, r.Status, "the relay listens on the workspace network only: %+v", r)
+	})
+
+	t.Run("a screencast frame is a JPEG, a click through the preview reaches the page, a screenshot is a PNG", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(tab, chromedp.Navigate("http://"+hostBrowserOnly+"/page")))
+		tabID := string(chromedp.FromContext(tab).Target.TargetID)
+		wsURL := "ws" + strings.TrimPrefix(fd.URL, "http") + "/v1/screencast?target=" + tabID
+		conn, _, err := websocket.Dial(ctx, wsURL, nil)
+		require.NoError(t, err)
+		defer conn.CloseNow()
+		conn.SetReadLimit(32 << 20)
+		var frame []byte
+		for frame == nil {
+			typ, data, err := conn.Read(ctx)
+			require.NoError(t, err, "the screencast ended before a frame")
+			if typ == websocket.MessageBinary {
+				frame = data
+			}
+		}
+		img, err := jpeg.Decode(bytes.NewReader(frame))
+		require.NoError(t, err, "a frame is a JPEG")
+		require.Greater(t, img.Bounds().Dx(), 100)
+		// Keep reading (frames are acknowledged as they are written) while
+		// the click goes in.
+		go func() {
+			for {
+				if _, _, err := conn.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		for _, ev := range []string{"mousePressed", "mouseReleased"} {
+			msg := fmt.Sprintf(`{"type": "mouse", "event": %q, "x": 0.5, "y": 0.5, "button": "left", "buttons": 1, "clickCount": 1}`, ev)
+			require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte(msg)))
+		}
+		var title string
+		require.Eventually(t, func() bool {
+			title, err = chromedp.Run(tab, chromedp.Title())
+			return err == nil && strings.HasPrefix(title, "clicked ")
+		}, waitFor, tick, "the page never saw the preview's click: title %q", title)
+
+		resp, err := http.Get(fd.URL + "/v1/screenshot?target=" + tabID)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, "image/png", resp.Header.Get("Content-Type"))
+		_, err = png.Decode(resp.Body)
+		require.NoError(t, err, "a screenshot is a PNG")
+	})
+
+	t.Run("a killed Chromium comes back without a container restart", func(t *testing.T) {
+		before := e.containerStarts(t)
+		var st struct {
+			State    string `json:"state"`
+			Restarts int    `json:"restarts"`
+			PID      int    `json:"pid"`
+		}
+		getJSON(t, fd.URL+"/v1/status", &st)
+		require.Equal(t, "running", st.State)
+		require.NotZero(t, st.PID)
+		restarts := st.Restarts
+		exec, err := docker.ContainerExecCreate(ctx, provisioner.ContainerName("browser", e.ws.Id), container.ExecOptions{
+			User: "65532:65532", Cmd: []string{"bash", "-c", fmt.Sprintf("kill -9 %d", st.PID)}})
+		require.NoError(t, err)
+		require.NoError(t, docker.ContainerExecStart(ctx, exec.ID, container.ExecStartOptions{}))
+		require.Eventually(t, func() bool {
+			getJSON(t, fd.URL+"/v1/status", &st)
+			return st.Restarts == restarts+1 && st.State == "running"
+		}, waitFor, tick, "Chromium never came back: %+v", st)
+		var v cdpVersion
+		getJSON(t, fd.URL+"/json/version", &v)
+		require.Contains(t, v.WS, "/devtools/browser/", "DevTools answers again")
+		w := e.h.waitState(e.ws.Id, "running")
+		require.Equal(t, "running", w.Services.Browser.State)
+		require.Equal(t, before, e.containerStarts(t), "no container restarted: the daemon restarted Chromium")
 	})
 }
 
