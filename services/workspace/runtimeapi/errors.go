@@ -9,6 +9,7 @@ import (
 
 	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/workspace/agent"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/exec"
 	"aileron.dev/services/workspace/files"
 	"aileron.dev/services/workspace/session"
@@ -24,15 +25,8 @@ type apiError struct {
 
 func (e apiError) Error() string { return string(e.code) + ": " + e.msg }
 
-// errorBody is the JSON of every error.
-type errorBody struct {
-	Code    errcode.Code `json:"code"`
-	Message string       `json:"message"`
-	Field   string       `json:"field,omitempty"`
-}
-
 func writeError(w http.ResponseWriter, e apiError) {
-	writeJSON(w, e.status, errorBody{Code: e.code, Message: e.msg, Field: e.field})
+	apijson.WriteError(w, e.status, e.code, e.msg, e.field)
 }
 
 // mapping is the domain error → status and code table; the first match wins.

@@ -5,7 +5,6 @@
 package runtimeapi
 
 import (
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/agent"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/exec"
 	"aileron.dev/services/workspace/files"
 	"aileron.dev/services/workspace/session"
@@ -122,10 +122,10 @@ func (s *Server) WithActivityPeers(p activity.Peers) *Server {
 func (s *Server) readActivity(w http.ResponseWriter, r *http.Request) {
 	own := s.activity.Snapshot()
 	if r.URL.RawQuery == activity.LocalQuery {
-		writeJSON(w, http.StatusOK, own)
+		apijson.Write(w, http.StatusOK, own)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.peers.Read(r.Context(), own))
+	apijson.Write(w, http.StatusOK, s.peers.Read(r.Context(), own))
 }
 
 // work counts a call as activity from source once it is accepted (its
@@ -160,9 +160,3 @@ func (a *activityWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (flush, deadlines).
 func (a *activityWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
