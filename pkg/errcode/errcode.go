@@ -247,6 +247,7 @@ var All = []Code{
 	SignalInvalid, TerminalNotFound, TerminalIDInvalid, TerminalExists, TerminalLimitReached,
 	OriginNotAllowed, XtermNotInstalled, PreviewPortInvalid, PreviewPortRefused, PreviewPortNotListening, PreviewUpstreamFailed,
 	FrontDoorCredentialInvalid, FrontDoorRequestRefused, FrontDoorHostInvalid, WorkspaceNotRunning, WorkspaceServiceUnavailable,
+	BrowserURLInvalid, BrowserTabNotFound, BrowserUnavailable, BrowserConnectionLimitReached,
 }
 
 // Prefixes lists every prefix of run-time codes.
