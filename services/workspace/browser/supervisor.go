@@ -330,12 +330,13 @@ func exitText(err error) string {
 	return err.Error()
 }
 
-// DefaultBinaries are where Debian installs Chromium, the headless shell
-// first.
+// DefaultBinaries are where Debian installs Chromium: the headless shell
+// first, and each executable before its /usr/bin launcher (a shell script
+// that the headless shell's does not even exec).
 var DefaultBinaries = []string{
-	"/usr/bin/chromium-headless-shell",
 	"/usr/lib/chromium/chromium-headless-shell",
-	"/usr/lib/chromium-headless-shell/chromium-headless-shell",
+	"/usr/bin/chromium-headless-shell",
+	"/usr/lib/chromium/chromium",
 	"/usr/bin/chromium",
 }
 

@@ -37,11 +37,17 @@ func main() {
 	}
 }
 
-// run serves until ctx ends, then stops Chromium and drains.
+// run refuses root, then serves until ctx ends.
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := checkUser(os.Geteuid()); err != nil {
 		return err
 	}
+	return serve(ctx, cfg, log)
+}
+
+// serve runs Chromium and the API until ctx ends, then stops Chromium and
+// drains.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reap := reaper.New(log)
 	var wg sync.WaitGroup
 	defer wg.Wait()
