@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/apijson"
 )
 
@@ -158,6 +159,23 @@ func TestDaemon(t *testing.T) {
 		require.NoError(t, err)
 		require.Greater(t, img.Bounds().Dx(), 100)
 
+		// A bad message is answered on the socket, which stays open.
+		for _, bad := range []string{`{"type":"navigate","url":"file:///etc/passwd"}`, `not json`, `{"type":"mouse","event":"explode"}`} {
+			require.NoError(t, c.Write(ctx, websocket.MessageText, []byte(bad)))
+			for {
+				typ, b, err := c.Read(ctx)
+				require.NoError(t, err)
+				var m map[string]string
+				if typ == websocket.MessageText && json.Unmarshal(b, &m) == nil && m["type"] == "error" {
+					require.NotEmpty(t, m["code"], bad)
+					if strings.Contains(bad, "file:") {
+						require.Equal(t, string(errcode.BrowserURLInvalid), m["code"])
+					}
+					break
+				}
+			}
+		}
+
 		// Frames keep coming while we click: read them off in the background.
 		go func() {
 			for {
@@ -173,6 +191,21 @@ func TestDaemon(t *testing.T) {
 		// 0.5, 0.25 of the frame is the middle of the viewport's upper quarter.
 		want := "clicks:1 at " + h.eval(tab.ID, "String(Math.round(innerWidth/2))") + "," + h.eval(tab.ID, "String(Math.round(innerHeight/4))")
 		h.awaitEval(tab.ID, "document.title", want)
+
+		// Input through the preview is activity; looking is not.
+		b, _ := json.Marshal(Input{Type: "mouse", Event: "mouseMoved", X: 0.1, Y: 0.1})
+		require.NoError(t, c.Write(ctx, websocket.MessageText, b))
+		var act activity.Snapshot
+		require.Eventually(t, func() bool {
+			require.Equal(t, http.StatusOK, h.do("GET", "/v1/activity", nil, &act))
+			return act.Source == "browser.input"
+		}, 10*time.Second, 20*time.Millisecond)
+		require.Equal(t, http.StatusOK, h.status("GET", "/v1/tabs", nil))
+		require.Equal(t, http.StatusOK, h.status("GET", "/healthz", nil))
+		require.Equal(t, http.StatusOK, h.status("GET", "/v1/screenshot?target="+tab.ID, nil))
+		var after activity.Snapshot
+		require.Equal(t, http.StatusOK, h.do("GET", "/v1/activity", nil, &after))
+		require.Equal(t, act, after)
 		c.Close(websocket.StatusNormalClosure, "")
 	})
 
@@ -250,6 +283,43 @@ func TestDaemon(t *testing.T) {
 		require.Contains(t, call(other, 2)["result"], "product")
 		require.Equal(t, http.StatusOK, h.status("GET", "/healthz", nil))
 	})
+}
+
+func TestConnectionLimit(t *testing.T) {
+	h := start(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var version map[string]string
+	require.Equal(t, http.StatusOK, h.do("GET", "/json/version", nil, &version))
+	var open []*websocket.Conn
+	defer func() {
+		for _, c := range open {
+			c.CloseNow()
+		}
+	}()
+	for range testLimits.MaxConns {
+		c, _, err := websocket.Dial(ctx, version["webSocketDebuggerUrl"], nil)
+		require.NoError(t, err)
+		open = append(open, c)
+	}
+	_, resp, err := websocket.Dial(ctx, version["webSocketDebuggerUrl"], nil)
+	require.Error(t, err)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	var e apijson.ErrorBody
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	require.Equal(t, errcode.BrowserConnectionLimitReached, e.Code)
+
+	// A closed connection frees its slot.
+	require.NoError(t, open[0].Close(websocket.StatusNormalClosure, ""))
+	open = open[1:]
+	require.Eventually(t, func() bool {
+		c, _, err := websocket.Dial(ctx, version["webSocketDebuggerUrl"], nil)
+		if err != nil {
+			return false
+		}
+		open = append(open, c)
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
 }
 
 func readJSON(ctx context.Context, t *testing.T, c *websocket.Conn, out any) {

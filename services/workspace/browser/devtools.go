@@ -214,6 +214,7 @@ func (s *Server) clientToChromium(ctx context.Context, c, up *websocket.Conn) er
 			}
 			continue
 		}
+		s.activity.Touch("browser.devtools")
 		if err := s.write(ctx, up, typ, b); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/browser/cdp"
 )
 
@@ -52,7 +53,7 @@ func start(t *testing.T, proxy string) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); sup.Run(ctx) }()
-	srv := httptest.NewServer(NewServer(sup, testLimits, log).Handler())
+	srv := httptest.NewServer(NewServer(sup, testLimits, activity.New(), log).Handler())
 	t.Cleanup(func() {
 		cancel()
 		<-done

@@ -204,6 +204,7 @@ func (s *Server) input(ctx context.Context, c *websocket.Conn, page *cdp.Conn, v
 			s.sendError(ctx, c, errcode.RequestInvalid, "want a JSON input message", "")
 			continue
 		}
+		s.activity.Touch("browser.input")
 		if err := dispatch(ctx, page, vp, in); err != nil {
 			if errors.Is(err, ErrURLInvalid) {
 				s.sendError(ctx, c, errcode.BrowserURLInvalid, err.Error(), "url")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/apijson"
 )
 
@@ -32,15 +33,17 @@ type Limits struct {
 
 // Server is the daemon's HTTP side over a supervisor.
 type Server struct {
-	sup    *Supervisor
-	limits Limits
-	conns  chan struct{}
-	log    *slog.Logger
+	sup      *Supervisor
+	limits   Limits
+	conns    chan struct{}
+	activity *activity.Tracker
+	log      *slog.Logger
 }
 
-// NewServer returns the API over sup.
-func NewServer(sup *Supervisor, l Limits, log *slog.Logger) *Server {
-	return &Server{sup: sup, limits: l, conns: make(chan struct{}, l.MaxConns), log: log}
+// NewServer returns the API over sup; what clients do to the browser is
+// recorded in act.
+func NewServer(sup *Supervisor, l Limits, act *activity.Tracker, log *slog.Logger) *Server {
+	return &Server{sup: sup, limits: l, conns: make(chan struct{}, l.MaxConns), activity: act, log: log}
 }
 
 // Handler routes the DevTools endpoints, the API and the preview page.
@@ -49,6 +52,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		apijson.Write(w, http.StatusOK, s.sup.Status())
+	})
+	// The browser daemon has no peers: any query reads its own activity.
+	mux.HandleFunc("GET /v1/activity", func(w http.ResponseWriter, _ *http.Request) {
+		apijson.Write(w, http.StatusOK, s.activity.Snapshot())
 	})
 	mux.HandleFunc("/json", s.devtoolsHTTP)
 	mux.HandleFunc("/json/", s.devtoolsHTTP)

@@ -131,6 +131,7 @@ func (s *Server) newTab(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "")
 		return
 	}
+	s.activity.Touch("browser.tabs")
 	apijson.Write(w, http.StatusCreated, t)
 }
 
@@ -153,6 +154,7 @@ func (s *Server) closeTab(w http.ResponseWriter, r *http.Request) {
 	case status != http.StatusOK:
 		s.fail(w, fmt.Errorf("%w: /json/close answered %d", ErrUnavailable, status), "")
 	default:
+		s.activity.Touch("browser.tabs")
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -180,6 +182,7 @@ func (s *Server) navigateTab(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "url")
 		return
 	}
+	s.activity.Touch("browser.tabs")
 	t.URL = req.URL
 	apijson.Write(w, http.StatusOK, t)
 }

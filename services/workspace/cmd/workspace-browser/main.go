@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/browser"
 	"aileron.dev/services/workspace/reaper"
 )
@@ -58,7 +59,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		go func() { defer wg.Done(); reap.Run(rctx) }()
 	}
 	sup := browser.NewSupervisor(cfg.Supervisor(reap, log))
-	api := browser.NewServer(sup, cfg.Limits(), log)
+	api := browser.NewServer(sup, cfg.Limits(), activity.New(), log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
