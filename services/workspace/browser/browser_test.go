@@ -20,6 +20,7 @@ import (
 	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/apijson"
+	"aileron.dev/services/workspace/browser/cdp"
 )
 
 func TestDaemon(t *testing.T) {
@@ -136,6 +137,7 @@ func TestDaemon(t *testing.T) {
 		h := h.with(t)
 		tab := h.newTab(web.URL + "/click")
 		h.awaitEval(tab.ID, "document.title", "clicks:0")
+		h.newTab("about:blank") // now in front: the screencast brings tab back
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, _, err := websocket.Dial(ctx, "ws://"+h.host+"/v1/screencast?target="+tab.ID, nil)
@@ -188,9 +190,7 @@ func TestDaemon(t *testing.T) {
 			b, _ := json.Marshal(Input{Type: "mouse", Event: ev, X: 0.5, Y: 0.25, Button: "left", Buttons: 1, ClickCount: 1})
 			require.NoError(t, c.Write(ctx, websocket.MessageText, b))
 		}
-		// 0.5, 0.25 of the frame is the middle of the viewport's upper quarter.
-		want := "clicks:1 at " + h.eval(tab.ID, "String(Math.round(innerWidth/2))") + "," + h.eval(tab.ID, "String(Math.round(innerHeight/4))")
-		h.awaitEval(tab.ID, "document.title", want)
+		h.awaitClick(tab.ID, 0.5, 0.25)
 
 		// Input through the preview is activity; looking is not.
 		b, _ := json.Marshal(Input{Type: "mouse", Event: "mouseMoved", X: 0.1, Y: 0.1})
@@ -207,6 +207,37 @@ func TestDaemon(t *testing.T) {
 		require.Equal(t, http.StatusOK, h.do("GET", "/v1/activity", nil, &after))
 		require.Equal(t, act, after)
 		c.Close(websocket.StatusNormalClosure, "")
+	})
+
+	t.Run("the preview page shows a tab and passes a click to it", func(t *testing.T) {
+		h := h.with(t)
+		resp, err := http.Get(h.srv.URL + "/")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
+
+		watched := h.newTab(web.URL + "/click")
+		h.awaitEval(watched.ID, "document.title", "clicks:0")
+		// The preview page runs in the same Chromium, in a window of its own
+		// (a tab would hide the one it shows), showing the other tab.
+		preview := h.newWindow(h.srv.URL + "/#" + watched.ID)
+		// Live, drawn, and the tab list filled in: the layout is settled.
+		h.awaitEval(preview.ID, `String(document.getElementById("state").textContent === "live" &&
+			document.getElementById("screen").width > 100 && document.querySelector("#tabs .current") !== null)`, "true")
+		var box struct{ X, Y float64 }
+		require.NoError(t, json.Unmarshal([]byte(h.eval(preview.ID,
+			`(r => JSON.stringify({x: r.left + r.width/2, y: r.top + r.height/2}))(document.getElementById("screen").getBoundingClientRect())`)), &box))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := cdp.Dial(ctx, "ws://"+h.host+"/devtools/page/"+preview.ID, 1<<20)
+		require.NoError(t, err)
+		defer c.Close()
+		for _, ev := range []string{"mousePressed", "mouseReleased"} {
+			require.NoError(t, c.Call(ctx, "Input.dispatchMouseEvent", map[string]any{
+				"type": ev, "x": box.X, "y": box.Y, "button": "left", "buttons": 1, "clickCount": 1}, nil))
+		}
+		h.awaitClick(watched.ID, 0.5, 0.5)
 	})
 
 	t.Run("malformed and flooding DevTools clients are answered and bounded", func(t *testing.T) {

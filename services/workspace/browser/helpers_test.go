@@ -110,22 +110,52 @@ func (h *harness) newTab(url string) Tab {
 	return tab
 }
 
-// eval evaluates expr in a tab through the daemon's DevTools WebSocket.
-func (h *harness) eval(tabID, expr string) string {
+// newWindow opens url in a new window (Target.createTarget), so it shows
+// beside the other tabs instead of hiding them.
+func (h *harness) newWindow(url string) Tab {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cdp.Dial(ctx, "ws://"+h.host+"/devtools/page/"+tabID, 1<<20)
+	var version map[string]string
+	require.Equal(h.t, http.StatusOK, h.do("GET", "/json/version", nil, &version))
+	c, err := cdp.Dial(ctx, version["webSocketDebuggerUrl"], 1<<20)
 	require.NoError(h.t, err)
+	defer c.Close()
+	var res struct {
+		TargetID string `json:"targetId"`
+	}
+	require.NoError(h.t, c.Call(ctx, "Target.createTarget", map[string]any{"url": url, "newWindow": true}, &res))
+	h.t.Cleanup(func() { _ = h.do("DELETE", "/v1/tabs/"+res.TargetID, nil, nil) })
+	return Tab{ID: res.TargetID, URL: url}
+}
+
+// eval evaluates expr in a tab through the daemon's DevTools WebSocket.
+func (h *harness) eval(tabID, expr string) string {
+	h.t.Helper()
+	v, err := h.tryEval(tabID, expr)
+	require.NoError(h.t, err, expr)
+	return v
+}
+
+// tryEval is eval that may fail (a page still loading has no context).
+func (h *harness) tryEval(tabID, expr string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cdp.Dial(ctx, "ws://"+h.host+"/devtools/page/"+tabID, 1<<20)
+	if err != nil {
+		return "", err
+	}
 	defer c.Close()
 	var res struct {
 		Result struct {
 			Value any `json:"value"`
 		} `json:"result"`
 	}
-	require.NoError(h.t, c.Call(ctx, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &res))
+	if err := c.Call(ctx, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &res); err != nil {
+		return "", err
+	}
 	s, _ := res.Result.Value.(string)
-	return s
+	return s, nil
 }
 
 // awaitEval polls expr in a tab until it returns want.
@@ -133,15 +163,28 @@ func (h *harness) awaitEval(tabID, expr, want string) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got := h.eval(tabID, expr)
-		if got == want {
+		got, err := h.tryEval(tabID, expr)
+		if err == nil && got == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("%s: want %q, got %q", expr, want, got)
+			h.t.Fatalf("%s: want %q, got %q (%v)", expr, want, got, err)
 		}
 		time.Sleep(50 * time.Millisecond) // the poll's interval, not a synchronisation
 	}
+}
+
+// awaitClick waits for the click page in a tab to record one click at
+// fx, fy (fractions of its viewport), give or take 2% (a preview scaled
+// to its window rounds, and its layout may shift a few pixels).
+func (h *harness) awaitClick(tabID string, fx, fy float64) {
+	h.t.Helper()
+	h.awaitEval(tabID, `document.title.replace(/ at .*/, "")`, "clicks:1")
+	var got struct{ X, Y, W, H float64 }
+	require.NoError(h.t, json.Unmarshal([]byte(h.eval(tabID,
+		`(m => JSON.stringify({x: +m[1], y: +m[2], w: innerWidth, h: innerHeight}))(document.title.match(/at (\d+),(\d+)/))`)), &got))
+	require.InDelta(h.t, fx*got.W, got.X, 0.02*got.W, "x")
+	require.InDelta(h.t, fy*got.H, got.Y, 0.02*got.H, "y")
 }
 
 // pages serves the test pages.

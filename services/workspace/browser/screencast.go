@@ -104,7 +104,12 @@ func (s *Server) screencast(w http.ResponseWriter, r *http.Request) {
 			ClientHeight float64 `json:"clientHeight"`
 		} `json:"cssLayoutViewport"`
 	}
-	err = page.Call(ctx, "Page.enable", nil, nil)
+	// The shown tab comes to the front: a hidden page neither paints nor
+	// takes input.
+	err = page.Call(ctx, "Page.bringToFront", nil, nil)
+	if err == nil {
+		err = page.Call(ctx, "Page.enable", nil, nil)
+	}
 	if err == nil {
 		err = page.Call(ctx, "Page.getLayoutMetrics", nil, &metrics)
 	}

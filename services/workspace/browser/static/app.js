@@ -4,7 +4,8 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const canvas = $("screen"), ctx = canvas.getContext("2d");
-  let ws = null, target = "", pendingMeta = null;
+  // The shown tab's id is the address's #fragment, so a reload keeps it.
+  let ws = null, target = "";
 
   function send(msg) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)); }
 
@@ -15,13 +16,18 @@
     ws = new WebSocket(proto + "//" + location.host + "/v1/screencast" + (target ? "?target=" + encodeURIComponent(target) : ""));
     ws.binaryType = "blob";
     const mine = ws;
-    ws.onopen = () => { $("state").textContent = "live"; };
-    ws.onclose = () => { if (mine === ws) { $("state").textContent = "disconnected"; setTimeout(() => connect(target), 2000); } };
+    let opened = false;
+    ws.onopen = () => { opened = true; $("state").textContent = "live"; };
+    ws.onclose = () => {
+      if (mine !== ws) return;
+      $("state").textContent = "disconnected";
+      // Refused before opening (the tab is gone): fall back to the current tab.
+      setTimeout(() => connect(opened ? target : ""), 2000);
+    };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== "string") { draw(ev.data); return; }
       const m = JSON.parse(ev.data);
-      if (m.type === "frame") pendingMeta = m.metadata;
-      else if (m.type === "tab") { target = m.id; $("url").value = m.url; tabs(); }
+      if (m.type === "tab") { target = m.id; history.replaceState(null, "", "#" + m.id); $("url").value = m.url; tabs(); }
       else if (m.type === "navigated") { $("url").value = m.url; tabs(); }
       else if (m.type === "error") $("state").textContent = m.code;
     };
@@ -87,6 +93,6 @@
     fetch("/v1/tabs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ url: "about:blank" }) })
       .then((r) => r.json()).then((t) => connect(t.id));
   };
-  connect("");
+  connect(location.hash.slice(1));
   setInterval(tabs, 5000);
 })();
