@@ -5,6 +5,9 @@ package apijson
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 
 	"aileron.dev/pkg/errcode"
@@ -28,4 +31,35 @@ func Write(w http.ResponseWriter, status int, v any) {
 // field at fault, or is empty.
 func WriteError(w http.ResponseWriter, status int, code errcode.Code, msg, field string) {
 	Write(w, status, ErrorBody{Code: code, Message: msg, Field: field})
+}
+
+// DecodeError is a request body Decode refused, as the client sees it.
+type DecodeError struct {
+	Status  int
+	Code    errcode.Code
+	Message string
+}
+
+func (e *DecodeError) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Decode reads one JSON object of at most maxBytes from r's body into v;
+// unknown fields and trailing data are refused (400 REQUEST_INVALID), an
+// over-long body is 413 REQUEST_TOO_LARGE.
+func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) *DecodeError {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("trailing data after the JSON object")
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooBig):
+		return &DecodeError{Status: http.StatusRequestEntityTooLarge, Code: errcode.RequestTooLarge,
+			Message: fmt.Sprintf("request body is over %d bytes", maxBytes)}
+	default:
+		return &DecodeError{Status: http.StatusBadRequest, Code: errcode.RequestInvalid, Message: "malformed JSON body: " + err.Error()}
+	}
 }

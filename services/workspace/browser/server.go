@@ -79,7 +79,9 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	st := s.sup.Status()
 	if st.State != StateRunning {
-		apijson.Write(w, http.StatusServiceUnavailable, map[string]any{"state": st.State, "code": errcode.BrowserUnavailable})
+		apijson.Write(w, http.StatusServiceUnavailable, map[string]any{
+			"state": st.State, "code": errcode.BrowserUnavailable, "message": "chromium is " + string(st.State),
+		})
 		return
 	}
 	apijson.Write(w, http.StatusOK, map[string]any{"state": st.State})

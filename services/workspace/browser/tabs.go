@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 
-	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/browser/cdp"
 )
@@ -231,21 +228,9 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 // decode reads a JSON body of at most MaxBodyBytes into v, or answers 400
 // or 413 and false.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("trailing data after the JSON object")
+	if e := apijson.Decode(w, r, s.limits.MaxBodyBytes, v); e != nil {
+		apijson.WriteError(w, e.Status, e.Code, e.Message, "")
+		return false
 	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &tooBig):
-		apijson.WriteError(w, http.StatusRequestEntityTooLarge, errcode.RequestTooLarge,
-			fmt.Sprintf("request body is over %d bytes", s.limits.MaxBodyBytes), "")
-	default:
-		apijson.WriteError(w, http.StatusBadRequest, errcode.RequestInvalid, "malformed JSON body: "+err.Error(), "")
-	}
-	return false
+	return true
 }

@@ -1,10 +1,7 @@
 package runtimeapi
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 
 	"aileron.dev/pkg/errcode"
@@ -75,24 +72,10 @@ func (s *Server) fail(w http.ResponseWriter, err error, field string) {
 
 // decode reads a JSON body of at most the body cap into v.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
-			err = errors.New("trailing data after the JSON object")
-		}
+	if e := apijson.Decode(w, r, s.limits.MaxBodyBytes, v); e != nil {
+		return apiError{status: e.Status, code: e.Code, msg: e.Message}
 	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &tooBig):
-		return apiError{status: http.StatusRequestEntityTooLarge, code: errcode.RequestTooLarge,
-			msg: fmt.Sprintf("request body is over %d bytes", s.limits.MaxBodyBytes)}
-	default:
-		return apiError{status: http.StatusBadRequest, code: errcode.RequestInvalid, msg: "malformed JSON body: " + err.Error()}
-	}
+	return nil
 }
 
 func invalid(code errcode.Code, field, msg string) apiError {

@@ -68,7 +68,8 @@ func Dial(ctx context.Context, url string, readLimit int64) (*Conn, error) {
 
 // Events delivers the connection's events and is closed when it ends. A
 // consumer that stops reading stalls the connection (calls included), so
-// Chromium is never read ahead of the consumer without bound.
+// Chromium is never read ahead of the consumer without bound; a caller
+// that reads no events must enable no event domain.
 func (c *Conn) Events() <-chan Event { return c.events }
 
 // Done is closed when the connection has ended.
