@@ -48,6 +48,8 @@ func TestDaemon(t *testing.T) {
 			}
 			get("/json/version", &version)
 			require.True(t, strings.HasPrefix(version["webSocketDebuggerUrl"].(string), tc.want), "%v", version)
+			get("/json/version/", &version) // Playwright's spelling
+			require.True(t, strings.HasPrefix(version["webSocketDebuggerUrl"].(string), tc.want), "%v", version)
 			require.Contains(t, version["Browser"], "Chrome/")
 			var list []map[string]any
 			get("/json/list", &list)
