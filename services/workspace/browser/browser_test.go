@@ -63,6 +63,29 @@ func TestDaemon(t *testing.T) {
 		}
 	})
 
+	t.Run("a new target's URLs are public too, and a browser page's upgrade is checked", func(t *testing.T) {
+		h := h.with(t)
+		req, _ := http.NewRequest("PUT", h.srv.URL+"/json/new?about:blank", nil)
+		req.Host = "browser.example.test"
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var target map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&target))
+		resp.Body.Close()
+		require.Equal(t, "ws://browser.example.test/devtools/page/"+target["id"].(string), target["webSocketDebuggerUrl"])
+		h.t.Cleanup(func() { _ = h.do("DELETE", "/v1/tabs/"+target["id"].(string), nil, nil) })
+
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, resp, err = websocket.Dial(ctx, "ws://"+h.host+"/devtools/page/"+target["id"].(string),
+			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://evil.example"}}})
+		require.Error(t, err)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		_, resp, err = websocket.Dial(ctx, "ws://"+h.host+"/devtools/page/NOPE", nil)
+		require.Error(t, err)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	})
+
 	t.Run("chromedp drives Chromium through the daemon", func(t *testing.T) {
 		h := h.with(t)
 		actx, cancel := remote.NewAllocator(context.Background(), "ws://"+h.host+"/")
@@ -133,6 +156,13 @@ func TestDaemon(t *testing.T) {
 		img, err := png.Decode(resp.Body)
 		require.NoError(t, err)
 		require.Equal(t, 1280, img.Bounds().Dx())
+
+		resp, err = http.Get(h.srv.URL + "/v1/screenshot") // the current tab
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		_, err = png.Decode(resp.Body)
+		require.NoError(t, err)
 	})
 
 	t.Run("screencast frames are JPEG and a click reaches the page", func(t *testing.T) {
