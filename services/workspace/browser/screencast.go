@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"sync"
@@ -98,26 +99,8 @@ func (s *Server) screencast(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 
 	vp := &viewport{}
-	var metrics struct {
-		CSSLayoutViewport struct {
-			ClientWidth  float64 `json:"clientWidth"`
-			ClientHeight float64 `json:"clientHeight"`
-		} `json:"cssLayoutViewport"`
-	}
-	// The shown tab comes to the front: a hidden page neither paints nor
-	// takes input.
-	err = page.Call(ctx, "Page.bringToFront", nil, nil)
-	if err == nil {
-		err = page.Call(ctx, "Page.enable", nil, nil)
-	}
-	if err == nil {
-		err = page.Call(ctx, "Page.getLayoutMetrics", nil, &metrics)
-	}
-	if err == nil {
-		vp.set(metrics.CSSLayoutViewport.ClientWidth, metrics.CSSLayoutViewport.ClientHeight)
-		err = page.Call(ctx, "Page.startScreencast", map[string]any{"format": "jpeg", "quality": 70, "everyNthFrame": 1}, nil)
-	}
-	if err != nil {
+	if err := startScreencast(ctx, page, vp); err != nil {
+		s.log.Warn("screencast failed", slog.String("tab", t.ID), slog.Any("error", err))
 		_ = c.Close(websocket.StatusInternalError, "screencast failed")
 		return
 	}
@@ -133,6 +116,35 @@ func (s *Server) screencast(w http.ResponseWriter, r *http.Request) {
 	stop()
 	_ = c.Close(websocket.StatusNormalClosure, "screencast ended")
 	<-done
+}
+
+// startScreencast brings the tab to the front (a hidden page neither
+// paints nor takes input), reads its viewport and starts the JPEG frames.
+func startScreencast(ctx context.Context, page *cdp.Conn, vp *viewport) error {
+	var metrics struct {
+		CSSLayoutViewport struct {
+			ClientWidth  float64 `json:"clientWidth"`
+			ClientHeight float64 `json:"clientHeight"`
+		} `json:"cssLayoutViewport"`
+	}
+	for _, step := range []struct {
+		method string
+		params any
+		result any
+	}{
+		{"Page.bringToFront", nil, nil},
+		{"Page.enable", nil, nil},
+		{"Page.getLayoutMetrics", nil, &metrics},
+		{"Page.startScreencast", map[string]any{"format": "jpeg", "quality": 70, "everyNthFrame": 1}, nil},
+	} {
+		if err := page.Call(ctx, step.method, step.params, step.result); err != nil {
+			return fmt.Errorf("%s: %w", step.method, err)
+		}
+		if step.result != nil {
+			vp.set(metrics.CSSLayoutViewport.ClientWidth, metrics.CSSLayoutViewport.ClientHeight)
+		}
+	}
+	return nil
 }
 
 // frames forwards the tab's frames and navigations to the page until

@@ -197,15 +197,42 @@ func (s *Supervisor) runOnce(ctx context.Context) string {
 		return "make profile directory: " + err.Error()
 	}
 	defer os.RemoveAll(dir)
-	args, err := Args(dir, s.opts.Proxy, s.opts.WindowSize)
+	p, err := s.start(dir)
+	if err != nil {
+		return "start: " + err.Error()
+	}
+	defer p.kill()
+	s.opts.Log.Info("chromium started", slog.Int("pid", p.pid), slog.String("binary", s.opts.Binary))
+
+	addr, version, err := s.awaitReady(ctx, dir, p)
 	if err != nil {
 		return err.Error()
+	}
+	s.mu.Lock()
+	s.addr, s.st.State, s.st.Version, s.st.PID = addr, StateRunning, version, p.pid
+	s.mu.Unlock()
+	s.opts.Log.Info("chromium ready", slog.String("devtools", addr), slog.String("version", version))
+	return s.watch(ctx, addr, p)
+}
+
+// process is one started Chromium.
+type process struct {
+	pid  int
+	done chan struct{} // closed once waited for
+	err  error         // Wait's result, once done
+}
+
+// start starts Chromium with a profile in dir, in its own process group
+// (so one kill ends the renderers and the zygote too), dying with the
+// daemon.
+func (s *Supervisor) start(dir string) (*process, error) {
+	args, err := Args(dir, s.opts.Proxy, s.opts.WindowSize)
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(s.opts.Binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+dir)
-	// Its own process group, so one kill ends the renderers and the
-	// zygote too; and it dies with the daemon.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if s.opts.Starter != nil {
 		err = s.opts.Starter.Start(cmd)
@@ -213,37 +240,36 @@ func (s *Supervisor) runOnce(ctx context.Context) string {
 		err = cmd.Start()
 	}
 	if err != nil {
-		return "start: " + err.Error()
+		return nil, err
 	}
-	pid := cmd.Process.Pid
-	exited := make(chan error, 1)
+	p := &process{pid: cmd.Process.Pid, done: make(chan struct{})}
 	go func() {
-		exited <- cmd.Wait()
+		p.err = cmd.Wait()
 		if s.opts.Starter != nil {
-			s.opts.Starter.Done(pid)
+			s.opts.Starter.Done(p.pid)
 		}
+		close(p.done)
 	}()
-	waited := false
-	defer func() {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		if !waited {
-			<-exited
-		}
-	}()
-	s.opts.Log.Info("chromium started", slog.Int("pid", pid), slog.String("binary", s.opts.Binary))
+	return p, nil
+}
 
-	addr, version, err := s.awaitReady(ctx, dir, exited)
-	if err != nil {
-		if errors.Is(err, errExited) {
-			waited = true
-		}
-		return err.Error()
+// kill ends the process group and waits for Chromium.
+func (p *process) kill() {
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// exitText says how the process ended.
+func (p *process) exitText() string {
+	if p.err == nil {
+		return "exit status 0"
 	}
-	s.mu.Lock()
-	s.addr, s.st.State, s.st.Version, s.st.PID = addr, StateRunning, version, pid
-	s.mu.Unlock()
-	s.opts.Log.Info("chromium ready", slog.String("devtools", addr), slog.String("version", version))
+	return p.err.Error()
+}
 
+// watch checks Chromium until it exits, stops answering or ctx ends, and
+// says which.
+func (s *Supervisor) watch(ctx context.Context, addr string, p *process) string {
 	tick := time.NewTicker(s.opts.CheckInterval)
 	defer tick.Stop()
 	failures := 0
@@ -251,9 +277,8 @@ func (s *Supervisor) runOnce(ctx context.Context) string {
 		select {
 		case <-ctx.Done():
 			return "daemon stopping"
-		case err := <-exited:
-			waited = true
-			return "exited: " + exitText(err)
+		case <-p.done:
+			return "exited: " + p.exitText()
 		case <-tick.C:
 			if _, err := s.version(ctx, addr); err != nil {
 				failures++
@@ -267,11 +292,9 @@ func (s *Supervisor) runOnce(ctx context.Context) string {
 	}
 }
 
-var errExited = errors.New("exited")
-
 // awaitReady waits for the DevToolsActivePort file Chromium writes once
 // it listens, then for /json/version to answer.
-func (s *Supervisor) awaitReady(ctx context.Context, dir string, exited <-chan error) (addr, version string, err error) {
+func (s *Supervisor) awaitReady(ctx context.Context, dir string, p *process) (addr, version string, err error) {
 	deadline := time.NewTimer(s.opts.StartTimeout)
 	defer deadline.Stop()
 	poll := time.NewTicker(50 * time.Millisecond)
@@ -280,8 +303,8 @@ func (s *Supervisor) awaitReady(ctx context.Context, dir string, exited <-chan e
 		select {
 		case <-ctx.Done():
 			return "", "", errors.New("daemon stopping")
-		case err := <-exited:
-			return "", "", fmt.Errorf("%w before answering: %s", errExited, exitText(err))
+		case <-p.done:
+			return "", "", fmt.Errorf("exited before answering: %s", p.exitText())
 		case <-deadline.C:
 			return "", "", fmt.Errorf("not answering %s after start", s.opts.StartTimeout)
 		case <-poll.C:
@@ -321,13 +344,6 @@ func (s *Supervisor) version(ctx context.Context, addr string) (string, error) {
 		return "", fmt.Errorf("/json/version: %w", err)
 	}
 	return v.Browser, nil
-}
-
-func exitText(err error) string {
-	if err == nil {
-		return "exit status 0"
-	}
-	return err.Error()
 }
 
 // DefaultBinaries are where Debian installs Chromium: the headless shell
