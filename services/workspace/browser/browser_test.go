@@ -142,6 +142,13 @@ func TestDaemon(t *testing.T) {
 		var e apijson.ErrorBody
 		require.Equal(t, http.StatusBadRequest, h.do("POST", "/v1/tabs", map[string]string{"link": "x"}, &e))
 		require.Equal(t, errcode.RequestInvalid, e.Code)
+		// What a page can send without asking first is refused.
+		resp, err := http.Post(h.srv.URL+"/v1/tabs", "text/plain", strings.NewReader(`{"url":"about:blank"}`))
+		require.NoError(t, err)
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode)
+		require.Equal(t, errcode.RequestContentTypeInvalid, e.Code)
 	})
 
 	t.Run("screenshot is a PNG of the tab", func(t *testing.T) {

@@ -86,6 +86,9 @@ func (h *harness) do(method, path string, body any, out any) int {
 	}
 	req, err := http.NewRequest(method, h.srv.URL+path, r)
 	require.NoError(h.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(h.t, err)
 	defer resp.Body.Close()

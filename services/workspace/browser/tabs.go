@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 
+	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/browser/cdp"
 )
@@ -225,9 +227,16 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(png)
 }
 
-// decode reads a JSON body of at most MaxBodyBytes into v, or answers 400
-// or 413 and false.
+// decode reads a JSON body of at most MaxBodyBytes into v, or answers 400,
+// 413 or 415 and false. A body must say it is JSON: a page Chromium shows
+// can reach the daemon on loopback, past the front door, and a form or a
+// text/plain fetch it sends is not JSON.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		apijson.WriteError(w, http.StatusUnsupportedMediaType, errcode.RequestContentTypeInvalid,
+			"the body must be application/json", "Content-Type")
+		return false
+	}
 	if e := apijson.Decode(w, r, s.limits.MaxBodyBytes, v); e != nil {
 		apijson.WriteError(w, e.Status, e.Code, e.Message, "")
 		return false
