@@ -46,7 +46,7 @@ func start(t *testing.T, proxy string) *harness {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	sup := NewSupervisor(Options{
-		Binary: chromium, Proxy: proxy, DataDir: t.TempDir(), WindowSize: "1280,800",
+		Binary: chromium, Proxy: proxy, DataDir: t.TempDir(), WindowSize: "1280,800", DiskCacheBytes: 16 << 20,
 		CheckInterval: 250 * time.Millisecond, CheckTimeout: 2 * time.Second, StartTimeout: time.Minute,
 		MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, Log: log,
 	})

@@ -52,6 +52,8 @@ type Options struct {
 	DataDir string
 	// WindowSize is the viewport, "width,height".
 	WindowSize string
+	// DiskCacheBytes caps Chromium's HTTP cache in the profile (a tmpfs).
+	DiskCacheBytes int64
 	// CheckInterval and CheckTimeout pace and bound the /json/version check.
 	CheckInterval, CheckTimeout time.Duration
 	// StartTimeout bounds a start until Chromium answers.
@@ -108,7 +110,7 @@ func (s *Supervisor) Addr() string {
 }
 
 // Args are Chromium's command-line arguments for a profile in dir.
-func Args(dir, proxy, windowSize string) ([]string, error) {
+func (o Options) Args(dir string) ([]string, error) {
 	args := []string{
 		"--headless", "--no-sandbox",
 		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
@@ -116,10 +118,10 @@ func Args(dir, proxy, windowSize string) ([]string, error) {
 		"--no-first-run", "--no-default-browser-check", "--disable-background-networking",
 		"--disable-quic", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp", "--dns-prefetch-disable",
 		"--disable-breakpad", "--disable-component-update", "--disable-sync", "--mute-audio",
-		"--window-size=" + windowSize,
+		"--window-size=" + o.WindowSize, "--disk-cache-size=" + strconv.FormatInt(o.DiskCacheBytes, 10),
 	}
-	if proxy != "" {
-		u, err := ParseProxy(proxy)
+	if o.Proxy != "" {
+		u, err := ParseProxy(o.Proxy)
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +228,7 @@ type process struct {
 // (so one kill ends the renderers and the zygote too), dying with the
 // daemon.
 func (s *Supervisor) start(dir string) (*process, error) {
-	args, err := Args(dir, s.opts.Proxy, s.opts.WindowSize)
+	args, err := s.opts.Args(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -101,21 +101,25 @@ func TestProxyCarriesAllTraffic(t *testing.T) {
 }
 
 func TestArgsNeverLetChromiumResolve(t *testing.T) {
-	args, err := Args("/tmp/p", "http://egress.internal:3128", "1280,800")
+	o := Options{Proxy: "http://egress.internal:3128", WindowSize: "1280,800", DiskCacheBytes: 1 << 20}
+	args, err := o.Args("/tmp/p")
 	require.NoError(t, err)
 	require.Contains(t, args, "--proxy-server=http://egress.internal:3128")
 	require.Contains(t, args, "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE egress.internal")
 	for _, f := range []string{"--headless", "--no-sandbox", "--disable-quic", "--dns-prefetch-disable", "--no-first-run",
-		"--disable-background-networking", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp", "--user-data-dir=/tmp/p"} {
+		"--disable-background-networking", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp", "--user-data-dir=/tmp/p",
+		"--disk-cache-size=1048576", "--window-size=1280,800"} {
 		require.Contains(t, args, f)
 	}
-	args, err = Args("/tmp/p", "", "1280,800")
+	o.Proxy = ""
+	args, err = o.Args("/tmp/p")
 	require.NoError(t, err)
 	for _, a := range args {
 		require.False(t, strings.HasPrefix(a, "--proxy-server") || strings.HasPrefix(a, "--host-resolver-rules"), a)
 	}
 	for _, bad := range []string{"ftp://x:1", "http://user:pw@x:1", "http://x", "http://x:1/path"} {
-		_, err := Args("/tmp/p", bad, "1280,800")
+		o.Proxy = bad
+		_, err := o.Args("/tmp/p")
 		require.Error(t, err, bad)
 	}
 }

@@ -27,6 +27,8 @@ type Config struct {
 	DataDir string
 	// WindowSize is the viewport, width,height.
 	WindowSize string
+	// DiskCacheBytes caps Chromium's HTTP cache.
+	DiskCacheBytes int64
 	// MaxMessageBytes caps one WebSocket message.
 	MaxMessageBytes int64
 	// MaxConnections bounds the DevTools and screencast WebSockets.
@@ -55,6 +57,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.SetEnv("proxy", config.EnvName(config.Prefix, "proxy"), "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 	fs.StringVar(&cfg.DataDir, "data-dir", os.TempDir(), "where Chromium's throw-away profile is made (a tmpfs)")
 	fs.StringVar(&cfg.WindowSize, "window-size", "1280,800", "Chromium's viewport, width,height")
+	fs.Int64Var(&cfg.DiskCacheBytes, "disk-cache-bytes", 32<<20, "cap of Chromium's HTTP cache, kept in --data-dir")
 	fs.Int64Var(&cfg.MaxMessageBytes, "max-message-bytes", 16<<20, "largest WebSocket message either way")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 16, "most DevTools and screencast WebSockets open at once")
 	fs.IntVar(&cfg.MessagesPerSecond, "messages-per-second", 1000, "pace of each DevTools client's messages (a burst of as many); faster clients wait")
@@ -99,6 +102,7 @@ func (c Config) Validate() error {
 	for name, v := range map[string]int64{
 		"--max-message-bytes": c.MaxMessageBytes, "--max-connections": int64(c.MaxConnections),
 		"--messages-per-second": int64(c.MessagesPerSecond), "--max-body-bytes": c.MaxBodyBytes,
+		"--disk-cache-bytes": c.DiskCacheBytes,
 	} {
 		if v < 1 {
 			return fmt.Errorf("%s must be at least 1", name)
@@ -125,7 +129,7 @@ func (c Config) Validate() error {
 // Supervisor is the supervisor's part of the configuration.
 func (c Config) Supervisor(starter browser.Starter, log *slog.Logger) browser.Options {
 	return browser.Options{
-		Binary: c.Chromium, Proxy: c.Proxy, DataDir: c.DataDir, WindowSize: c.WindowSize,
+		Binary: c.Chromium, Proxy: c.Proxy, DataDir: c.DataDir, WindowSize: c.WindowSize, DiskCacheBytes: c.DiskCacheBytes,
 		CheckInterval: c.CheckInterval, CheckTimeout: c.CheckTimeout, StartTimeout: c.StartTimeout,
 		MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff, Starter: starter, Log: log,
 	}
