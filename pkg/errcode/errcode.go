@@ -248,6 +248,7 @@ var All = []Code{
 	OriginNotAllowed, XtermNotInstalled, PreviewPortInvalid, PreviewPortRefused, PreviewPortNotListening, PreviewUpstreamFailed,
 	FrontDoorCredentialInvalid, FrontDoorRequestRefused, FrontDoorHostInvalid, WorkspaceNotRunning, WorkspaceServiceUnavailable,
 	CanvasPathInvalid, CanvasPathOutside, CanvasNotFound, CanvasFileTooLarge, CanvasRuntimeUnavailable,
+	BrowserURLInvalid, BrowserTabNotFound, BrowserUnavailable, BrowserConnectionLimitReached,
 }
 
 // Prefixes lists every prefix of run-time codes.

@@ -70,3 +70,17 @@ const (
 	// answer (502).
 	PreviewUpstreamFailed Code = "PREVIEW_UPSTREAM_FAILED"
 )
+
+// Browser daemon errors: the codes of the browser service's API
+// (services/workspace/browser, documented in docs/browser.md).
+const (
+	// BrowserURLInvalid: a URL to open is not http, https or about:blank (400).
+	BrowserURLInvalid Code = "BROWSER_URL_INVALID"
+	// BrowserTabNotFound: no tab has the id (404).
+	BrowserTabNotFound Code = "BROWSER_TAB_NOT_FOUND"
+	// BrowserUnavailable: Chromium is starting, restarting or not answering (503).
+	BrowserUnavailable Code = "BROWSER_UNAVAILABLE"
+	// BrowserConnectionLimitReached: the most DevTools or screencast
+	// connections are already open (429).
+	BrowserConnectionLimitReached Code = "BROWSER_CONNECTION_LIMIT_REACHED"
+)

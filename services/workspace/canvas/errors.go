@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"aileron.dev/pkg/errcode"
-	"aileron.dev/services/workspace/reply"
+	"aileron.dev/services/workspace/apijson"
 )
 
 // Errors, each wrapped with what it is about.
@@ -35,10 +35,10 @@ var mapping = []struct {
 func fail(w http.ResponseWriter, err error, log *slog.Logger) {
 	for _, m := range mapping {
 		if errors.Is(err, m.err) {
-			reply.Error(w, m.status, m.code, err.Error(), "path")
+			apijson.WriteError(w, m.status, m.code, err.Error(), "path")
 			return
 		}
 	}
 	log.Error("canvas request failed", slog.Any("error", err))
-	reply.Error(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
+	apijson.WriteError(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
 }

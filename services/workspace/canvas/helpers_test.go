@@ -18,9 +18,9 @@ import (
 	"go.uber.org/goleak"
 
 	"aileron.dev/services/workspace/activity"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/canvas"
 	"aileron.dev/services/workspace/files"
-	"aileron.dev/services/workspace/reply"
 	"aileron.dev/services/workspace/runtimeapi"
 	"aileron.dev/services/workspace/session"
 )
@@ -134,7 +134,7 @@ func (h *harness) refuse(p string, status int, code string) {
 	resp, body := h.get(p)
 	require.Equal(h.t, status, resp.StatusCode, "GET %s: %s", p, body)
 	require.Equal(h.t, "application/json", resp.Header.Get("Content-Type"))
-	var e reply.ErrorBody
+	var e apijson.ErrorBody
 	require.NoError(h.t, json.Unmarshal([]byte(body), &e), body)
 	require.Equal(h.t, code, string(e.Code), "GET %s: %s", p, body)
 	require.NotEmpty(h.t, e.Message)

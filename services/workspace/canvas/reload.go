@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/errcode"
-	"aileron.dev/services/workspace/reply"
+	"aileron.dev/services/workspace/apijson"
 )
 
 const (
@@ -205,7 +205,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	case s.clients <- struct{}{}:
 		defer func() { <-s.clients }()
 	default:
-		reply.Error(w, http.StatusTooManyRequests, errcode.WatchLimitReached,
+		apijson.WriteError(w, http.StatusTooManyRequests, errcode.WatchLimitReached,
 			fmt.Sprintf("at most %d live-reload streams may be open at once", cap(s.clients)), "")
 		return
 	}

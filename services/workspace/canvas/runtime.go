@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/files"
-	"aileron.dev/services/workspace/reply"
 )
 
 // callTimeout bounds a stat, a list or a health check of the runtime.
@@ -57,14 +57,14 @@ func (c *runtimeClient) get(ctx context.Context, route, p string, extra url.Valu
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	var e reply.ErrorBody
+	var e apijson.ErrorBody
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
 	return nil, runtimeError(resp.StatusCode, e, p)
 }
 
 // runtimeError turns a refusal of the runtime into the canvas error it
 // means for p.
-func runtimeError(status int, e reply.ErrorBody, p string) error {
+func runtimeError(status int, e apijson.ErrorBody, p string) error {
 	switch e.Code {
 	case errcode.FileNotFound, errcode.FileNotDirectory, errcode.FileIsDirectory:
 		return fmt.Errorf("%w: %s", ErrNotFound, p)

@@ -21,8 +21,8 @@ import (
 	"strings"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/files"
-	"aileron.dev/services/workspace/reply"
 )
 
 // Options configure a Server.
@@ -96,7 +96,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			reply.Error(w, http.StatusMethodNotAllowed, errcode.MethodNotAllowed, r.Method+" is not allowed: the canvas is read-only", "")
+			apijson.WriteError(w, http.StatusMethodNotAllowed, errcode.MethodNotAllowed, r.Method+" is not allowed: the canvas is read-only", "")
 			return
 		}
 		switch p := r.URL.Path; {
@@ -137,7 +137,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		st.Runtime = upstreamInfo{Error: err.Error()}
 	}
 	st.Generation, st.Watch.OK, st.Watch.Error = s.hub.state()
-	reply.JSON(w, http.StatusOK, st)
+	apijson.Write(w, http.StatusOK, st)
 }
 
 // serve answers the file or directory the request path names.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"aileron.dev/services/workspace/agent"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/session"
 )
 
@@ -26,7 +27,7 @@ type runRequest struct {
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"agents": s.agents.List()})
+	apijson.Write(w, http.StatusOK, map[string]any{"agents": s.agents.List()})
 }
 
 // startRun starts the agent's command line with the prompt as a session
@@ -61,7 +62,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, fieldOf(err))
 		return
 	}
-	writeJSON(w, http.StatusCreated, sess.Info())
+	apijson.Write(w, http.StatusCreated, sess.Info())
 }
 
 func randomHex(n int) string {

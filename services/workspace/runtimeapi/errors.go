@@ -1,17 +1,14 @@
 package runtimeapi
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 
 	"aileron.dev/pkg/errcode"
 	"aileron.dev/services/workspace/agent"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/exec"
 	"aileron.dev/services/workspace/files"
-	"aileron.dev/services/workspace/reply"
 	"aileron.dev/services/workspace/session"
 )
 
@@ -26,7 +23,7 @@ type apiError struct {
 func (e apiError) Error() string { return string(e.code) + ": " + e.msg }
 
 func writeError(w http.ResponseWriter, e apiError) {
-	reply.Error(w, e.status, e.code, e.msg, e.field)
+	apijson.WriteError(w, e.status, e.code, e.msg, e.field)
 }
 
 // mapping is the domain error → status and code table; the first match wins.
@@ -75,24 +72,10 @@ func (s *Server) fail(w http.ResponseWriter, err error, field string) {
 
 // decode reads a JSON body of at most the body cap into v.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
-			err = errors.New("trailing data after the JSON object")
-		}
+	if e := apijson.Decode(w, r, s.limits.MaxBodyBytes, v); e != nil {
+		return apiError{status: e.Status, code: e.Code, msg: e.Message}
 	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &tooBig):
-		return apiError{status: http.StatusRequestEntityTooLarge, code: errcode.RequestTooLarge,
-			msg: fmt.Sprintf("request body is over %d bytes", s.limits.MaxBodyBytes)}
-	default:
-		return apiError{status: http.StatusBadRequest, code: errcode.RequestInvalid, msg: "malformed JSON body: " + err.Error()}
-	}
+	return nil
 }
 
 func invalid(code errcode.Code, field, msg string) apiError {

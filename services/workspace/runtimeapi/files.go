@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/files"
 )
 
@@ -16,7 +17,7 @@ func (s *Server) stat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "path")
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	apijson.Write(w, http.StatusOK, info)
 }
 
 // listResponse is the answer of GET /v1/files/list.
@@ -44,7 +45,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if entries == nil {
 		entries = []files.Info{}
 	}
-	writeJSON(w, http.StatusOK, listResponse{Entries: entries, Truncated: truncated})
+	apijson.Write(w, http.StatusOK, listResponse{Entries: entries, Truncated: truncated})
 }
 
 // read streams a file's bytes.
@@ -71,7 +72,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "path")
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	apijson.Write(w, http.StatusOK, info)
 }
 
 // mkdirRequest is the body of POST /v1/files/mkdir.
@@ -91,7 +92,7 @@ func (s *Server) mkdir(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "path")
 		return
 	}
-	writeJSON(w, http.StatusCreated, info)
+	apijson.Write(w, http.StatusCreated, info)
 }
 
 // moveRequest is the body of POST /v1/files/move.
@@ -120,7 +121,7 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, field)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	apijson.Write(w, http.StatusOK, info)
 }
 
 func (s *Server) remove(w http.ResponseWriter, r *http.Request) {

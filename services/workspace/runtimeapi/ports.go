@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/ports"
 )
 
@@ -27,5 +28,5 @@ func (s *Server) listPorts(w http.ResponseWriter, _ *http.Request) {
 	for _, p := range ps {
 		out = append(out, listedPort{Port: p, Daemon: slices.Contains(s.previewDeny, p.Port)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ports": out})
+	apijson.Write(w, http.StatusOK, map[string]any{"ports": out})
 }

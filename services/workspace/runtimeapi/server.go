@@ -14,9 +14,9 @@ import (
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/agent"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/exec"
 	"aileron.dev/services/workspace/files"
-	"aileron.dev/services/workspace/reply"
 	"aileron.dev/services/workspace/session"
 )
 
@@ -122,10 +122,10 @@ func (s *Server) WithActivityPeers(p activity.Peers) *Server {
 func (s *Server) readActivity(w http.ResponseWriter, r *http.Request) {
 	own := s.activity.Snapshot()
 	if r.URL.RawQuery == activity.LocalQuery {
-		writeJSON(w, http.StatusOK, own)
+		apijson.Write(w, http.StatusOK, own)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.peers.Read(r.Context(), own))
+	apijson.Write(w, http.StatusOK, s.peers.Read(r.Context(), own))
 }
 
 // work counts a call as activity from source once it is accepted (its
@@ -160,5 +160,3 @@ func (a *activityWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (flush, deadlines).
 func (a *activityWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
-
-func writeJSON(w http.ResponseWriter, status int, v any) { reply.JSON(w, status, v) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/exec"
 	"aileron.dev/services/workspace/session"
 )
@@ -35,7 +36,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, fieldOf(err))
 		return
 	}
-	writeJSON(w, http.StatusCreated, sess.Info())
+	apijson.Write(w, http.StatusCreated, sess.Info())
 }
 
 func fieldOf(err error) string {
@@ -48,7 +49,7 @@ func fieldOf(err error) string {
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": s.sessions.List()})
+	apijson.Write(w, http.StatusOK, map[string]any{"sessions": s.sessions.List()})
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +58,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "tag")
 		return
 	}
-	writeJSON(w, http.StatusOK, sess.Info())
+	apijson.Write(w, http.StatusOK, sess.Info())
 }
 
 // sessionOutput replays the session's buffered output from ?from= (default

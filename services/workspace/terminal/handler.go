@@ -16,7 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"aileron.dev/pkg/errcode"
-	"aileron.dev/services/workspace/reply"
+	"aileron.dev/services/workspace/apijson"
 	"aileron.dev/services/workspace/session"
 )
 
@@ -26,18 +26,18 @@ import (
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/terminals", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"terminals": m.List()})
+		apijson.Write(w, http.StatusOK, map[string]any{"terminals": m.List()})
 	})
 	mux.HandleFunc("POST /v1/terminals", m.create)
 	mux.HandleFunc("GET /v1/terminals/{id}", m.get)
 	mux.HandleFunc("GET /v1/terminals/{id}/attach", m.attach)
 	mux.HandleFunc("DELETE /v1/terminals/{id}", m.remove)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, errcode.RouteNotFound, "no route "+r.Method+" "+r.URL.Path, "")
+		apijson.WriteError(w, http.StatusNotFound, errcode.RouteNotFound, "no route "+r.Method+" "+r.URL.Path, "")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := m.checkOrigin(r); err != nil {
-			writeError(w, http.StatusForbidden, errcode.OriginNotAllowed, err.Error(), "Origin")
+			apijson.WriteError(w, http.StatusForbidden, errcode.OriginNotAllowed, err.Error(), "Origin")
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -78,7 +78,7 @@ func (m *Manager) create(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, errcode.RequestInvalid, "malformed JSON body: "+err.Error(), "")
+		apijson.WriteError(w, http.StatusBadRequest, errcode.RequestInvalid, "malformed JSON body: "+err.Error(), "")
 		return
 	}
 	t, err := m.Create(req.ID, Size{Cols: req.Cols, Rows: req.Rows})
@@ -86,7 +86,7 @@ func (m *Manager) create(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, t.Info())
+	apijson.Write(w, http.StatusCreated, t.Info())
 }
 
 func (m *Manager) get(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +95,7 @@ func (m *Manager) get(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, t.Info())
+	apijson.Write(w, http.StatusOK, t.Info())
 }
 
 func (m *Manager) remove(w http.ResponseWriter, r *http.Request) {
@@ -316,16 +316,10 @@ var mapping = []struct {
 func (m *Manager) fail(w http.ResponseWriter, err error) {
 	for _, e := range mapping {
 		if errors.Is(err, e.err) {
-			writeError(w, e.status, e.code, err.Error(), e.field)
+			apijson.WriteError(w, e.status, e.code, err.Error(), e.field)
 			return
 		}
 	}
 	m.opts.Log.Error("terminal request failed", slog.Any("error", err))
-	writeError(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
+	apijson.WriteError(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
 }
-
-func writeError(w http.ResponseWriter, status int, code errcode.Code, msg, field string) {
-	reply.Error(w, status, code, msg, field)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) { reply.JSON(w, status, v) }
