@@ -147,9 +147,14 @@ func TestBrowserEndToEnd(t *testing.T) {
 			r := e.fetch(t, e.rt, relay+path, nil)
 			require.Equal(t, http.StatusNotFound, r.Status, "the relay passes only DevTools paths: %s %+v", path, r)
 		}
-		// From the browser's own network there is no relay.
-		r = e.fetch(t, e.br, fmt.Sprintf("http://%s:%d/json/version", e.brGateway, e.h.cfg.Gateway.CDPPort), url.Values{"direct": {"1"}})
-		require.Zero(t, r.Status, "the relay listens on the workspace network only: %+v", r)
+		// From the browser's own network there is no relay (bash's
+		// /dev/tcp in the browser container: a TCP connect, nothing more),
+		// while the browser group's own proxy listener there answers.
+		connect := func(port int) int {
+			return execIn(t, ctx, provisioner.ContainerName("browser", e.ws.Id), "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", e.brGateway, port))
+		}
+		require.Zero(t, connect(e.h.cfg.Gateway.BrowserPort), "control: the browser reaches its proxy listener")
+		require.NotZero(t, connect(e.h.cfg.Gateway.CDPPort), "the relay listens on the workspace network only")
 	})
 
 	t.Run("a screencast frame is a JPEG, a click through the preview reaches the page, a screenshot is a PNG", func(t *testing.T) {
@@ -209,10 +214,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		require.Equal(t, "running", st.State)
 		require.NotZero(t, st.PID)
 		restarts := st.Restarts
-		exec, err := docker.ContainerExecCreate(ctx, provisioner.ContainerName("browser", e.ws.Id), container.ExecOptions{
-			User: "65532:65532", Cmd: []string{"bash", "-c", fmt.Sprintf("kill -9 %d", st.PID)}})
-		require.NoError(t, err)
-		require.NoError(t, docker.ContainerExecStart(ctx, exec.ID, container.ExecStartOptions{}))
+		require.Zero(t, execIn(t, ctx, provisioner.ContainerName("browser", e.ws.Id), "bash", "-c", fmt.Sprintf("kill -9 %d", st.PID)))
 		require.Eventually(t, func() bool {
 			getJSON(t, fd.URL+"/v1/status", &st)
 			return st.Restarts == restarts+1 && st.State == "running"
@@ -233,4 +235,25 @@ func pageText(t *testing.T, tab context.Context, u string) string {
 	text, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.body.innerText`))
 	require.NoError(t, err)
 	return text
+}
+
+// execIn runs a command in a container as the workspace user and returns
+// its exit code.
+func execIn(t *testing.T, ctx context.Context, name string, cmd ...string) int {
+	t.Helper()
+	ex, err := docker.ContainerExecCreate(ctx, name, container.ExecOptions{User: "65532:65532", Cmd: cmd})
+	require.NoError(t, err)
+	require.NoError(t, docker.ContainerExecStart(ctx, ex.ID, container.ExecStartOptions{}))
+	for {
+		st, err := docker.ContainerExecInspect(ctx, ex.ID)
+		require.NoError(t, err)
+		if !st.Running {
+			return st.ExitCode
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%v in %s never ended", cmd, name)
+		case <-time.After(tick):
+		}
+	}
 }

@@ -200,8 +200,10 @@ func DefaultConfig() Config {
 		s.Env = map[string]string{"HOME": workspace.HomeDir}
 		return s
 	}
+	// Chromium: a renderer per tab, many threads each (six idle tabs hold
+	// about 120), its buffers in /dev/shm, its profile and cache in /tmp.
 	browser := svc(DefaultBrowserImage, 1536)
-	browser.ShmMB, browser.TmpfsMB = 256, 256
+	browser.ShmMB, browser.TmpfsMB, browser.Pids = 256, 256, 512
 	return Config{
 		Services: Services{Runtime: daemon(1024), Terminal: daemon(256), Browser: browser, Canvas: svc(DefaultCanvasImage, 256)},
 		Gateway: GatewayConfig{
