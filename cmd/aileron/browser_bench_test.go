@@ -59,7 +59,7 @@ func BenchmarkBrowser(b *testing.B) {
 	resp := door.do(http.MethodGet, "/json/version", "", nil)
 	require.NoError(b, json.NewDecoder(resp.Body).Decode(&v))
 	resp.Body.Close()
-	alloc, cancelAlloc := remote.NewAllocator(ctx, v.WS, remote.NoModifyURL, remote.WithDialHTTPHeader(http.Header{"Authorization": {"Bearer dev"}}))
+	alloc, cancelAlloc := remote.NewAllocator(ctx, loopback(b, v.WS), remote.NoModifyURL, remote.WithDialHTTPHeader(frontDoorHeader(v.WS)))
 	defer cancelAlloc()
 	viaDoor, cancelDoor := chromedp.NewContext(alloc)
 	defer cancelDoor()

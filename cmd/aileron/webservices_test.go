@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,25 @@ func openLink(t *testing.T, base, id, service string) string {
 	return link.URL
 }
 
+// loopback returns u with its host, a *.localhost name, replaced by
+// 127.0.0.1: browsers resolve *.localhost to loopback themselves, and Go's
+// resolver leaves it to the system, which need not.
+func loopback(t testing.TB, u string) string {
+	t.Helper()
+	parsed, err := url.Parse(u)
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(parsed.Hostname(), ".localhost"), u)
+	parsed.Host = "127.0.0.1:" + parsed.Port()
+	return parsed.String()
+}
+
+// frontDoorHeader is what a CDP client sends to the front door's URL u
+// dialed on loopback: the name it asked for and the CLI's token.
+func frontDoorHeader(u string) http.Header {
+	parsed, _ := url.Parse(u)
+	return http.Header{"Host": {parsed.Host}, "Authorization": {"Bearer dev"}}
+}
+
 // testDevBrowser: the real browser image behind the front door. A CDP
 // client connects to the URL the CLI prints (with the CLI's token) and
 // drives Chromium; the CLI's screenshot is a PNG of that page; the agent in
@@ -54,7 +74,7 @@ func testDevBrowser(t *testing.T, base, id string, rt serviceDoor) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	alloc, cancelAlloc := remote.NewAllocator(ctx, ws, remote.NoModifyURL, remote.WithDialHTTPHeader(http.Header{"Authorization": {"Bearer dev"}}))
+	alloc, cancelAlloc := remote.NewAllocator(ctx, loopback(t, ws), remote.NoModifyURL, remote.WithDialHTTPHeader(frontDoorHeader(ws)))
 	defer cancelAlloc()
 	tab, cancelTab := chromedp.NewContext(alloc)
 	defer cancelTab()
