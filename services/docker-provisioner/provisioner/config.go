@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 )
@@ -198,7 +199,7 @@ func DefaultConfig() Config {
 		OutsideNetwork: "aileron-egress",
 		DNSMitigation:  DNSMitigationAuto,
 		Workers:        32,
-		Consumer:       "docker-provisioner-events",
+		Consumer:       bus.ConsumerDockerProvisioner,
 		ResyncInterval: Duration(30 * time.Second),
 		SweepInterval:  Duration(time.Minute),
 		SweepGrace:     Duration(5 * time.Minute),

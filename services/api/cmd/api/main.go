@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-api", c.NATS.Creds, bus.SetupConfig{
+	nc, js, err := bus.Open(ctx, c.NATS.URL, bus.RoleAPI, c.NATS.Creds, bus.SetupConfig{
 		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes})
 	if err != nil {
 		return err

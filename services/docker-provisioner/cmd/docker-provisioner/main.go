@@ -130,10 +130,9 @@ func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Log
 // connect dials NATS and, with --setup, creates the stream and buckets with
 // the api's replica count.
 func connect(ctx context.Context, o options) (*nats.Conn, jetstream.JetStream, error) {
-	const name = "docker-provisioner"
 	if o.setup {
-		return bus.Open(ctx, o.nats.URL, name, o.nats.Creds, bus.SetupConfig{
+		return bus.Open(ctx, o.nats.URL, bus.RoleDockerProvisioner, o.nats.Creds, bus.SetupConfig{
 			Replicas: o.nats.Replicas, MaxBytes: o.nats.StreamMaxBytes, AuditMaxBytes: o.nats.AuditMaxBytes})
 	}
-	return bus.Connect(o.nats.URL, name, bus.CredsOption(o.nats.Creds)...)
+	return bus.ConnectAs(o.nats.URL, bus.RoleDockerProvisioner, bus.CredsOption(o.nats.Creds)...)
 }
