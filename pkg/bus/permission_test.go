@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +213,9 @@ func TestRolesAreRefusedWhatIsNotTheirs(t *testing.T) {
 	publishRefused(t, k8s, created(workspace.ProvisionerKubernetes))
 }
 
-func created(p workspace.Provisioner) string { return event.WorkspaceSubject(p, "w9", event.TypeCreated) }
+func created(p workspace.Provisioner) string {
+	return event.WorkspaceSubject(p, "w9", event.TypeCreated)
+}
 
 // TestOpenWithAnotherRolesUserFails: a service given another service's
 // credentials (a firewall with the api's password) fails at start-up, with
@@ -242,4 +246,14 @@ func TestPermissionsNameTheSharedConstants(t *testing.T) {
 			assert.NotContains(t, subj, "STREAM.UPDATE.KV_"+bus.BucketFirewall, "%s reconfigures the firewall bucket", r.User)
 		}
 	}
+}
+
+// TestChartPermissionsAreGenerated fails when the chart's copy of the
+// permissions drifts from the roles: run `go run ./pkg/bus/gen`.
+func TestChartPermissionsAreGenerated(t *testing.T) {
+	want, err := bus.ChartPermissions()
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join("..", "..", bus.ChartPermissionsFile))
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got), "%s is stale: run `go run ./pkg/bus/gen` (make generate)", bus.ChartPermissionsFile)
 }

@@ -33,12 +33,18 @@ type Server struct {
 // and stops it when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartIn(t, t.TempDir())
+}
+
+// StartIn is Start with JetStream in storeDir.
+func StartIn(t testing.TB, storeDir string) *Server {
+	t.Helper()
 	s := &Server{passwords: map[string]string{}}
 	users := []*server.User{{Username: Admin, Password: s.password(Admin)}}
 	for _, r := range bus.Roles() {
 		users = append(users, bus.ServerUser(r, s.password(r.User)))
 	}
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1, Sync: "always", Users: users})
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: storeDir, Port: -1, Sync: "always", Users: users})
 	require.NoError(t, err)
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	s.Server = ns
