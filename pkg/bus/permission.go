@@ -2,7 +2,7 @@ package bus
 
 // This file says what each service may do on NATS: its user's publish and
 // subscribe allow lists, and which JetStream objects it keeps. The chart
-// renders its NATS users from these lists (`go run ./pkg/bus/permgen` writes
+// renders its NATS users from these lists (`go run ./pkg/bus/gen` writes
 // deploy/helm/aileron/files/nats-permissions.json; a test fails on drift), so
 // a renamed bucket, stream, subject or consumer renames its permission too.
 

@@ -130,7 +130,9 @@ type Config struct {
 	DNSMitigation string `json:"dns_mitigation"`
 	// Workers bounds how many workspaces are reconciled at once.
 	Workers int `json:"workers"`
-	// Consumer is the durable JetStream consumer name.
+	// Consumer is the durable JetStream consumer name. The provisioner's
+	// NATS user (bus.RoleDockerProvisioner) may use only the default one:
+	// another name needs its own permissions on the server.
 	Consumer string `json:"consumer"`
 	// ResyncInterval is how often every docker workspace is reconciled.
 	ResyncInterval Duration `json:"resync_interval"`
