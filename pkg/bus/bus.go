@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -275,8 +276,8 @@ func setupBucket(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyVa
 // Open connects a service to NATS as role (its client name and inbox) and
 // sets up the role's streams and buckets as cfg says (cfg.Role is set to
 // role). An error that a permission violation explains names it.
-func Open(ctx context.Context, url string, role Role, creds string, cfg SetupConfig) (*nats.Conn, jetstream.JetStream, error) {
-	nc, js, err := ConnectAs(url, role, CredsOption(creds)...)
+func Open(ctx context.Context, url string, role Role, creds string, cfg SetupConfig, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nc, js, err := ConnectAs(url, role, append(CredsOption(creds), opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -293,6 +294,24 @@ func Open(ctx context.Context, url string, role Role, creds string, cfg SetupCon
 // connection of a service that logs in as role's user.
 func ConnectAs(url string, role Role, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	return Connect(url, role.ClientName(), append([]nats.Option{nats.CustomInboxPrefix(role.InboxPrefix())}, opts...)...)
+}
+
+// LogErrors logs what NATS reports on a connection out of band with log: a
+// permission violation (an operation this service's user may not do, which
+// the caller only sees time out) as an error naming the refused subject.
+// Without it nats.go prints a bare line on stderr.
+func LogErrors(log *slog.Logger) nats.Option {
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		attrs := []any{"err", err}
+		if sub != nil {
+			attrs = append(attrs, "subscription", sub.Subject)
+		}
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			log.Error("nats refused an operation this service's user may not do", attrs...)
+			return
+		}
+		log.Warn("nats error", attrs...)
+	})
 }
 
 // Explain adds to err the permission violation NATS last reported on nc, if

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,19 +218,42 @@ func created(p workspace.Provisioner) string {
 	return event.WorkspaceSubject(p, "w9", event.TypeCreated)
 }
 
+// lockedBuffer is a log destination written by NATS's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // TestOpenWithAnotherRolesUserFails: a service given another service's
 // credentials (a firewall with the api's password) fails at start-up, with
-// the refused subject in its error, instead of running without its bucket.
+// the refused subject in its error and its log, instead of running without
+// its bucket.
 func TestOpenWithAnotherRolesUserFails(t *testing.T) {
 	s := bustest.Start(t)
 	start := time.Now()
+	var logs lockedBuffer
 	// No deadline, as at a service's start: each JetStream call times out
 	// on its own (5 s).
-	_, _, err := bus.Open(context.Background(), s.URL(bus.RoleAPI.User), bus.RoleFirewall, "", bus.SetupConfig{})
+	_, _, err := bus.Open(context.Background(), s.URL(bus.RoleAPI.User), bus.RoleFirewall, "", bus.SetupConfig{},
+		bus.LogErrors(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.Error(t, err)
 	require.True(t, errors.Is(err, nats.ErrPermissionViolation), "error names the permission violation: %v", err)
 	assert.Contains(t, err.Error(), "Permissions Violation for Subscription to \"_INBOX.firewall.", "the firewall's inbox is not the api's")
 	assert.Less(t, time.Since(start), 20*time.Second, "fails at start-up")
+	assert.Contains(t, logs.String(), "level=ERROR msg=\"nats refused an operation this service's user may not do\"")
+	assert.Contains(t, logs.String(), "_INBOX.firewall.")
 }
 
 // TestPermissionsNameTheSharedConstants: the lists are built from the names

@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	nc, js, err := bus.Open(ctx, c.NATS.URL, bus.RoleAPI, c.NATS.Creds, bus.SetupConfig{
-		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes})
+		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes}, bus.LogErrors(log))
 	if err != nil {
 		return err
 	}

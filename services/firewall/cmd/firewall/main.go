@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	nc, js, err := bus.Open(ctx, c.NATS.URL, bus.RoleFirewall, c.NATS.Creds, bus.SetupConfig{
-		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes})
+		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes}, bus.LogErrors(log))
 	if err != nil {
 		return err
 	}
