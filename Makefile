@@ -35,21 +35,22 @@ tools: ## install the pinned code generators into $(TOOLBIN)
 	@go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
 	@go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 
-generate: tools ## regenerate gen/ from proto/ and the CRD from the Go types
+generate: tools ## regenerate gen/ from proto/, the CRD from the Go types, the chart's NATS permissions from pkg/bus
 	rm -rf gen/aileron gen/openapi/*.json
 	buf generate --path proto/aileron
 	bash hack/generate-crd.sh
 	bash deploy/hack/sync-crds.sh
 	go run ./services/api/ui/gen
+	go run ./pkg/bus/gen
 
 lint: tools ## buf lint and go vet
 	buf lint
 	go vet $(PKGS)
 
 check-generated: generate ## fail when committed generated code drifts
-	@git diff --exit-code -- gen services/k8s-provisioner/config services/k8s-provisioner/api deploy/helm/aileron/crds || \
+	@git diff --exit-code -- gen services/k8s-provisioner/config services/k8s-provisioner/api deploy/helm/aileron/crds deploy/helm/aileron/files/nats-permissions.json || \
 		{ echo "generated code is stale: run 'make generate' and commit" >&2; exit 1; }
-	@test -z "$$(git status --porcelain -- gen services/k8s-provisioner/config services/k8s-provisioner/api deploy/helm/aileron/crds)" || \
+	@test -z "$$(git status --porcelain -- gen services/k8s-provisioner/config services/k8s-provisioner/api deploy/helm/aileron/crds deploy/helm/aileron/files/nats-permissions.json)" || \
 		{ git status --porcelain -- gen services/k8s-provisioner; echo "untracked generated files" >&2; exit 1; }
 
 breaking: tools ## buf breaking against the previous commit

@@ -3,6 +3,7 @@ module aileron.dev/deploy
 go 1.26.0
 
 require (
+	aileron.dev/pkg v0.0.0
 	aileron.dev/services/firewall v0.0.0
 	github.com/google/go-cmp v0.7.0
 	github.com/nats-io/nats-server/v2 v2.15.2
@@ -17,7 +18,6 @@ require (
 
 require (
 	aileron.dev/gen v0.0.0 // indirect
-	aileron.dev/pkg v0.0.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

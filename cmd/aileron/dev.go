@@ -116,6 +116,10 @@ func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	}
 	defer ns.stop()
 
+	// One connection for every service of this process, allowed everything:
+	// the embedded server has no users (bus.Roles) because nothing but this
+	// process (and the token holder of --nats-port) can reach it, and the
+	// services share its memory anyway.
 	nc, js, err := bus.Connect(ns.url, "aileron-dev", ns.opts...)
 	if err != nil {
 		return err

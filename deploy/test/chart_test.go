@@ -127,16 +127,23 @@ func TestRenderDefaults(t *testing.T) {
 			assert.Contains(t, conf, "@aileron-nats-"+string(rune('0'+i))+".aileron-nats-headless.aileron-system.svc:6222", "route to server %d", i)
 		}
 		auth := get[corev1.Secret](t, m, "Secret", p+"nats-auth").StringData
-		assert.Contains(t, conf, auth["password"], "the server checks the password the services use")
-		assert.True(t, strings.HasPrefix(auth["url"], "nats://aileron:"+auth["password"]+"@aileron-nats.aileron-system.svc:4222"))
+		seen := map[string]bool{}
 		for _, name := range []string{"api", "firewall", "k8s-provisioner"} {
+			pw := auth[name+"-password"]
+			require.NotEmpty(t, pw, name)
+			assert.False(t, seen[pw], "%s shares a password", name)
+			seen[pw] = true
+			assert.Contains(t, conf, pw, "the server checks the password %s uses", name)
+			assert.Equal(t, "nats://"+name+":"+pw+"@aileron-nats.aileron-system.svc:4222", auth[name+"-url"])
 			_, c := container(t, m, p+name)
 			e, ok := envValue(c, "AILERON_NATS_URL")
 			require.True(t, ok, name)
 			require.NotNil(t, e.ValueFrom, "%s reads the NATS URL (with its password) from the Secret", name)
 			assert.Equal(t, p+"nats-auth", e.ValueFrom.SecretKeyRef.Name)
+			assert.Equal(t, name+"-url", e.ValueFrom.SecretKeyRef.Key, "%s logs in as its own user", name)
 			assert.Contains(t, c.Args, "--replicas=3", "%s: stream/KV replicas", name)
 		}
+		assert.NotContains(t, auth, "url", "no shared user")
 	})
 
 	t.Run("workspace namespace", func(t *testing.T) {

@@ -34,11 +34,16 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	key := func(name string) client.ObjectKey {
 		return client.ObjectKey{Namespace: inst.namespace, Name: inst.prefix() + name}
 	}
-	password := func() string {
+	// passwords are the NATS users' passwords, by user.
+	passwords := func() map[string]string {
 		var sec corev1.Secret
 		require.NoError(t, s.client.Get(ctx, key("nats-auth"), &sec))
-		require.NotEmpty(t, sec.Data["password"])
-		return string(sec.Data["password"])
+		out := map[string]string{}
+		for _, u := range []string{"api", "firewall", "k8s-provisioner"} {
+			require.NotEmpty(t, sec.Data[u+"-password"], u)
+			out[u] = string(sec.Data[u+"-password"])
+		}
+		return out
 	}
 
 	helm("install", inst.release, chartDir(), "--set", "workspaces.namespace="+inst.workspaceNamespace)
@@ -52,7 +57,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	var ns corev1.Namespace
 	require.NoError(t, s.client.Get(ctx, client.ObjectKey{Name: inst.workspaceNamespace}, &ns))
 	require.Equal(t, "restricted", ns.Labels["pod-security.kubernetes.io/enforce"])
-	first := password()
+	first := passwords()
 	var admin corev1.Secret
 	require.NoError(t, s.client.Get(ctx, key("api-admin-token"), &admin))
 	token := string(admin.Data["token"])
@@ -61,12 +66,31 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	var api appsv1.Deployment
 	require.NoError(t, s.client.Get(ctx, key("api"), &api))
 	require.Equal(t, int32(3), *api.Spec.Replicas)
-	require.Equal(t, first, password(), "an upgrade must keep the NATS passwords")
+	require.Equal(t, first, passwords(), "an upgrade must keep the NATS passwords")
 	require.NoError(t, s.client.Get(ctx, key("api-admin-token"), &admin))
 	require.Equal(t, token, string(admin.Data["token"]), "an upgrade must keep the bootstrap admin token")
 	var conf corev1.Secret
 	require.NoError(t, s.client.Get(ctx, key("nats-config"), &conf))
-	require.Contains(t, string(conf.Data["nats.conf"]), first)
+	for u, pw := range first {
+		require.Contains(t, string(conf.Data["nats.conf"]), pw, u)
+	}
+
+	// Rotation (docs/install.md): drop one user's password from the Secret
+	// and upgrade; that user gets a new one, the others keep theirs.
+	var sec corev1.Secret
+	require.NoError(t, s.client.Get(ctx, key("nats-auth"), &sec))
+	delete(sec.Data, "firewall-password")
+	require.NoError(t, s.client.Update(ctx, &sec))
+	helm("upgrade", inst.release, chartDir(), "--set", "workspaces.namespace="+inst.workspaceNamespace, "--set", "api.replicas=3")
+	rotated := passwords()
+	require.NotEqual(t, first["firewall"], rotated["firewall"], "the firewall's password is new")
+	require.Equal(t, first["api"], rotated["api"])
+	require.Equal(t, first["k8s-provisioner"], rotated["k8s-provisioner"])
+	require.NoError(t, s.client.Get(ctx, key("nats-config"), &conf))
+	require.Contains(t, string(conf.Data["nats.conf"]), rotated["firewall"])
+	require.NotContains(t, string(conf.Data["nats.conf"]), first["firewall"])
+	require.NoError(t, s.client.Get(ctx, key("nats-auth"), &sec))
+	require.Contains(t, string(sec.Data["firewall-url"]), ":"+rotated["firewall"]+"@")
 
 	helm("uninstall", inst.release)
 	err := s.client.Get(ctx, key("api"), &api)

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+
+	"aileron.dev/pkg/bus"
 )
 
 // TestNATSConfigParses hands the rendered nats.conf to nats-server's own
@@ -34,8 +36,8 @@ func TestNATSConfigParses(t *testing.T) {
 			assert.Equal(t, "/data/jetstream", opts.StoreDir)
 			assert.Equal(t, sync == "always", opts.SyncAlways)
 			assert.Equal(t, int64(8_000_000_000), opts.JetStreamMaxStore, "NATS sizes are decimal: 8G")
-			assert.Equal(t, "aileron", opts.Username)
-			assert.Equal(t, auth["password"], opts.Password)
+			assert.Empty(t, opts.Username, "no shared user")
+			requireRoleUsers(t, opts, auth)
 			assert.Equal(t, "aileron", opts.Cluster.Name)
 			assert.Equal(t, 6222, opts.Cluster.Port)
 			assert.Equal(t, "route", opts.Cluster.Username)
@@ -46,5 +48,27 @@ func TestNATSConfigParses(t *testing.T) {
 				assert.Equal(t, p+"nats-"+string(rune('0'+i))+"."+p+"nats-headless.aileron-system.svc:6222", r.Host)
 			}
 		})
+	}
+}
+
+// requireRoleUsers: the server admits exactly the chart's services, each with
+// its password from the auth Secret and the permissions pkg/bus gives its
+// role, as nats-server parsed them.
+func requireRoleUsers(t *testing.T, opts *natsserver.Options, auth map[string]string) {
+	t.Helper()
+	roles := map[string]bus.Role{}
+	for _, r := range []bus.Role{bus.RoleAPI, bus.RoleFirewall, bus.RoleK8sProvisioner} {
+		roles[r.User] = r
+	}
+	require.Len(t, opts.Users, len(roles))
+	for _, u := range opts.Users {
+		r, ok := roles[u.Username]
+		require.True(t, ok, "unexpected NATS user %q", u.Username)
+		assert.Equal(t, auth[u.Username+"-password"], u.Password, u.Username)
+		want := r.Permissions()
+		require.NotNil(t, u.Permissions, u.Username)
+		assert.Equal(t, want.Publish, u.Permissions.Publish.Allow, "%s publish", u.Username)
+		assert.Equal(t, want.Subscribe, u.Permissions.Subscribe.Allow, "%s subscribe", u.Username)
+		assert.Empty(t, u.Permissions.Publish.Deny, u.Username)
 	}
 }

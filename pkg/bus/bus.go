@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -47,6 +48,10 @@ type EmbeddedConfig struct {
 	// Token, when set, is required of every client, TCP or in-process
 	// (nats://TOKEN@host:port, or nats.Token).
 	Token string
+	// Users, when set, are the only clients admitted (nats://USER:PASSWORD@
+	// host:port), each with its permissions (ServerUser for a role's).
+	// Not with Token.
+	Users []*server.User
 	// Sync is the JetStream fsync policy: "always" fsyncs every write before it
 	// is acknowledged; a duration such as "2m" (the NATS default) batches fsyncs
 	// and can lose acknowledged writes on power loss (not on a process crash).
@@ -88,6 +93,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		MaxPayload:    8 << 20,
 		DontListen:    cfg.InProcess,
 		Authorization: cfg.Token,
+		Users:         cfg.Users,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -175,9 +181,15 @@ type SetupConfig struct {
 	// When full, the oldest records are dropped (DiscardOld), so the newest
 	// audit is always kept and a flood costs at most this much store.
 	AuditMaxBytes int64
+	// Role, when set, limits Setup to what the role may do (Role.Manage,
+	// Role.Use); nil sets up every stream and bucket (aileron dev, tests).
+	Role *Role
 }
 
-// Setup creates or updates the streams and buckets idempotently.
+// Setup creates or updates the streams and buckets idempotently. With
+// cfg.Role it touches only the role's streams: it creates or updates those
+// the role manages and creates the ones it uses when they are missing,
+// leaving their configuration to their manager.
 func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
@@ -207,38 +219,112 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) error {
 		MaxBytes:    cfg.AuditMaxBytes,
 		Discard:     jetstream.DiscardOld,
 	}} {
+		if !cfg.Role.uses(sc.Name) {
+			continue
+		}
 		sc.Storage, sc.Retention, sc.MaxAge = jetstream.FileStorage, jetstream.LimitsPolicy, cfg.MaxAge
 		sc.Duplicates, sc.Replicas = 2*time.Minute, cfg.Replicas
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		if err := setupStream(ctx, js, sc, cfg.Role.manages(sc.Name)); err != nil {
 			return fmt.Errorf("create stream %s: %w", sc.Name, err)
 		}
 	}
 	for _, b := range []string{BucketWorkspaces, BucketFirewall, BucketSecrets} {
-		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:   b,
-			History:  1,
-			Storage:  jetstream.FileStorage,
-			Replicas: cfg.Replicas,
-		})
-		if err != nil {
+		if !cfg.Role.uses(KVStream(b)) {
+			continue
+		}
+		kc := jetstream.KeyValueConfig{Bucket: b, History: 1, Storage: jetstream.FileStorage, Replicas: cfg.Replicas}
+		if err := setupBucket(ctx, js, kc, cfg.Role.manages(KVStream(b))); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
 	}
 	return nil
 }
 
-// Open connects a service to NATS and creates or updates the shared streams
-// and buckets as cfg says.
-func Open(ctx context.Context, url, name, creds string, cfg SetupConfig) (*nats.Conn, jetstream.JetStream, error) {
-	nc, js, err := Connect(url, name, CredsOption(creds)...)
+// setupStream creates or updates a stream; without update, it only creates
+// a missing one.
+func setupStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, update bool) error {
+	if update {
+		_, err := js.CreateOrUpdateStream(ctx, sc)
+		return err
+	}
+	_, err := js.Stream(ctx, sc.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = js.CreateStream(ctx, sc)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return nil // another service created it meanwhile
+		}
+	}
+	return err
+}
+
+// setupBucket is setupStream for a key-value bucket.
+func setupBucket(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig, update bool) error {
+	if update {
+		_, err := js.CreateOrUpdateKeyValue(ctx, kc)
+		return err
+	}
+	_, err := js.KeyValue(ctx, kc.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateKeyValue(ctx, kc)
+		if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return nil
+		}
+	}
+	return err
+}
+
+// Open connects a service to NATS as role (its client name and inbox) and
+// sets up the role's streams and buckets as cfg says (cfg.Role is set to
+// role). An error that a permission violation explains names it.
+func Open(ctx context.Context, url string, role Role, creds string, cfg SetupConfig, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nc, js, err := ConnectAs(url, role, append(CredsOption(creds), opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.Role = &role
 	if err := Setup(ctx, js, cfg); err != nil {
+		err = Explain(nc, err)
 		nc.Close()
 		return nil, nil, err
 	}
 	return nc, js, nil
+}
+
+// ConnectAs is Connect with role's client name and inbox prefix, the
+// connection of a service that logs in as role's user.
+func ConnectAs(url string, role Role, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	return Connect(url, role.ClientName(), append([]nats.Option{nats.CustomInboxPrefix(role.InboxPrefix())}, opts...)...)
+}
+
+// LogErrors logs what NATS reports on a connection out of band with log: a
+// permission violation (an operation this service's user may not do, which
+// the caller only sees time out) as an error naming the refused subject.
+// Without it nats.go prints a bare line on stderr.
+func LogErrors(log *slog.Logger) nats.Option {
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		attrs := []any{"err", err}
+		if sub != nil {
+			attrs = append(attrs, "subscription", sub.Subject)
+		}
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			log.Error("nats refused an operation this service's user may not do", attrs...)
+			return
+		}
+		log.Warn("nats error", attrs...)
+	})
+}
+
+// Explain adds to err the permission violation NATS last reported on nc, if
+// any: a request the server refuses for permissions gets no answer, so the
+// caller only sees a timeout, and the server's reason comes separately.
+func Explain(nc *nats.Conn, err error) error {
+	if err == nil || nc == nil {
+		return err
+	}
+	if last := nc.LastError(); errors.Is(last, nats.ErrPermissionViolation) && !errors.Is(err, nats.ErrPermissionViolation) {
+		return fmt.Errorf("%w (%w: is this service's NATS user the right one? docs/install.md lists each service's permissions)", err, last)
+	}
+	return err
 }
 
 // Ready is a readiness check: nil while nc is connected to NATS.

@@ -22,7 +22,7 @@ import (
 const Header = "X-Aileron-Ingress-Secret"
 
 // keyName is the key's entry in the secrets bucket.
-const keyName = "front-door"
+const keyName = bus.SecretFrontDoor
 
 // Key is the control plane's front-door key (32 random bytes).
 type Key []byte

@@ -19,6 +19,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/bus/bustest"
 	"aileron.dev/pkg/store"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/orchestrator"
@@ -30,13 +31,16 @@ type Env struct {
 	URL      string // REST base URL, e.g. http://127.0.0.1:port
 	StoreDir string
 	NATS     *server.Server
-	NC       *nats.Conn
-	JS       jetstream.JetStream
-	Store    *store.Store
-	Server   *apiserver.Server
-	Client   workspacev1.WorkspaceServiceClient
-	orch     orchestrator.Config
-	cancel   context.CancelFunc
+	// Users is the NATS server with every service's user (Options.OwnUsers),
+	// or nil.
+	Users  *bustest.Server
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Store  *store.Store
+	Server *apiserver.Server
+	Client workspacev1.WorkspaceServiceClient
+	orch   orchestrator.Config
+	cancel context.CancelFunc
 }
 
 // Options tune Start.
@@ -57,6 +61,11 @@ type Options struct {
 	MaxWatches int
 	// Bus sizes the streams and buckets; zero values are bus's defaults.
 	Bus bus.SetupConfig
+	// OwnUsers gives NATS one user per service with its permissions
+	// (bus.Roles), as the chart does: the api connects as bus.RoleAPI and
+	// Env.Users logs other services in as theirs. Otherwise NATS has no
+	// users and the api's connection may do anything.
+	OwnUsers bool
 }
 
 // Start starts NATS and the api service; both stop at test cleanup.
@@ -68,16 +77,25 @@ func Start(t testing.TB, opts Options) *Env {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: opts.StoreDir, Port: -1, Sync: "always"})
-	require.NoError(t, err)
-	e := &Env{StoreDir: opts.StoreDir, NATS: ns}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	e.NC, e.JS, err = bus.Connect(ns.ClientURL(), t.Name())
-	require.NoError(t, err)
-	t.Cleanup(e.NC.Close)
+	e := &Env{StoreDir: opts.StoreDir}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	require.NoError(t, bus.Setup(ctx, e.JS, opts.Bus))
+	var err error
+	if opts.OwnUsers {
+		e.Users = bustest.StartIn(t, opts.StoreDir)
+		e.NATS = e.Users.Server
+		e.NC, e.JS, err = bus.Open(ctx, e.Users.URL(bus.RoleAPI.User), bus.RoleAPI, "", opts.Bus)
+		require.NoError(t, err)
+		t.Cleanup(e.NC.Close)
+	} else {
+		e.NATS, err = bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: opts.StoreDir, Port: -1, Sync: "always"})
+		require.NoError(t, err)
+		t.Cleanup(func() { e.NATS.Shutdown(); e.NATS.WaitForShutdown() })
+		e.NC, e.JS, err = bus.Connect(e.NATS.ClientURL(), t.Name())
+		require.NoError(t, err)
+		t.Cleanup(e.NC.Close)
+		require.NoError(t, bus.Setup(ctx, e.JS, opts.Bus))
+	}
 	e.Store, err = store.Open(ctx, e.JS)
 	require.NoError(t, err)
 

@@ -22,7 +22,7 @@ import (
 )
 
 // StatusConsumer is the durable consumer of provisioner and firewall reports.
-const StatusConsumer = "orchestrator-status"
+const StatusConsumer = bus.ConsumerOrchestratorStatus
 
 // Init loads the index and republishes events a crash left unpublished. Call
 // it before serving requests, then Run.

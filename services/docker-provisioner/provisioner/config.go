@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/firewall/policy"
 )
@@ -140,7 +141,9 @@ type Config struct {
 	DNSMitigation string `json:"dns_mitigation"`
 	// Workers bounds how many workspaces are reconciled at once.
 	Workers int `json:"workers"`
-	// Consumer is the durable JetStream consumer name.
+	// Consumer is the durable JetStream consumer name. The provisioner's
+	// NATS user (bus.RoleDockerProvisioner) may use only the default one:
+	// another name needs its own permissions on the server.
 	Consumer string `json:"consumer"`
 	// ResyncInterval is how often every docker workspace is reconciled.
 	ResyncInterval Duration `json:"resync_interval"`
@@ -217,7 +220,7 @@ func DefaultConfig() Config {
 		OutsideNetwork: "aileron-egress",
 		DNSMitigation:  DNSMitigationAuto,
 		Workers:        32,
-		Consumer:       "docker-provisioner-events",
+		Consumer:       bus.ConsumerDockerProvisioner,
 		ResyncInterval: Duration(30 * time.Second),
 		SweepInterval:  Duration(time.Minute),
 		SweepGrace:     Duration(5 * time.Minute),

@@ -15,7 +15,7 @@ import (
 
 // InstanceKey is the key of the installation's instance id in
 // bus.BucketSecrets.
-const InstanceKey = "docker-instance"
+const InstanceKey = bus.SecretDockerInstance
 
 // legacyInstance is the instance every object was labelled with before the
 // id was generated per installation.

@@ -31,7 +31,7 @@ import (
 )
 
 // Consumer is the durable consumer name of the firewall service.
-const Consumer = "firewall-policy"
+const Consumer = bus.ConsumerFirewall
 
 // Config configures the firewall service.
 type Config struct {

@@ -91,3 +91,50 @@ func TestInvalidDefaultsRejected(t *testing.T) {
 	err := firewall.Config{Defaults: policy.Defaults{Workspace: []string{"10.0.0.1"}}}.Validate()
 	require.ErrorContains(t, err, "10.0.0.1")
 }
+
+// TestServicesUnderTheirOwnNATSUsers runs the api and the firewall each as
+// its own NATS user, as the chart installs them: the api creates and reads
+// workspace records, the firewall writes the firewall bucket and its status
+// reaches the api; the api's own user is refused a write to the firewall
+// bucket and a provisioner's status subject.
+func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{OwnUsers: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	nc, js, err := bus.Open(ctx, env.Users.URL(bus.RoleFirewall.User), bus.RoleFirewall, "", bus.SetupConfig{})
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	svc, err := firewall.New(ctx, firewall.Config{Defaults: policy.Defaults{Workspace: []string{"proxy.golang.org"}}}, js, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+
+	created, err := env.Client.CreateWorkspace(ctx, &workspacev1.CreateWorkspaceRequest{Name: "own-users", WorkspaceFirewallAllowedDomains: []string{"example.com"}})
+	require.NoError(t, err)
+	id := created.Workspace.Id
+	got, err := env.Client.GetWorkspace(ctx, &workspacev1.GetWorkspaceRequest{Id: id})
+	require.NoError(t, err)
+	require.Equal(t, "own-users", got.Workspace.Name)
+	require.Eventually(t, func() bool {
+		fw, err := env.Client.GetFirewall(ctx, &workspacev1.GetFirewallRequest{Id: id})
+		require.NoError(t, err)
+		return len(fw.Firewall.Status.WorkspaceEffectiveAllowedDomains) == 2
+	}, 10*time.Second, 20*time.Millisecond, "the firewall's status report reached the api")
+	kv, err := js.KeyValue(ctx, bus.BucketFirewall)
+	require.NoError(t, err)
+	_, err = kv.Get(ctx, id)
+	require.NoError(t, err, "the firewall wrote the policy under its own user")
+
+	// The api's user, with the api's own connection options (its inbox).
+	api := env.Users.Connect(t, bus.RoleAPI)
+	for _, subject := range []string{"$KV." + bus.BucketFirewall + "." + id, event.StatusSubject(id)} {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := api.JS.Publish(pctx, subject, []byte("forged"))
+		pcancel()
+		require.Error(t, err, subject)
+		api.RequireRefused(t, "Publish", subject)
+	}
+	entry, err := kv.Get(ctx, id)
+	require.NoError(t, err)
+	require.NotEqual(t, "forged", string(entry.Value()))
+}

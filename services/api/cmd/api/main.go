@@ -86,8 +86,8 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-api", c.NATS.Creds, bus.SetupConfig{
-		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes})
+	nc, js, err := bus.Open(ctx, c.NATS.URL, bus.RoleAPI, c.NATS.Creds, bus.SetupConfig{
+		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes}, bus.LogErrors(log))
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Logger) error {
-	nc, js, err := connect(ctx, o)
+	nc, js, err := connect(ctx, o, log)
 	if err != nil {
 		return err
 	}
@@ -129,11 +129,10 @@ func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Log
 
 // connect dials NATS and, with --setup, creates the stream and buckets with
 // the api's replica count.
-func connect(ctx context.Context, o options) (*nats.Conn, jetstream.JetStream, error) {
-	const name = "docker-provisioner"
+func connect(ctx context.Context, o options, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	if o.setup {
-		return bus.Open(ctx, o.nats.URL, name, o.nats.Creds, bus.SetupConfig{
-			Replicas: o.nats.Replicas, MaxBytes: o.nats.StreamMaxBytes, AuditMaxBytes: o.nats.AuditMaxBytes})
+		return bus.Open(ctx, o.nats.URL, bus.RoleDockerProvisioner, o.nats.Creds, bus.SetupConfig{
+			Replicas: o.nats.Replicas, MaxBytes: o.nats.StreamMaxBytes, AuditMaxBytes: o.nats.AuditMaxBytes}, bus.LogErrors(log))
 	}
-	return bus.Connect(o.nats.URL, name, bus.CredsOption(o.nats.Creds)...)
+	return bus.ConnectAs(o.nats.URL, bus.RoleDockerProvisioner, append(bus.CredsOption(o.nats.Creds), bus.LogErrors(log))...)
 }

@@ -77,8 +77,8 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-firewall", c.NATS.Creds, bus.SetupConfig{
-		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes})
+	nc, js, err := bus.Open(ctx, c.NATS.URL, bus.RoleFirewall, c.NATS.Creds, bus.SetupConfig{
+		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes}, bus.LogErrors(log))
 	if err != nil {
 		return err
 	}

@@ -95,8 +95,8 @@ func run(ctx context.Context, args []string) error {
 	}
 	log := c.Log.Logger(os.Stderr)
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
-	nc, js, err := bus.Open(ctx, c.NATS.URL, "aileron-k8s-provisioner", c.NATS.Creds, bus.SetupConfig{
-		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes})
+	nc, js, err := bus.Open(ctx, c.NATS.URL, bus.RoleK8sProvisioner, c.NATS.Creds, bus.SetupConfig{
+		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes}, bus.LogErrors(log))
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/periodic"
 	"aileron.dev/pkg/store"
@@ -30,7 +31,7 @@ const (
 	// FieldManager owns the fields of a Workspace the provisioner applies.
 	FieldManager = "aileron-k8s-provisioner"
 	// Consumer is the durable consumer of kubernetes workspace events.
-	Consumer = "k8s-provisioner-events"
+	Consumer = bus.ConsumerK8sProvisioner
 	// LabelManagedByValue is the v1alpha1.LabelManagedBy value of the
 	// Workspaces the provisioner writes; the orphan sweep selects by it.
 	LabelManagedByValue = "aileron-k8s-provisioner"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/apitest"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
@@ -95,6 +97,12 @@ func run(m *testing.M) int {
 // reporter) against env's NATS for workspaces in ns.
 func startProvisioner(t *testing.T, env *apitest.Env, ns string) *provisioner.Provisioner {
 	t.Helper()
+	return startProvisionerOn(t, env.JS, ns)
+}
+
+// startProvisionerOn is startProvisioner on its own NATS connection js.
+func startProvisionerOn(t *testing.T, js jetstream.JetStream, ns string) *provisioner.Provisioner {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	scheme, err := controller.Scheme()
@@ -105,13 +113,13 @@ func startProvisioner(t *testing.T, env *apitest.Env, ns string) *provisioner.Pr
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
-	reporter, err := provisioner.NewReporter(ctx, ns, mgr.GetClient(), env.JS)
+	reporter, err := provisioner.NewReporter(ctx, ns, mgr.GetClient(), js)
 	require.NoError(t, err)
 	require.NoError(t, reporter.SetupWithManager(mgr))
 	p, err := provisioner.New(ctx, provisioner.Config{
 		Namespace: ns, Images: images,
 		Resources: map[string]map[string]any{"runtime": {"limits": map[string]any{"memory": "1Gi"}}},
-	}, mgr.GetClient(), env.JS, reporter, log)
+	}, mgr.GetClient(), js, reporter, log)
 	require.NoError(t, err)
 	mgrDone, runDone := make(chan error, 1), make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(ctx) }()
@@ -242,6 +250,36 @@ func TestFullPath(t *testing.T) {
 		return err != nil
 	}, waitFor, tick, "the workspace must disappear once its resource is gone")
 	require.True(t, isNotFound(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws)))
+}
+
+// TestUnderItsOwnNATSUser runs the api and the k8s-provisioner each as its
+// own NATS user, as the chart does: a workspace is created, reported running
+// and deleted through the provisioner's consumer, reports and record reads.
+func TestUnderItsOwnNATSUser(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{OwnUsers: true})
+	ctx := t.Context()
+	nc, js, err := bus.Open(ctx, env.Users.URL(bus.RoleK8sProvisioner.User), bus.RoleK8sProvisioner, "", bus.SetupConfig{})
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	ns := namespace(t)
+	startProvisionerOn(t, js, ns)
+
+	created, err := env.Client.CreateWorkspace(ctx, &workspacev1.CreateWorkspaceRequest{Name: "own-user", Provisioner: "kubernetes"})
+	require.NoError(t, err)
+	id := created.Workspace.Id
+	waitResource(t, ns, id, nil)
+	rollOut(t, ns, id, "runtime", "browser")
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.NoError(c, controllertest.BindClaim(ctx, k8s, types.NamespacedName{Namespace: ns, Name: "ws-" + id + "-data"}))
+	}, waitFor, tick)
+	waitState(t, env, id, "running")
+
+	_, err = env.Client.DeleteWorkspace(ctx, &workspacev1.DeleteWorkspaceRequest{Id: id})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := env.Client.GetWorkspace(ctx, &workspacev1.GetWorkspaceRequest{Id: id})
+		return err != nil
+	}, waitFor, tick, "the workspace must disappear once its resource is gone")
 }
 
 // TestResyncRemovesOrphans: a Workspace resource of ours with no record is deleted.
