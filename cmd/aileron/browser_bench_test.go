@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"testing"
@@ -109,12 +108,8 @@ func BenchmarkBrowser(b *testing.B) {
 
 	require.NoError(b, chromedp.Do(viaDoor, chromedp.Navigate(animated)))
 	target := string(chromedp.FromContext(viaDoor).Target.TargetID)
-	conn, _, err := websocket.Dial(ctx, "ws://"+door.host+"/v1/screencast?target="+target, &websocket.DialOptions{
-		HTTPHeader: http.Header{"Authorization": {"Bearer dev"}},
-		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, base[len("http://"):])
-		}}},
-	})
+	cast := "ws://" + door.host + "/v1/screencast?target=" + target
+	conn, _, err := websocket.Dial(ctx, loopback(b, cast), &websocket.DialOptions{Host: door.host, HTTPHeader: frontDoorHeader(cast)})
 	require.NoError(b, err)
 	defer conn.CloseNow()
 	conn.SetReadLimit(32 << 20)
