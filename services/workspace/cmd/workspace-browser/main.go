@@ -13,34 +13,23 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/workspace/activity"
 	"aileron.dev/services/workspace/browser"
+	"aileron.dev/services/workspace/daemon"
 	"aileron.dev/services/workspace/reaper"
 )
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "workspace-browser:", err)
-		os.Exit(2)
-	}
-	log := cfg.Log.Logger(os.Stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("browser daemon failed", slog.Any("error", err))
-		os.Exit(1)
-	}
+	daemon.Main("workspace-browser", parseConfig, func(c Config) config.Log { return c.Log }, run)
 }
 
 // run refuses root, then serves until ctx ends.
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if err := checkUser(os.Geteuid()); err != nil {
+	if err := daemon.RefuseRoot(os.Geteuid(), "Chromium runs unsandboxed, so run as an unprivileged user (65532)"); err != nil {
 		return err
 	}
 	return serve(ctx, cfg, log)
@@ -91,13 +80,4 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		err = nil
 	}
 	return err
-}
-
-// checkUser refuses uid 0: Chromium runs without its own sandbox
-// (--no-sandbox), so the unprivileged user is part of its confinement.
-func checkUser(euid int) error {
-	if euid == 0 {
-		return errors.New("refusing to run as root: Chromium runs unsandboxed, so run as an unprivileged user (65532)")
-	}
-	return nil
 }

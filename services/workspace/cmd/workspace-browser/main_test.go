@@ -61,11 +61,6 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func TestCheckUser(t *testing.T) {
-	require.Error(t, checkUser(0))
-	require.NoError(t, checkUser(65532))
-}
-
 // TestRunServesAndStops runs the daemon as main does (minus the user
 // check, the tests run as root) until Chromium answers, then stops it.
 func TestRunServesAndStops(t *testing.T) {

@@ -40,8 +40,3 @@ func TestParseConfig(t *testing.T) {
 		require.ErrorContains(t, err, tt.want, "%q", tt.args)
 	}
 }
-
-func TestCheckUser(t *testing.T) {
-	require.Error(t, checkUser(0))
-	require.NoError(t, checkUser(65532))
-}

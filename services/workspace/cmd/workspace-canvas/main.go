@@ -13,32 +13,21 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/workspace/canvas"
+	"aileron.dev/services/workspace/daemon"
 )
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "workspace-canvas:", err)
-		os.Exit(2)
-	}
-	log := cfg.Log.Logger(os.Stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("canvas daemon failed", slog.Any("error", err))
-		os.Exit(1)
-	}
+	daemon.Main("workspace-canvas", parseConfig, func(c Config) config.Log { return c.Log }, run)
 }
 
 // run serves until ctx ends, then ends the live-reload streams and drains.
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if err := checkUser(os.Geteuid()); err != nil {
+	if err := daemon.RefuseRoot(os.Geteuid(), "run as an unprivileged user (the image uses 65532)"); err != nil {
 		return err
 	}
 	c, err := canvas.New(canvas.Options{
@@ -79,13 +68,4 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		err = nil
 	}
 	return err
-}
-
-// checkUser refuses uid 0: the canvas needs no privilege, and the image
-// runs it as 65532.
-func checkUser(euid int) error {
-	if euid == 0 {
-		return errors.New("refusing to run as root: run as an unprivileged user (the image uses 65532)")
-	}
-	return nil
 }

@@ -13,12 +13,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
+	"aileron.dev/pkg/config"
 	"aileron.dev/services/workspace/activity"
+	"aileron.dev/services/workspace/daemon"
 	"aileron.dev/services/workspace/files"
 	"aileron.dev/services/workspace/reaper"
 	"aileron.dev/services/workspace/runtimeapi"
@@ -28,23 +28,12 @@ import (
 )
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "workspace-runtime:", err)
-		os.Exit(2)
-	}
-	log := cfg.Log.Logger(os.Stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("runtime daemon failed", slog.Any("error", err))
-		os.Exit(1)
-	}
+	daemon.Main("workspace-runtime", parseConfig, func(c Config) config.Log { return c.Log }, run)
 }
 
 // run serves until ctx ends, then kills the sessions and drains.
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if err := checkUser(os.Geteuid()); err != nil {
+	if err := daemon.RefuseRoot(os.Geteuid(), "run as the workspace user"); err != nil {
 		return err
 	}
 	ensureHome(os.Getenv("HOME"), log)
@@ -122,13 +111,4 @@ func routes(api, terminals, page http.Handler) http.Handler {
 	mux.Handle(terminalui.AssetsPath, page)
 	mux.Handle("/", api)
 	return mux
-}
-
-// checkUser refuses uid 0: everything the daemon starts runs as itself, so
-// as root every command a caller sends would run as root.
-func checkUser(euid int) error {
-	if euid == 0 {
-		return errors.New("refusing to run as root: run as the workspace user")
-	}
-	return nil
 }
