@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
+
+	"aileron.dev/pkg/telemetry"
 )
 
 // ErrPermanent marks a handler error that retrying cannot fix: the message is
@@ -84,8 +87,22 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, lo
 			log.Warn("consumer next failed", "consumer", cfg.Durable, "err", err)
 			continue
 		}
-		settle(ctx, msg, h(ctx, msg), cfg, log)
+		settle(ctx, msg, handle(ctx, msg, h), cfg, log)
 	}
+}
+
+// handle runs h on msg, in a "consume <subject>" span whose parent is the
+// publish span the message headers carry, when tracing is on.
+func handle(ctx context.Context, msg jetstream.Msg, h Handler) (err error) {
+	if !telemetry.Enabled() {
+		return h(ctx, msg)
+	}
+	ctx, span := telemetry.Tracer().Start(telemetry.Extract(ctx, msg.Headers()), "consume "+SpanSubject(msg.Subject()), trace.WithSpanKind(trace.SpanKindConsumer))
+	if id, ok := WorkspaceIDFromSubject(msg.Subject()); ok {
+		span.SetAttributes(telemetry.WorkspaceID(id))
+	}
+	defer func() { telemetry.End(span, err) }()
+	return h(ctx, msg)
 }
 
 func settle(ctx context.Context, msg jetstream.Msg, err error, cfg ConsumerConfig, log *slog.Logger) {

@@ -1,0 +1,105 @@
+// Package telemetry is the one place Aileron services set up OpenTelemetry
+// tracing: the tracer provider from configuration (OTLP export when an
+// endpoint is set, nothing when not), the W3C trace context carried in NATS
+// message headers, and the span helpers the services share. Without an
+// endpoint the global provider stays OpenTelemetry's no-op one and the
+// services install no instrumentation at all.
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"aileron.dev/pkg/config"
+)
+
+// ScopeName names the tracer of every Aileron span.
+const ScopeName = "aileron.dev"
+
+// Propagator carries trace context between services: W3C traceparent and
+// tracestate, in HTTP headers, gRPC metadata and NATS message headers.
+var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
+
+var enabled atomic.Bool
+
+// Config is the tracing configuration of a service.
+type Config struct {
+	// Endpoint is the OTLP/HTTP collector traces are exported to
+	// (http://collector:4318, or host:port for plain HTTP); empty: no tracing.
+	Endpoint string
+}
+
+// Register adds --otlp-endpoint to fs, set also by AILERON_OTLP_ENDPOINT or
+// the standard OTEL_EXPORTER_OTLP_ENDPOINT.
+func (c *Config) Register(fs *config.Set) {
+	fs.StringVar(&c.Endpoint, "otlp-endpoint", c.Endpoint, "OTLP/HTTP endpoint traces are exported to (http://collector:4318); empty: no tracing")
+	fs.SetEnv("otlp-endpoint", "AILERON_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+}
+
+// Setup installs the tracer provider cfg describes as the global one and
+// returns its shutdown, which flushes spans still buffered. Without an
+// endpoint it installs nothing and the shutdown does nothing.
+func Setup(ctx context.Context, cfg Config, service string) (func(context.Context) error, error) {
+	if cfg.Endpoint == "" {
+		return func(context.Context) error { return nil }, nil
+	}
+	url := cfg.Endpoint
+	if !strings.Contains(url, "://") {
+		url = "http://" + url
+	}
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
+	if err != nil {
+		return nil, fmt.Errorf("otlp-endpoint %q: %w", cfg.Endpoint, err)
+	}
+	tp := NewProvider(service, sdktrace.WithBatcher(exp))
+	Install(tp)
+	return tp.Shutdown, nil
+}
+
+// NewProvider returns an SDK tracer provider naming service in its resource,
+// sampling every trace whose parent does not say otherwise.
+func NewProvider(service string, opts ...sdktrace.TracerProviderOption) *sdktrace.TracerProvider {
+	res := resource.NewSchemaless(attribute.String("service.name", service))
+	return sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithResource(res)}, opts...)...)
+}
+
+// Install makes tp the global tracer provider, Propagator the global
+// propagator, and turns the services' instrumentation on (what Setup does
+// with an exporter; tests and `aileron dev --trace` pass their own).
+func Install(tp trace.TracerProvider) {
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(Propagator)
+	enabled.Store(true)
+}
+
+// Enabled reports whether a tracer provider was installed: services add
+// their HTTP and gRPC instrumentation only then, so tracing costs nothing
+// when it is off.
+func Enabled() bool { return enabled.Load() }
+
+// Tracer returns the tracer of Aileron spans from the current global
+// provider (looked up at each call, so a provider installed later counts).
+func Tracer() trace.Tracer { return otel.GetTracerProvider().Tracer(ScopeName) }
+
+// WorkspaceID is the attribute naming a span's workspace.
+func WorkspaceID(id string) attribute.KeyValue { return attribute.String("workspace_id", id) }
+
+// End records err on span, if any, and ends it.
+func End(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
