@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"net/textproto"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/propagation"
@@ -12,8 +13,14 @@ type HeaderCarrier nats.Header
 
 var _ propagation.TextMapCarrier = HeaderCarrier{}
 
-// Get returns the first value of key.
-func (c HeaderCarrier) Get(key string) string { return nats.Header(c).Get(key) }
+// Get returns the first value of key, also under its canonical MIME
+// spelling (Traceparent), which some NATS clients send.
+func (c HeaderCarrier) Get(key string) string {
+	if v := nats.Header(c).Get(key); v != "" {
+		return v
+	}
+	return nats.Header(c).Get(textproto.CanonicalMIMEHeaderKey(key))
+}
 
 // Set replaces the values of key.
 func (c HeaderCarrier) Set(key, value string) { nats.Header(c).Set(key, value) }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"aileron.dev/pkg/config"
 )
@@ -48,11 +50,12 @@ func (c *Config) Register(fs *config.Set) {
 }
 
 // Setup installs the tracer provider cfg describes as the global one and
-// returns its shutdown, which flushes spans still buffered. Without an
-// endpoint it installs nothing and the shutdown does nothing.
-func Setup(ctx context.Context, cfg Config, service string) (func(context.Context) error, error) {
+// returns its stop, which flushes the spans still buffered (for at most
+// five seconds). Without an endpoint it installs nothing and stop does
+// nothing.
+func Setup(ctx context.Context, cfg Config, service string) (stop func(), err error) {
 	if cfg.Endpoint == "" {
-		return func(context.Context) error { return nil }, nil
+		return func() {}, nil
 	}
 	url := cfg.Endpoint
 	if !strings.Contains(url, "://") {
@@ -64,7 +67,11 @@ func Setup(ctx context.Context, cfg Config, service string) (func(context.Contex
 	}
 	tp := NewProvider(service, sdktrace.WithBatcher(exp))
 	Install(tp)
-	return tp.Shutdown, nil
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(sctx)
+	}, nil
 }
 
 // NewProvider returns an SDK tracer provider naming service in its resource,
@@ -102,4 +109,11 @@ func End(span trace.Span, err error) {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
+}
+
+// Uninstall turns tracing off again, with a no-op global provider: for
+// tests that installed their own.
+func Uninstall() {
+	enabled.Store(false)
+	otel.SetTracerProvider(noop.NewTracerProvider())
 }

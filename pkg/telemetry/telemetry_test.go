@@ -24,9 +24,9 @@ func TestNoEndpointIsNoop(t *testing.T) {
 	require.NoError(t, fs.ParseEnv(nil, func(string) string { return "" }))
 	require.Empty(t, c.Endpoint)
 
-	shutdown, err := telemetry.Setup(t.Context(), c, "test")
+	stop, err := telemetry.Setup(t.Context(), c, "test")
 	require.NoError(t, err)
-	require.NoError(t, shutdown(t.Context()))
+	stop()
 	require.False(t, telemetry.Enabled())
 	_, span := telemetry.Tracer().Start(t.Context(), "x")
 	defer span.End()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -26,6 +27,7 @@ import (
 	pkgfd "aileron.dev/pkg/frontdoor"
 	"aileron.dev/pkg/metrics"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
 	"aileron.dev/services/api/gateway"
@@ -136,17 +138,25 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		unary, stream = append(unary, fd.Unary), append(stream, fd.Stream)
 		handler = fd.Handler(handler.(*orchestrator.Handler), cfg.Identity)
 	}
-	gs := grpc.NewServer(append(limitOptions(),
+	serverOpts := append(limitOptions(),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(append(unary, cfg.UnaryInterceptors...)...),
 		grpc.ChainStreamInterceptor(append(stream, cfg.StreamInterceptors...)...),
-	)...)
+	)
+	clientOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(checkClientUnary), grpc.WithChainStreamInterceptor(checkClientStream)}
+	if telemetry.Enabled() {
+		// Every RPC is a span named by its full method, the gateway's call
+		// a client span under the REST request's.
+		serverOpts = append(serverOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithPropagators(telemetry.Propagator))))
+		clientOpts = append(clientOpts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithPropagators(telemetry.Propagator))))
+	}
+	gs := grpc.NewServer(serverOpts...)
 	workspacev1.RegisterWorkspaceServiceServer(gs, handler)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 
-	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(checkClientUnary), grpc.WithChainStreamInterceptor(checkClientStream))
+	conn, err := grpc.NewClient(gl.Addr().String(), clientOpts...)
 	if err != nil {
 		_, _ = gl.Close(), hl.Close()
 		return nil, fmt.Errorf("dial grpc: %w", err)
