@@ -49,25 +49,34 @@ func (c *Config) Register(fs *config.Set) {
 	fs.SetEnv("otlp-endpoint", "AILERON_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 }
 
-// Setup installs the tracer provider cfg describes as the global one and
-// returns its stop, which flushes the spans still buffered (for at most
-// five seconds). Without an endpoint it installs nothing and stop does
-// nothing.
-func Setup(ctx context.Context, cfg Config, service string) (stop func(), err error) {
-	if cfg.Endpoint == "" {
+// Setup installs the tracer provider cfg describes as the global one, with
+// the extra span processors (aileron dev's span tree), and returns its stop,
+// which flushes the spans still buffered (for at most five seconds) and
+// turns tracing off. Without an endpoint or processors it installs nothing
+// and stop does nothing.
+func Setup(ctx context.Context, cfg Config, service string, extra ...sdktrace.SpanProcessor) (stop func(), err error) {
+	if cfg.Endpoint == "" && len(extra) == 0 {
 		return func() {}, nil
 	}
-	url := cfg.Endpoint
-	if !strings.Contains(url, "://") {
-		url = "http://" + url
+	var opts []sdktrace.TracerProviderOption
+	if cfg.Endpoint != "" {
+		url := cfg.Endpoint
+		if !strings.Contains(url, "://") {
+			url = "http://" + url
+		}
+		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
+		if err != nil {
+			return nil, fmt.Errorf("otlp-endpoint %q: %w", cfg.Endpoint, err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
-	if err != nil {
-		return nil, fmt.Errorf("otlp-endpoint %q: %w", cfg.Endpoint, err)
+	for _, p := range extra {
+		opts = append(opts, sdktrace.WithSpanProcessor(p))
 	}
-	tp := NewProvider(service, sdktrace.WithBatcher(exp))
+	tp := NewProvider(service, opts...)
 	Install(tp)
 	return func() {
+		Uninstall()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = tp.Shutdown(sctx)
