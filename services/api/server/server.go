@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -138,19 +137,23 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		unary, stream = append(unary, fd.Unary), append(stream, fd.Stream)
 		handler = fd.Handler(handler.(*orchestrator.Handler), cfg.Identity)
 	}
+	clientUnary := []grpc.UnaryClientInterceptor{checkClientUnary}
+	clientStream := []grpc.StreamClientInterceptor{checkClientStream}
+	if telemetry.Enabled() {
+		// First, so the span covers every other interceptor and their logs
+		// see it; the gateway's calls carry the REST request's trace.
+		unary = append([]grpc.UnaryServerInterceptor{traceUnary}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{traceStream}, stream...)
+		clientUnary = append(clientUnary, injectUnary)
+		clientStream = append(clientStream, injectStream)
+	}
 	serverOpts := append(limitOptions(),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(append(unary, cfg.UnaryInterceptors...)...),
 		grpc.ChainStreamInterceptor(append(stream, cfg.StreamInterceptors...)...),
 	)
 	clientOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(checkClientUnary), grpc.WithChainStreamInterceptor(checkClientStream)}
-	if telemetry.Enabled() {
-		// Every RPC is a span named by its full method, the gateway's call
-		// a client span under the REST request's.
-		serverOpts = append(serverOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithPropagators(telemetry.Propagator))))
-		clientOpts = append(clientOpts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithPropagators(telemetry.Propagator))))
-	}
+		grpc.WithChainUnaryInterceptor(clientUnary...), grpc.WithChainStreamInterceptor(clientStream...)}
 	gs := grpc.NewServer(serverOpts...)
 	workspacev1.RegisterWorkspaceServiceServer(gs, handler)
 	hs := health.NewServer()
