@@ -227,7 +227,7 @@ func (o *Orchestrator) attachEvent(rec *storev1.WorkspaceRecord, typ, service st
 func (o *Orchestrator) publish(ctx context.Context, rec *storev1.WorkspaceRecord) {
 	o.index.Put(rec.Workspace)
 	if err := o.send(ctx, rec); err != nil {
-		o.log.Warn("event publish failed, will retry", "workspace_id", rec.Workspace.Id, "err", err)
+		o.log.WarnContext(ctx, "event publish failed, will retry", "workspace_id", rec.Workspace.Id, "err", err)
 		o.retryPublish(rec.Workspace.Id)
 	}
 }

@@ -242,13 +242,13 @@ func (p *Provisioner) work(ctx context.Context) {
 		p.traces.end(id, span, after, err)
 		p.metrics.reconciled(err, p.now().Sub(start))
 		p.queue.Done(id)
-		p.log.Debug("workspace reconciled", "workspace_id", id, "requeue_after", after, "err", err)
+		p.log.DebugContext(rctx, "workspace reconciled", "workspace_id", id, "requeue_after", after, "err", err)
 		if ctx.Err() != nil {
 			continue
 		}
 		if err != nil {
 			after = p.backoff(id)
-			p.log.Warn("reconcile failed, will retry", "workspace_id", id, "retry_in", after, "err", err)
+			p.log.WarnContext(rctx, "reconcile failed, will retry", "workspace_id", id, "retry_in", after, "err", err)
 		} else {
 			p.resetBackoff(id)
 		}
