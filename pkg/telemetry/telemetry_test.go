@@ -110,10 +110,19 @@ func TestTreeWritesRequestsThatReachedAProvisioner(t *testing.T) {
 	get.End()
 	_, bg := tr.Start(t.Context(), telemetry.ReconcileSpan)
 	bg.End()
+	// A request whose caller sent a traceparent of its own.
+	h := nats.Header{}
+	_, caller := tr.Start(t.Context(), "caller")
+	telemetry.Inject(trace.ContextWithSpan(t.Context(), caller), h)
+	rctx, remote := tr.Start(telemetry.Extract(t.Context(), h), "POST /api/v1/workspaces/{id=*}/start")
+	_, rc2 := tr.Start(rctx, telemetry.ReconcileSpan)
+	rc2.End()
+	remote.End()
 
 	require.NoError(t, tp.Shutdown(t.Context()))
 	require.Contains(t, out.String(), "trace "+create.SpanContext().TraceID().String())
 	require.Contains(t, out.String(), "    reconcile  ")
 	require.NotContains(t, out.String(), "GET")
-	require.Equal(t, 1, strings.Count(out.String(), "reconcile"), out.String())
+	require.Contains(t, out.String(), "trace "+remote.SpanContext().TraceID().String())
+	require.Equal(t, 2, strings.Count(out.String(), "reconcile"), out.String())
 }

@@ -100,14 +100,19 @@ func (t *Tree) flush(id trace.TraceID) {
 }
 
 // requested reports whether spans are a request's trace that reached a
-// provisioner: one has a reconcile span and its root is not one.
+// provisioner: one has a reconcile span and its root (the span whose parent
+// is not in the trace: none, or a caller's outside Aileron) is not one.
 func requested(spans []sdktrace.ReadOnlySpan) bool {
+	ids := make(map[trace.SpanID]bool, len(spans))
+	for _, s := range spans {
+		ids[s.SpanContext().SpanID()] = true
+	}
 	reconciled, root := false, ""
 	for _, s := range spans {
 		if s.Name() == ReconcileSpan {
 			reconciled = true
 		}
-		if !s.Parent().IsValid() {
+		if !ids[s.Parent().SpanID()] {
 			root = s.Name()
 		}
 	}
