@@ -9,6 +9,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -60,11 +61,11 @@ func Setup(ctx context.Context, cfg Config, service string, extra ...sdktrace.Sp
 	}
 	var opts []sdktrace.TracerProviderOption
 	if cfg.Endpoint != "" {
-		url := cfg.Endpoint
-		if !strings.Contains(url, "://") {
-			url = "http://" + url
+		u, err := tracesURL(cfg.Endpoint)
+		if err != nil {
+			return nil, err
 		}
-		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
+		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u))
 		if err != nil {
 			return nil, fmt.Errorf("otlp-endpoint %q: %w", cfg.Endpoint, err)
 		}
@@ -81,6 +82,23 @@ func Setup(ctx context.Context, cfg Config, service string, extra ...sdktrace.Sp
 		defer cancel()
 		_ = tp.Shutdown(sctx)
 	}, nil
+}
+
+// tracesURL is the URL spans are posted to: endpoint is the collector's
+// base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is, so /v1/traces is appended
+// (unless it is there already); host:port means plain HTTP.
+func tracesURL(endpoint string) (string, error) {
+	if !strings.Contains(endpoint, "://") {
+		endpoint = "http://" + endpoint
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("otlp-endpoint %q: want http(s)://host:port", endpoint)
+	}
+	if !strings.HasSuffix(u.Path, "/v1/traces") {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
+	}
+	return u.String(), nil
 }
 
 // NewProvider returns an SDK tracer provider naming service in its resource,
@@ -120,8 +138,8 @@ func End(span trace.Span, err error) {
 	span.End()
 }
 
-// Uninstall turns tracing off again, with a no-op global provider: for
-// tests that installed their own.
+// Uninstall turns tracing off again, with a no-op global provider (what
+// Setup's stop does; tests that installed their own call it too).
 func Uninstall() {
 	enabled.Store(false)
 	otel.SetTracerProvider(noop.NewTracerProvider())

@@ -2,6 +2,9 @@ package telemetry_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -125,4 +128,39 @@ func TestTreeWritesRequestsThatReachedAProvisioner(t *testing.T) {
 	require.NotContains(t, out.String(), "GET")
 	require.Contains(t, out.String(), "trace "+remote.SpanContext().TraceID().String())
 	require.Equal(t, 2, strings.Count(out.String(), "reconcile"), out.String())
+}
+
+// TestSetupExportsByOTLP points Setup at a real HTTP server standing in for
+// a collector: the span arrives as an OTLP/HTTP protobuf POST to
+// <endpoint>/v1/traces once stop flushes, and tracing is off after.
+func TestSetupExportsByOTLP(t *testing.T) {
+	type post struct{ path, contentType string }
+	posts := make(chan post, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		posts <- post{r.URL.Path, r.Header.Get("Content-Type")}
+	}))
+	defer srv.Close()
+
+	stop, err := telemetry.Setup(t.Context(), telemetry.Config{Endpoint: srv.URL}, "test")
+	require.NoError(t, err)
+	require.True(t, telemetry.Enabled())
+	_, span := telemetry.Tracer().Start(t.Context(), "exported")
+	require.True(t, span.IsRecording())
+	span.End()
+	stop()
+	require.False(t, telemetry.Enabled())
+	select {
+	case p := <-posts:
+		require.Equal(t, post{"/v1/traces", "application/x-protobuf"}, p)
+	default:
+		t.Fatal("stop returned before the span was exported")
+	}
+}
+
+// TestSetupRefusesMalformedEndpoint names the flag.
+func TestSetupRefusesMalformedEndpoint(t *testing.T) {
+	_, err := telemetry.Setup(t.Context(), telemetry.Config{Endpoint: "ftp://collector:4318"}, "test")
+	require.ErrorContains(t, err, "otlp-endpoint")
+	require.False(t, telemetry.Enabled())
 }
