@@ -17,6 +17,7 @@ import (
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/metrics"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
@@ -47,6 +48,11 @@ type devConfig struct {
 	// Metrics serves every service's Prometheus metrics at /metrics on the
 	// REST address.
 	Metrics bool
+	// Trace prints the span tree of every finished request that reached
+	// the provisioner on traceOut (stderr); Tracing exports spans by OTLP.
+	Trace    bool
+	Tracing  telemetry.Config
+	traceOut io.Writer
 	// ready, when set, is told the REST address once every service runs.
 	ready func(restAddr string)
 }
@@ -82,6 +88,9 @@ func parseDev(args []string, stderr io.Writer) (devConfig, error) {
 	c.FrontDoor.Register(fs.FlagSet)
 	c.Protection.Register(fs.FlagSet)
 	fs.BoolVar(&c.Metrics, "metrics", true, "serve every service's Prometheus metrics at /metrics on the REST address (docs/metrics.md)")
+	fs.BoolVar(&c.Trace, "trace", false, "print the span tree of each create, start, stop or delete on stderr once it finished (docs/tracing.md)")
+	c.Tracing.Register(fs)
+	c.traceOut = stderr
 	// Named before the rule that derives names from flags.
 	fs.SetEnv("http", "AILERON_HTTP_ADDR")
 	fs.SetEnv("grpc", "AILERON_GRPC_ADDR")
@@ -110,6 +119,11 @@ func runDev(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func dev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
+	stopTracing, err := startTracing(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	ns, err := startNATS(cfg, log)
 	if err != nil {
 		return err

@@ -22,9 +22,18 @@ import (
 // by default) and returns its REST URL; a later flag in extra wins.
 func startDev(t testing.TB, extra ...string) string {
 	t.Helper()
+	return startDevWith(t, nil, extra...)
+}
+
+// startDevWith is startDev with tweak applied to the parsed configuration.
+func startDevWith(t testing.TB, tweak func(*devConfig), extra ...string) string {
+	t.Helper()
 	args := append([]string{"--data-dir", t.TempDir(), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"}, extra...)
 	cfg, err := parseDev(args, io.Discard)
 	require.NoError(t, err)
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	ready := make(chan string, 1)
 	cfg.ready = func(addr string) { ready <- addr }
 	ctx, cancel := context.WithCancel(context.Background())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 
 	"aileron.dev/pkg/config"
 )
@@ -213,6 +214,27 @@ func TestLogger(t *testing.T) {
 			buf.Reset()
 			config.Log{Level: slog.LevelWarn, Format: tt.format}.Logger(&buf).Info("hidden")
 			require.Empty(t, buf.String())
+		})
+	}
+}
+
+// TestLoggerTraceID: a record logged with a traced request's context
+// carries its trace and span ids; one without a span carries none.
+func TestLoggerTraceID(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(t.Context(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := config.Log{Level: slog.LevelInfo, Format: format}.Logger(&buf).With("workspace_id", "ws1")
+			log.InfoContext(ctx, "traced")
+			require.Contains(t, buf.String(), "4bf92f3577b34da6a3ce929d0e0e4736")
+			require.Contains(t, buf.String(), "00f067aa0ba902b7")
+			require.Contains(t, buf.String(), "ws1")
+			buf.Reset()
+			log.InfoContext(t.Context(), "plain")
+			require.NotContains(t, buf.String(), "trace_id")
 		})
 	}
 }

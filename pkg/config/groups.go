@@ -95,13 +95,14 @@ func (l Log) Logger(w io.Writer) *slog.Logger {
 // format is FormatText. Levels below info are written plain "DEBUG": logr's
 // verbosity levels (controller-runtime, client-go) map to slog levels such
 // as -1, which slog would print as "DEBUG+3", a level log pipelines don't
-// know.
+// know. A record logged with the context of a traced request carries its
+// trace_id and span_id.
 func NewLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: plainLevels}
 	if format == FormatText {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(traceHandler{slog.NewTextHandler(w, opts)})
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(traceHandler{slog.NewJSONHandler(w, opts)})
 }
 
 func plainLevels(_ []string, a slog.Attr) slog.Attr {

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
+
+	"aileron.dev/pkg/telemetry"
 )
 
 // ErrPermanent marks a handler error that retrying cannot fix: the message is
@@ -84,8 +87,25 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, lo
 			log.Warn("consumer next failed", "consumer", cfg.Durable, "err", err)
 			continue
 		}
-		settle(ctx, msg, h(ctx, msg), cfg, log)
+		handle(ctx, msg, h, cfg, log)
 	}
+}
+
+// handle runs h on msg and settles it, in a "consume <subject>" span whose
+// parent is the publish span the message headers carry, when tracing is on
+// (the retry and termination logs then carry its trace_id).
+func handle(ctx context.Context, msg jetstream.Msg, h Handler, cfg ConsumerConfig, log *slog.Logger) {
+	if !telemetry.Enabled() {
+		settle(ctx, msg, h(ctx, msg), cfg, log)
+		return
+	}
+	ctx, span := telemetry.Tracer().Start(telemetry.Extract(ctx, msg.Headers()), "consume "+SpanSubject(msg.Subject()), trace.WithSpanKind(trace.SpanKindConsumer))
+	if id, ok := WorkspaceIDFromSubject(msg.Subject()); ok {
+		span.SetAttributes(telemetry.WorkspaceID(id))
+	}
+	err := h(ctx, msg)
+	settle(ctx, msg, err, cfg, log)
+	telemetry.End(span, err)
 }
 
 func settle(ctx context.Context, msg jetstream.Msg, err error, cfg ConsumerConfig, log *slog.Logger) {
@@ -98,7 +118,7 @@ func settle(ctx context.Context, msg jetstream.Msg, err error, cfg ConsumerConfi
 	case err == nil:
 		_ = msg.Ack()
 	case errors.Is(err, ErrPermanent):
-		log.Error("message terminated", "consumer", cfg.Durable, "subject", msg.Subject(), "err", err)
+		log.ErrorContext(ctx, "message terminated", "consumer", cfg.Durable, "subject", msg.Subject(), "err", err)
 		_ = msg.TermWithReason(err.Error())
 	case ctx.Err() != nil:
 		_ = msg.Nak()
@@ -107,7 +127,7 @@ func settle(ctx context.Context, msg jetstream.Msg, err error, cfg ConsumerConfi
 		if md, mdErr := msg.Metadata(); mdErr == nil && int(md.NumDelivered) <= len(cfg.BackOff) {
 			delay = cfg.BackOff[md.NumDelivered-1]
 		}
-		log.Warn("message will be retried", "consumer", cfg.Durable, "subject", msg.Subject(), "delay", delay, "err", err)
+		log.WarnContext(ctx, "message will be retried", "consumer", cfg.Durable, "subject", msg.Subject(), "delay", delay, "err", err)
 		_ = msg.NakWithDelay(delay)
 	}
 }

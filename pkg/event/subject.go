@@ -91,3 +91,14 @@ func AuditSubject(result, method string) string { return "aileron.audit." + resu
 
 // AuditFilter matches every audit event.
 const AuditFilter = "aileron.audit.>"
+
+// SpanSubject is subject without its workspace id, the stable part that
+// names a publish or consume span: aileron.workspace.docker.created,
+// aileron.status.provisioner.
+func SpanSubject(subject string) string {
+	id, ok := WorkspaceIDFromSubject(subject)
+	if !ok {
+		return subject
+	}
+	return strings.Replace(subject, "."+id+".", ".", 1)
+}

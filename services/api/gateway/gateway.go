@@ -23,6 +23,7 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/gen/openapi"
 	"aileron.dev/pkg/errcode"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/services/api/reqid"
 )
 
@@ -46,7 +47,8 @@ var successStatus = map[string]int{
 // New returns the REST handler forwarding to the gRPC server on conn.
 // extra, if non-nil, serves every path outside /api/ (the web UI). Every
 // request passes Protect with p first.
-// m, if non-nil, counts the REST requests.
+// m, if non-nil, counts the REST requests. Requests under /api/ are traced
+// when telemetry is enabled.
 func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler, p Protection, m *Metrics) (http.Handler, error) {
 	opts := []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &marshaler{JSONPb: runtime.JSONPb{
@@ -67,10 +69,16 @@ func New(ctx context.Context, conn *grpc.ClientConn, extra http.Handler, p Prote
 	if m != nil {
 		opts = append(opts, runtime.WithMiddlewares(m.middleware))
 	}
+	if telemetry.Enabled() {
+		opts = append(opts, runtime.WithMiddlewares(routeSpan))
+	}
 	mux := runtime.NewServeMux(opts...)
 	api = limitBody(mux)
 	if m != nil {
 		api = m.instrument(api)
+	}
+	if telemetry.Enabled() {
+		api = traced(api)
 	}
 	if err := workspacev1.RegisterWorkspaceServiceHandler(ctx, mux, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -23,6 +24,7 @@ import (
 	"aileron.dev/pkg/errcode"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/pkg/workspace"
 )
 
@@ -225,7 +227,7 @@ func (o *Orchestrator) attachEvent(rec *storev1.WorkspaceRecord, typ, service st
 func (o *Orchestrator) publish(ctx context.Context, rec *storev1.WorkspaceRecord) {
 	o.index.Put(rec.Workspace)
 	if err := o.send(ctx, rec); err != nil {
-		o.log.Warn("event publish failed, will retry", "workspace_id", rec.Workspace.Id, "err", err)
+		o.log.WarnContext(ctx, "event publish failed, will retry", "workspace_id", rec.Workspace.Id, "err", err)
 		o.retryPublish(rec.Workspace.Id)
 	}
 }
@@ -244,6 +246,7 @@ func (o *Orchestrator) send(ctx context.Context, rec *storev1.WorkspaceRecord) e
 	ev := proto.Clone(rec.LastEvent).(*eventsv1.WorkspaceEvent)
 	ev.Workspace = rec.Workspace
 	w := rec.Workspace
+	trace.SpanFromContext(ctx).SetAttributes(telemetry.WorkspaceID(w.Id)) // the request's span, when one records
 	return event.Publish(ctx, o.js, event.WorkspaceSubject(workspace.Provisioner(w.Provisioner), w.Id, ev.Type), ev.Id, ev)
 }
 

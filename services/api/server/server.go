@@ -26,6 +26,7 @@ import (
 	pkgfd "aileron.dev/pkg/frontdoor"
 	"aileron.dev/pkg/metrics"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
 	"aileron.dev/services/api/gateway"
@@ -136,17 +137,29 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		unary, stream = append(unary, fd.Unary), append(stream, fd.Stream)
 		handler = fd.Handler(handler.(*orchestrator.Handler), cfg.Identity)
 	}
-	gs := grpc.NewServer(append(limitOptions(),
+	clientUnary := []grpc.UnaryClientInterceptor{checkClientUnary}
+	clientStream := []grpc.StreamClientInterceptor{checkClientStream}
+	if telemetry.Enabled() {
+		// First, so the span covers every other interceptor and their logs
+		// see it; the gateway's calls carry the REST request's trace.
+		unary = append([]grpc.UnaryServerInterceptor{traceUnary}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{traceStream}, stream...)
+		clientUnary = append(clientUnary, injectUnary)
+		clientStream = append(clientStream, injectStream)
+	}
+	serverOpts := append(limitOptions(),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(append(unary, cfg.UnaryInterceptors...)...),
 		grpc.ChainStreamInterceptor(append(stream, cfg.StreamInterceptors...)...),
-	)...)
+	)
+	clientOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(clientUnary...), grpc.WithChainStreamInterceptor(clientStream...)}
+	gs := grpc.NewServer(serverOpts...)
 	workspacev1.RegisterWorkspaceServiceServer(gs, handler)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 
-	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(checkClientUnary), grpc.WithChainStreamInterceptor(checkClientStream))
+	conn, err := grpc.NewClient(gl.Addr().String(), clientOpts...)
 	if err != nil {
 		_, _ = gl.Close(), hl.Close()
 		return nil, fmt.Errorf("dial grpc: %w", err)
@@ -268,7 +281,7 @@ func logUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := h(ctx, req)
-		log.Debug("rpc", "method", info.FullMethod, "code", status.Code(err).String(), "duration", time.Since(start))
+		log.DebugContext(ctx, "rpc", "method", info.FullMethod, "code", status.Code(err).String(), "duration", time.Since(start))
 		return resp, err
 	}
 }

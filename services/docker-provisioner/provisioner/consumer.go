@@ -25,7 +25,7 @@ func (p *Provisioner) consume(ctx context.Context) {
 			FilterSubjects: []string{event.WorkspaceFilter(workspace.ProvisionerDocker), event.FirewallPolicyFilter(workspace.ProvisionerDocker)},
 			// The start-up resync covers the past; replaying the stream would only repeat it.
 			DeliverNew: true,
-		}, p.log, func(_ context.Context, msg jetstream.Msg) error {
+		}, p.log, func(ctx context.Context, msg jetstream.Msg) error {
 			id, ok := event.WorkspaceIDFromSubject(msg.Subject())
 			if !ok {
 				return event.Permanent(errors.New("unexpected subject " + msg.Subject()))
@@ -37,6 +37,7 @@ func (p *Provisioner) consume(ctx context.Context) {
 				}
 				p.announce(id, ev.GetWorkspace().GetRevision(), typ == event.TypeDeleted)
 			}
+			p.traces.put(ctx, id)
 			p.queue.Add(id)
 			return nil
 		})

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Docker is the subset of the Docker Engine API client the provisioner uses;
@@ -50,8 +51,12 @@ var _ Docker = (*client.Client)(nil)
 
 // NewDockerClient connects to the engine named by DOCKER_HOST (the local
 // socket by default), negotiating the API version.
+//
+// The client's own HTTP spans are off: with tracing on, each call through
+// the provisioner is one span of its own ("docker ContainerCreate", see
+// timedDocker), never a raw URL with a container id in it.
 func NewDockerClient() (*client.Client, error) {
-	return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation(), client.WithTraceProvider(noop.NewTracerProvider()))
 }
 
 // Available reports whether a Docker engine answers on DOCKER_HOST (the

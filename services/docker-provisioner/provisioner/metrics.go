@@ -14,8 +14,11 @@ import (
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"aileron.dev/pkg/metrics"
+	"aileron.dev/pkg/telemetry"
 )
 
 // provMetrics are the docker provisioner's metrics.
@@ -49,20 +52,14 @@ func newProvMetrics() *provMetrics {
 	}
 }
 
-// RegisterMetrics registers the provisioner's metrics on reg and times every
-// Docker Engine call from now on. Call it before Run.
+// RegisterMetrics registers the provisioner's metrics on reg. Call it before
+// Run.
 func (p *Provisioner) RegisterMetrics(reg prometheus.Registerer) error {
 	m := p.metrics
 	err := metrics.Register(reg, m.reconciles, m.reconcileTime, m.engineCalls, m.engineTime, m.orphans, m.restarts, m.crashLoops, m.policiesWritten,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "docker_provisioner", Name: "queue_depth",
 			Help: "Workspaces waiting for a reconcile worker."}, func() float64 { return float64(p.queue.Len()) }))
-	if err != nil {
-		return err
-	}
-	if _, ok := p.docker.(*timedDocker); !ok && reg != nil {
-		p.docker = &timedDocker{d: p.docker, m: m}
-	}
-	return nil
+	return err
 }
 
 func (m *provMetrics) reconciled(err error, took time.Duration) {
@@ -75,25 +72,35 @@ func (m *provMetrics) reconciled(err error, took time.Duration) {
 }
 
 // timedDocker counts and times every call through the Docker interface: the
-// one place the provisioner's engine calls go through.
+// one place the provisioner's engine calls go through. Within a traced
+// reconcile each call is a span too ("docker ContainerCreate").
 type timedDocker struct {
 	d Docker
 	m *provMetrics
 }
 
-func (t *timedDocker) done(call string, start time.Time, err error) {
+func (t *timedDocker) done(ctx context.Context, call string, start time.Time, err error) {
+	end := time.Now()
 	result := "ok"
 	if err != nil {
 		result = "error"
 	}
 	t.m.engineCalls.WithLabelValues(call, result).Inc()
-	t.m.engineTime.WithLabelValues(call).Observe(time.Since(start).Seconds())
+	t.m.engineTime.WithLabelValues(call).Observe(end.Sub(start).Seconds())
+	if trace.SpanFromContext(ctx).IsRecording() {
+		_, span := telemetry.Tracer().Start(ctx, "docker "+call, trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End(trace.WithTimestamp(end))
+	}
 }
 
 func (t *timedDocker) ServerVersion(ctx context.Context) (types.Version, error) {
 	start := time.Now()
 	v, err := t.d.ServerVersion(ctx)
-	t.done("ServerVersion", start, err)
+	t.done(ctx, "ServerVersion", start, err)
 	return v, err
 }
 
@@ -104,125 +111,125 @@ func (t *timedDocker) Events(ctx context.Context, o events.ListOptions) (<-chan 
 func (t *timedDocker) ContainerCreate(ctx context.Context, c *container.Config, h *container.HostConfig, n *network.NetworkingConfig, pl *ocispec.Platform, name string) (container.CreateResponse, error) {
 	start := time.Now()
 	r, err := t.d.ContainerCreate(ctx, c, h, n, pl, name)
-	t.done("ContainerCreate", start, err)
+	t.done(ctx, "ContainerCreate", start, err)
 	return r, err
 }
 
 func (t *timedDocker) ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
 	start := time.Now()
 	r, err := t.d.ContainerInspect(ctx, id)
-	t.done("ContainerInspect", start, err)
+	t.done(ctx, "ContainerInspect", start, err)
 	return r, err
 }
 
 func (t *timedDocker) ContainerList(ctx context.Context, o container.ListOptions) ([]container.Summary, error) {
 	start := time.Now()
 	r, err := t.d.ContainerList(ctx, o)
-	t.done("ContainerList", start, err)
+	t.done(ctx, "ContainerList", start, err)
 	return r, err
 }
 
 func (t *timedDocker) ContainerRemove(ctx context.Context, id string, o container.RemoveOptions) error {
 	start := time.Now()
 	err := t.d.ContainerRemove(ctx, id, o)
-	t.done("ContainerRemove", start, err)
+	t.done(ctx, "ContainerRemove", start, err)
 	return err
 }
 
 func (t *timedDocker) ContainerStart(ctx context.Context, id string, o container.StartOptions) error {
 	start := time.Now()
 	err := t.d.ContainerStart(ctx, id, o)
-	t.done("ContainerStart", start, err)
+	t.done(ctx, "ContainerStart", start, err)
 	return err
 }
 
 func (t *timedDocker) ContainerStop(ctx context.Context, id string, o container.StopOptions) error {
 	start := time.Now()
 	err := t.d.ContainerStop(ctx, id, o)
-	t.done("ContainerStop", start, err)
+	t.done(ctx, "ContainerStop", start, err)
 	return err
 }
 
 func (t *timedDocker) CopyToContainer(ctx context.Context, id, dst string, content io.Reader, o container.CopyToContainerOptions) error {
 	start := time.Now()
 	err := t.d.CopyToContainer(ctx, id, dst, content, o)
-	t.done("CopyToContainer", start, err)
+	t.done(ctx, "CopyToContainer", start, err)
 	return err
 }
 
 func (t *timedDocker) CopyFromContainer(ctx context.Context, id, src string) (io.ReadCloser, container.PathStat, error) {
 	start := time.Now()
 	r, st, err := t.d.CopyFromContainer(ctx, id, src)
-	t.done("CopyFromContainer", start, err)
+	t.done(ctx, "CopyFromContainer", start, err)
 	return r, st, err
 }
 
 func (t *timedDocker) NetworkConnect(ctx context.Context, netID, cID string, c *network.EndpointSettings) error {
 	start := time.Now()
 	err := t.d.NetworkConnect(ctx, netID, cID, c)
-	t.done("NetworkConnect", start, err)
+	t.done(ctx, "NetworkConnect", start, err)
 	return err
 }
 
 func (t *timedDocker) NetworkCreate(ctx context.Context, name string, o network.CreateOptions) (network.CreateResponse, error) {
 	start := time.Now()
 	r, err := t.d.NetworkCreate(ctx, name, o)
-	t.done("NetworkCreate", start, err)
+	t.done(ctx, "NetworkCreate", start, err)
 	return r, err
 }
 
 func (t *timedDocker) NetworkInspect(ctx context.Context, id string, o network.InspectOptions) (network.Inspect, error) {
 	start := time.Now()
 	r, err := t.d.NetworkInspect(ctx, id, o)
-	t.done("NetworkInspect", start, err)
+	t.done(ctx, "NetworkInspect", start, err)
 	return r, err
 }
 
 func (t *timedDocker) NetworkList(ctx context.Context, o network.ListOptions) ([]network.Summary, error) {
 	start := time.Now()
 	r, err := t.d.NetworkList(ctx, o)
-	t.done("NetworkList", start, err)
+	t.done(ctx, "NetworkList", start, err)
 	return r, err
 }
 
 func (t *timedDocker) NetworkRemove(ctx context.Context, id string) error {
 	start := time.Now()
 	err := t.d.NetworkRemove(ctx, id)
-	t.done("NetworkRemove", start, err)
+	t.done(ctx, "NetworkRemove", start, err)
 	return err
 }
 
 func (t *timedDocker) VolumeCreate(ctx context.Context, o volume.CreateOptions) (volume.Volume, error) {
 	start := time.Now()
 	r, err := t.d.VolumeCreate(ctx, o)
-	t.done("VolumeCreate", start, err)
+	t.done(ctx, "VolumeCreate", start, err)
 	return r, err
 }
 
 func (t *timedDocker) VolumeList(ctx context.Context, o volume.ListOptions) (volume.ListResponse, error) {
 	start := time.Now()
 	r, err := t.d.VolumeList(ctx, o)
-	t.done("VolumeList", start, err)
+	t.done(ctx, "VolumeList", start, err)
 	return r, err
 }
 
 func (t *timedDocker) VolumeRemove(ctx context.Context, id string, force bool) error {
 	start := time.Now()
 	err := t.d.VolumeRemove(ctx, id, force)
-	t.done("VolumeRemove", start, err)
+	t.done(ctx, "VolumeRemove", start, err)
 	return err
 }
 
 func (t *timedDocker) ImageInspect(ctx context.Context, id string, o ...client.ImageInspectOption) (image.InspectResponse, error) {
 	start := time.Now()
 	r, err := t.d.ImageInspect(ctx, id, o...)
-	t.done("ImageInspect", start, err)
+	t.done(ctx, "ImageInspect", start, err)
 	return r, err
 }
 
 func (t *timedDocker) ImagePull(ctx context.Context, ref string, o image.PullOptions) (io.ReadCloser, error) {
 	start := time.Now()
 	r, err := t.d.ImagePull(ctx, ref, o)
-	t.done("ImagePull", start, err)
+	t.done(ctx, "ImagePull", start, err)
 	return r, err
 }

@@ -86,6 +86,8 @@ type Provisioner struct {
 	// started is set once Run has checked the engine and begun working.
 	started atomic.Bool
 	metrics *provMetrics
+	// traces holds the trace each workspace's next reconcile continues.
+	traces traceParents
 }
 
 // Ready is a readiness check: nil once Run has started working.
@@ -108,8 +110,9 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 	if log == nil {
 		log = slog.Default()
 	}
+	m := newProvMetrics()
 	return &Provisioner{
-		cfg: cfg, docker: docker, js: js, log: log.With("component", Reporter),
+		cfg: cfg, docker: &timedDocker{d: docker, m: m}, js: js, log: log.With("component", Reporter),
 		queue:         newQueue(),
 		probe:         &http.Client{Timeout: time.Duration(cfg.ProbeTimeout), Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}},
 		now:           time.Now,
@@ -125,7 +128,7 @@ func New(cfg Config, docker Docker, js jetstream.JetStream, log *slog.Logger) (*
 		reserved:      map[netip.Prefix]bool{},
 		imageSeen:     map[string]time.Time{},
 		hostAddrs:     publicHostAddrs(cfg.Gateway.DenyHostAddresses),
-		metrics:       newProvMetrics(),
+		metrics:       m,
 	}, nil
 }
 
@@ -234,16 +237,18 @@ func (p *Provisioner) work(ctx context.Context) {
 			return
 		}
 		start := p.now()
-		after, err := p.reconcile(ctx, id)
+		rctx, span := p.traces.start(ctx, id)
+		after, err := p.reconcile(rctx, id)
+		p.traces.end(id, span, after, err)
 		p.metrics.reconciled(err, p.now().Sub(start))
 		p.queue.Done(id)
-		p.log.Debug("workspace reconciled", "workspace_id", id, "requeue_after", after, "err", err)
+		p.log.DebugContext(rctx, "workspace reconciled", "workspace_id", id, "requeue_after", after, "err", err)
 		if ctx.Err() != nil {
 			continue
 		}
 		if err != nil {
 			after = p.backoff(id)
-			p.log.Warn("reconcile failed, will retry", "workspace_id", id, "retry_in", after, "err", err)
+			p.log.WarnContext(rctx, "reconcile failed, will retry", "workspace_id", id, "retry_in", after, "err", err)
 		} else {
 			p.resetBackoff(id)
 		}

@@ -287,6 +287,10 @@ spec:
                   fieldPath: metadata.name
             - name: AILERON_LOG_LEVEL
               value: {{ $v.logLevel | quote }}
+            {{- with ($ctx.Values.tracing).otlpEndpoint }}
+            - name: AILERON_OTLP_ENDPOINT
+              value: {{ . | quote }}
+            {{- end }}
             {{- with .env }}
             {{- . | nindent 12 }}
             {{- end }}

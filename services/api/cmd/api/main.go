@@ -18,6 +18,7 @@ import (
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/health"
 	"aileron.dev/pkg/metrics"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/auth"
 	"aileron.dev/services/api/frontdoor"
@@ -36,6 +37,7 @@ type Config struct {
 	CreatingDeadline time.Duration
 	Deadline         time.Duration
 	Log              config.Log
+	Trace            telemetry.Config
 	Auth             auth.Flags
 	FrontDoor        frontdoor.Config
 	Protection       gateway.Protection
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.CreatingDeadline, "creating-deadline", 10*time.Minute, "deadline of the creating state")
 	fs.DurationVar(&c.Deadline, "deadline", 5*time.Minute, "deadline of the other transitional states")
 	c.Log.Register(fs)
+	c.Trace.Register(fs)
 	c.Auth.Register(fs.FlagSet)
 	c.FrontDoor.Register(fs.FlagSet)
 	c.Protection.Register(fs.FlagSet)
@@ -79,6 +82,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.Log.Logger(os.Stderr)
+	stopTracing, err := telemetry.Setup(ctx, c.Trace, "aileron-api")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if host, _, err := net.SplitHostPort(c.HTTPAddr); len(c.Protection.AllowedHosts) == 0 && (err != nil || !isLoopback(host)) {
 		log.Warn("no --allowed-hosts: the REST port answers only loopback Host names (and /healthz any)", "http", c.HTTPAddr)
 	}

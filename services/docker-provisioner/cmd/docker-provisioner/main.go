@@ -22,6 +22,7 @@ import (
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/health"
 	"aileron.dev/pkg/metrics"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/services/docker-provisioner/provisioner"
 )
 
@@ -32,6 +33,7 @@ type options struct {
 	nats        config.NATS
 	log         config.Log
 	health      config.Health
+	trace       telemetry.Config
 	sweepDryRun bool
 	setup       bool
 }
@@ -53,6 +55,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Lookup("nats").Usage = "deprecated alias of --nats-url"
 	o.log.Register(fs)
 	o.health.Register(fs)
+	o.trace.Register(fs)
 	fs.Lookup("health-addr").Usage = "address of /healthz, /readyz and /metrics (ready while NATS is connected and the engine answers); empty: off"
 	fs.BoolVar(&o.sweepDryRun, "sweep-dry-run", false, "log orphans instead of removing them")
 	fs.BoolVar(&o.setup, "setup", true, "create the JetStream stream and buckets if missing")
@@ -91,6 +94,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, o options, cfg provisioner.Config, log *slog.Logger) error {
+	stopTracing, err := telemetry.Setup(ctx, o.trace, "aileron-docker-provisioner")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	nc, js, err := connect(ctx, o, log)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/health"
 	"aileron.dev/pkg/metrics"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/services/firewall/firewall"
 )
 
@@ -23,6 +24,7 @@ import (
 type Config struct {
 	NATS   config.NATS
 	Log    config.Log
+	Trace  telemetry.Config
 	Health config.Health
 	// DefaultsFile holds the system default allowed domains; empty uses the
 	// built-in ones.
@@ -54,6 +56,7 @@ func parse(args []string) (Config, error) {
 	fs := config.NewSet("firewall", config.Prefix)
 	c.NATS.Register(fs)
 	c.Log.Register(fs)
+	c.Trace.Register(fs)
 	c.Health.Register(fs)
 	fs.StringVar(&c.DefaultsFile, "defaults-file", "", `JSON file {"workspace": [...], "browser": [...]} of system default allowed domains; built-in defaults when empty`)
 	fs.DurationVar(&c.Resync, "resync", time.Minute, "recompute every policy this often; 0 turns it off")
@@ -71,6 +74,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.Log.Logger(os.Stderr)
+	stopTracing, err := telemetry.Setup(ctx, c.Trace, "aileron-firewall")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	cfg := firewall.Config{Defaults: firewall.BuiltinDefaults(), ResyncInterval: c.Resync}
 	if c.DefaultsFile != "" {
 		if cfg.Defaults, err = firewall.LoadDefaults(c.DefaultsFile); err != nil {

@@ -22,6 +22,7 @@ import (
 	"aileron.dev/pkg/bus"
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/metrics"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 	"aileron.dev/services/k8s-provisioner/internal/provisioner"
 )
@@ -32,6 +33,7 @@ type Config struct {
 	Provisioner provisioner.Config
 	Health      config.Health
 	Log         config.Log
+	Trace       telemetry.Config
 	// MetricsAddr serves Prometheus metrics at /metrics; "0" turns them off.
 	MetricsAddr string
 }
@@ -61,6 +63,7 @@ func parse(args []string) (Config, error) {
 	fs := config.NewSet("k8s-provisioner", config.Prefix)
 	c.NATS.Register(fs)
 	c.Log.Register(fs)
+	c.Trace.Register(fs)
 	c.Health.Register(fs)
 	// controller-runtime's name for it, which the Helm chart passes.
 	fs.Alias("health-probe-bind-address", "health-addr")
@@ -94,6 +97,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.Log.Logger(os.Stderr)
+	stopTracing, err := telemetry.Setup(ctx, c.Trace, "aileron-k8s-provisioner")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
 	nc, js, err := bus.Open(ctx, c.NATS.URL, bus.RoleK8sProvisioner, c.NATS.Creds, bus.SetupConfig{
 		Replicas: c.NATS.Replicas, MaxBytes: c.NATS.StreamMaxBytes, AuditMaxBytes: c.NATS.AuditMaxBytes}, bus.LogErrors(log))

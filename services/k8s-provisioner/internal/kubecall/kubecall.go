@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"aileron.dev/pkg/metrics"
+	"aileron.dev/pkg/telemetry"
 )
 
 // Metrics are the apiserver call metrics of one service.
@@ -54,9 +57,21 @@ func Result(err error) string {
 	return "error"
 }
 
-func (m *Metrics) observe(call, kind string, start time.Time, err error) {
+// observe counts and times one call and, within a traced request (the k8s
+// provisioner's consume of an event), records it as a span too:
+// "kube Create Workspace".
+func (m *Metrics) observe(ctx context.Context, call, kind string, start time.Time, err error) {
+	end := time.Now()
 	m.calls.WithLabelValues(call, kind, Result(err)).Inc()
-	m.duration.WithLabelValues(call).Observe(time.Since(start).Seconds())
+	m.duration.WithLabelValues(call).Observe(end.Sub(start).Seconds())
+	if trace.SpanFromContext(ctx).IsRecording() {
+		_, span := telemetry.Tracer().Start(ctx, "kube "+call+" "+kind, trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End(trace.WithTimestamp(end))
+	}
 }
 
 // Wrap returns c with its writes (and its status writes) counted and timed
@@ -80,35 +95,35 @@ func (t *timed) kind(obj runtime.Object) string {
 func (t *timed) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
 	start := time.Now()
 	err := t.Client.Create(ctx, obj, opts...)
-	t.m.observe("Create", t.kind(obj), start, err)
+	t.m.observe(ctx, "Create", t.kind(obj), start, err)
 	return err
 }
 
 func (t *timed) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
 	start := time.Now()
 	err := t.Client.Update(ctx, obj, opts...)
-	t.m.observe("Update", t.kind(obj), start, err)
+	t.m.observe(ctx, "Update", t.kind(obj), start, err)
 	return err
 }
 
 func (t *timed) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 	start := time.Now()
 	err := t.Client.Patch(ctx, obj, patch, opts...)
-	t.m.observe("Patch", t.kind(obj), start, err)
+	t.m.observe(ctx, "Patch", t.kind(obj), start, err)
 	return err
 }
 
 func (t *timed) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
 	start := time.Now()
 	err := t.Client.Delete(ctx, obj, opts...)
-	t.m.observe("Delete", t.kind(obj), start, err)
+	t.m.observe(ctx, "Delete", t.kind(obj), start, err)
 	return err
 }
 
 func (t *timed) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
 	start := time.Now()
 	err := t.Client.Apply(ctx, obj, opts...)
-	t.m.observe("Apply", applyKind(obj), start, err)
+	t.m.observe(ctx, "Apply", applyKind(obj), start, err)
 	return err
 }
 
@@ -138,13 +153,13 @@ type timedStatus struct {
 func (s *timedStatus) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
 	start := time.Now()
 	err := s.SubResourceWriter.Update(ctx, obj, opts...)
-	s.t.m.observe("StatusUpdate", s.t.kind(obj), start, err)
+	s.t.m.observe(ctx, "StatusUpdate", s.t.kind(obj), start, err)
 	return err
 }
 
 func (s *timedStatus) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 	start := time.Now()
 	err := s.SubResourceWriter.Patch(ctx, obj, patch, opts...)
-	s.t.m.observe("StatusPatch", s.t.kind(obj), start, err)
+	s.t.m.observe(ctx, "StatusPatch", s.t.kind(obj), start, err)
 	return err
 }
