@@ -57,8 +57,9 @@ func TestEgressEndToEnd(t *testing.T) {
 // (routes to runtime, terminal, browser and canvas) is for the host. From
 // inside a workspace, the gateway's ingress port on the group's own internal
 // address must not lead to the other group's services: otherwise chrome
-// reaches the terminal and the runtime drives chrome, and each can make the
-// other fetch under its own policy.
+// reaches the terminal (and through it the workspace group's policy) and
+// the runtime reaches all of chrome. The one deliberate route between the
+// groups is the DevTools relay, CDP only (TestBrowserEndToEnd).
 func TestEgressIngressDoesNotBridgeGroups(t *testing.T) {
 	e := startEgressWorld(t)
 	rt, br := e.rt, e.br
