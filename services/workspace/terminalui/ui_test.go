@@ -190,9 +190,14 @@ func TestPageRunsAShellAndComesBackAfterAReload(t *testing.T) {
 	// A second tab is a second terminal; closing it deletes it.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#new"))))
 	require.Eventually(t, func() bool { return len(mgr.List()) == 2 }, 10*time.Second, 50*time.Millisecond)
+	// The page switches to the new tab once its terminal is created: wait
+	// for that, not just for a connection (the old one may still count).
+	var second string
+	require.Eventually(t, func() bool {
+		second = eval[string](t, ctx, `aileronTerminal.active()`)
+		return second != "" && second != id
+	}, 10*time.Second, 20*time.Millisecond, "the page never switched to the new tab")
 	waitConnected(t, ctx)
-	second := eval[string](t, ctx, `aileronTerminal.active()`)
-	require.NotEqual(t, id, second)
 	require.NotContains(t, screen(t, ctx), "echo hello", "a new tab is a new screen")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.tab[data-id="`+id+`"]`))))
 	require.Equal(t, id, eval[string](t, ctx, `aileronTerminal.active()`))
