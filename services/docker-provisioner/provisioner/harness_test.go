@@ -194,7 +194,7 @@ func newHarness(t testing.TB, tweak func(*provisioner.Config), ocfg *orchestrato
 		out = io.MultiWriter(logs, os.Stderr)
 	}
 	h := &harness{t: t, logs: logs, log: slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	h.api = apitest.Start(t, apitest.Options{Orchestrator: ocfg})
+	h.api = apitest.Start(t, apitest.Options{Orchestrator: ocfg, Log: h.log})
 	h.cfg = testConfig()
 	if tweak != nil {
 		tweak(&h.cfg)
@@ -490,6 +490,22 @@ func (l *logBuffer) problems(n int) string {
 		}
 	}
 	return strings.Join(out[max(0, len(out)-n):], "\n")
+}
+
+// unattributed returns the lines that mention workspace id (in a message,
+// a container or network name, an error) without a workspace_id attribute
+// naming it: an operator filtering the logs by workspace_id must see every
+// line about it.
+func (l *logBuffer) unattributed(id string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		if strings.Contains(line, id) && !strings.Contains(line, "workspace_id="+id) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // count returns how many lines contain every one of parts.
