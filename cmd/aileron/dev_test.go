@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -38,10 +39,19 @@ func startDevWith(t testing.TB, tweak func(*devConfig), extra ...string) string 
 	cfg.ready = func(addr string) { ready <- addr }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- dev(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	// The logs are kept: a failed test prints its warnings and errors,
+	// AILERON_DEV_TEST_LOG=1 every line.
+	logs := &syncBuffer{}
+	go func() { done <- dev(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
+		switch {
+		case os.Getenv("AILERON_DEV_TEST_LOG") != "":
+			t.Logf("aileron dev's logs:\n%s", logs.String())
+		case t.Failed():
+			t.Logf("aileron dev's warnings and errors:\n%s", problems(logs.String(), 80))
+		}
 	})
 	select {
 	case addr := <-ready:
@@ -257,4 +267,15 @@ func restDelete(t testing.TB, base, id string) {
 		r.Body.Close()
 		return r.StatusCode == http.StatusNotFound
 	}, 2*time.Minute, 200*time.Millisecond, "the workspace is deleted")
+}
+
+// problems returns the last n lines of logs at WARN or ERROR.
+func problems(logs string, n int) string {
+	var out []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
 }

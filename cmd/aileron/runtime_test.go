@@ -77,6 +77,9 @@ func (d serviceDoor) execStream(req map[string]any) (*http.Response, func() (dae
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	next := func() (daemonEvent, bool) {
 		if !sc.Scan() {
+			if err := sc.Err(); err != nil {
+				d.t.Logf("exec %v: the stream ended: %v", req, err)
+			}
 			return daemonEvent{}, false
 		}
 		var ev daemonEvent
