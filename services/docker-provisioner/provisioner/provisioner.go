@@ -210,7 +210,7 @@ func (p *Provisioner) init(ctx context.Context) error {
 		return err
 	}
 	if p.cfg.Instance == "" {
-		if p.cfg.Instance, err = LoadInstance(ctx, p.js, p.store); err != nil {
+		if p.cfg.Instance, err = LoadInstance(ctx, p.js, p.store, p.docker); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/nats-io/nats.go/jetstream"
@@ -144,15 +145,32 @@ func TestInstanceIDPerInstallation(t *testing.T) {
 	require.Len(t, nets, 1)
 	require.Len(t, vols, 2)
 
-	t.Run("an installation with docker workspaces adopts default", func(t *testing.T) {
+	t.Run("an installation whose workspaces have objects labelled default adopts it", func(t *testing.T) {
+		old := "old" + runID
 		c := apitest.Start(t, apitest.Options{})
 		_, err := c.Store.Create(ctx, &storev1.WorkspaceRecord{Workspace: &workspacev1.Workspace{
-			Id: "old" + runID, Name: "old", Provisioner: string(workspace.ProvisionerDocker),
+			Id: old, Name: "old", Provisioner: string(workspace.ProvisionerDocker),
 		}})
 		require.NoError(t, err)
-		id, err := provisioner.LoadInstance(ctx, c.JS, c.Store)
+		makeOrphans(t, "default", old)
+		t.Cleanup(func() { removeWorkspaceObjects(old) })
+		id, err := provisioner.LoadInstance(ctx, c.JS, c.Store, docker)
 		require.NoError(t, err)
 		require.Equal(t, "default", id)
+	})
+
+	// A new installation whose first workspace was created before its first
+	// provisioner started (aileron dev answers at once) is no upgrade: it
+	// gets an id of its own, not the one every old installation shares.
+	t.Run("a new installation with a workspace but no legacy objects gets its own id", func(t *testing.T) {
+		c := apitest.Start(t, apitest.Options{})
+		_, err := c.Store.Create(ctx, &storev1.WorkspaceRecord{Workspace: &workspacev1.Workspace{
+			Id: "new" + runID, Name: "new", Provisioner: string(workspace.ProvisionerDocker),
+		}})
+		require.NoError(t, err)
+		id, err := provisioner.LoadInstance(ctx, c.JS, c.Store, docker)
+		require.NoError(t, err)
+		require.Regexp(t, `^i-[0-9a-f]{16}$`, id)
 	})
 }
 
@@ -176,4 +194,26 @@ func makeOrphans(t *testing.T, instance, id string) {
 	_, err = docker.ContainerCreate(ctx, &container.Config{Image: "aileron/workspace-stub:dev", Labels: labels(provisioner.LabelService, "runtime")},
 		&container.HostConfig{NetworkMode: "none"}, nil, nil, provisioner.ContainerName("runtime", id))
 	require.NoError(t, err)
+}
+
+// removeWorkspaceObjects removes the containers, networks and volumes
+// labelled with workspace id, whatever their instance.
+func removeWorkspaceObjects(id string) {
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", provisioner.LabelWorkspaceID+"="+id))
+	if cs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
+		for _, c := range cs {
+			_ = docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		}
+	}
+	if ns, err := docker.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
+		for _, n := range ns {
+			_ = docker.NetworkRemove(ctx, n.ID)
+		}
+	}
+	if vs, err := docker.VolumeList(ctx, volume.ListOptions{Filters: f}); err == nil {
+		for _, v := range vs.Volumes {
+			_ = docker.VolumeRemove(ctx, v.Name, true)
+		}
+	}
 }
