@@ -149,6 +149,7 @@ func (p *Provisioner) converge(ctx context.Context, id string) error {
 		if err := p.deleteResource(ctx, id); err != nil {
 			return err
 		}
+		p.log.DebugContext(ctx, "workspace resource deleted", "workspace_id", id, "generation", w.Generation)
 		// The operator may still hold a finalizer; the Reporter reports
 		// deleted once the resource is really gone.
 		return p.reporter.ReportIfGone(ctx, w)
@@ -164,6 +165,7 @@ func (p *Provisioner) converge(ctx context.Context, id string) error {
 	if err := p.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply workspace %s: %w", id, err)
 	}
+	p.log.DebugContext(ctx, "workspace resource applied", "workspace_id", id, "generation", w.Generation, "desired_state", w.DesiredState)
 	return nil
 }
 

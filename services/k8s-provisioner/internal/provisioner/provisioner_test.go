@@ -103,8 +103,15 @@ func startProvisioner(t *testing.T, env *apitest.Env, ns string) *provisioner.Pr
 // startProvisionerOn is startProvisioner on its own NATS connection js.
 func startProvisionerOn(t *testing.T, js jetstream.JetStream, ns string) *provisioner.Provisioner {
 	t.Helper()
+	return startProvisionerLogging(t, js, ns, io.Discard)
+}
+
+// startProvisionerLogging is startProvisionerOn logging every line (debug
+// included) to logs.
+func startProvisionerLogging(t *testing.T, js jetstream.JetStream, ns string, logs io.Writer) *provisioner.Provisioner {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	scheme, err := controller.Scheme()
 	require.NoError(t, err)
 	mgr, err := ctrl.NewManager(testEnv.Config, ctrl.Options{
@@ -180,7 +187,8 @@ func rollOut(t *testing.T, ns, id string, kinds ...string) {
 func TestFullPath(t *testing.T) {
 	env := apitest.Start(t, apitest.Options{})
 	ns := namespace(t)
-	startProvisioner(t, env, ns)
+	logs := &logLines{}
+	startProvisionerLogging(t, env.JS, ns, logs)
 	ctx := t.Context()
 
 	created, err := env.Client.CreateWorkspace(ctx, &workspacev1.CreateWorkspaceRequest{
@@ -250,6 +258,9 @@ func TestFullPath(t *testing.T) {
 		return err != nil
 	}, waitFor, tick, "the workspace must disappear once its resource is gone")
 	require.True(t, isNotFound(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws)))
+	// An operator filtering the logs by workspace_id sees every line about it.
+	require.Empty(t, logs.unattributed(id), "log lines about the workspace without its workspace_id")
+	require.NotZero(t, strings.Count(logs.String(), "workspace_id="+id), "control: the provisioner logged about the workspace")
 }
 
 // TestUnderItsOwnNATSUser runs the api and the k8s-provisioner each as its
