@@ -74,6 +74,19 @@ func (r *Reaper) Run(ctx context.Context) {
 	}
 }
 
+// RunAsInit runs Run in the background while this process is PID 1 (a
+// container's entrypoint, where orphans come to it) and does nothing
+// otherwise. The returned stop ends it and waits until it has.
+func (r *Reaper) RunAsInit(ctx context.Context) (stop func()) {
+	if os.Getpid() != 1 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	return func() { cancel(); <-done }
+}
+
 // ReapOnce reaps every zombie child that os/exec does not own and returns
 // how many it reaped.
 func (r *Reaper) ReapOnce() int {

@@ -7,14 +7,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
-	"time"
 
 	"aileron.dev/pkg/config"
 	"aileron.dev/services/workspace/activity"
@@ -39,14 +36,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // drains.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reap := reaper.New(log)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	if os.Getpid() == 1 {
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		wg.Add(1)
-		go func() { defer wg.Done(); reap.Run(rctx) }()
-	}
+	defer reap.RunAsInit(ctx)()
 	sup := browser.NewSupervisor(cfg.Supervisor(reap, log))
 	api := browser.NewServer(sup, cfg.Limits(), activity.New(), log)
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -54,30 +44,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	sctx, stopChromium := context.WithCancel(ctx)
-	defer stopChromium()
+	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); sup.Run(sctx) }()
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	defer wg.Wait()
+	defer stopChromium()
 	log.Info("browser daemon listening", slog.String("addr", ln.Addr().String()), slog.String("chromium", cfg.Chromium),
 		slog.String("proxy", cfg.Proxy), slog.Bool("reaper", os.Getpid() == 1))
-
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	log.Info("browser daemon shutting down")
-	// Chromium first: the DevTools WebSockets end with it, so Shutdown
-	// does not wait on streams that never end.
-	stopChromium()
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if srv.Shutdown(dctx) != nil {
-		_ = srv.Close()
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	// Chromium first: the DevTools WebSockets end with it.
+	return daemon.Serve(ctx, "browser daemon", ln, api.Handler(), cfg.ShutdownTimeout, log, func(context.Context) { stopChromium() })
 }

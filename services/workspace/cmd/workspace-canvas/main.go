@@ -7,14 +7,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
-	"time"
 
 	"aileron.dev/pkg/config"
 	"aileron.dev/services/workspace/canvas"
@@ -41,31 +38,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	hctx, stopHub := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); c.Run(hctx) }()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	defer stopHub()
 	log.Info("canvas daemon listening", slog.String("addr", ln.Addr().String()), slog.String("runtime", cfg.RuntimeURL), slog.String("dir", cfg.Dir))
-
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	log.Info("canvas daemon shutting down")
-	// The hub first: its end closes the event streams, which Shutdown
-	// would otherwise wait on until its deadline.
-	stopHub()
-	wg.Wait()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if srv.Shutdown(sctx) != nil {
-		_ = srv.Close()
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	// The hub first: its end closes the event streams.
+	return daemon.Serve(ctx, "canvas daemon", ln, c.Handler(), cfg.ShutdownTimeout, log, func(context.Context) {
+		stopHub()
+		wg.Wait()
+	})
 }

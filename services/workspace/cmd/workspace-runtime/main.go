@@ -7,14 +7,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"sync"
-	"time"
 
 	"aileron.dev/pkg/config"
 	"aileron.dev/services/workspace/activity"
@@ -43,14 +40,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer fsys.Close()
 	reap := reaper.New(log)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	if os.Getpid() == 1 {
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		wg.Add(1)
-		go func() { defer wg.Done(); reap.Run(rctx) }()
-	}
+	defer reap.RunAsInit(ctx)()
 	act := activity.New()
 	sessions := session.NewManager(session.Limits{Max: cfg.MaxSessions, BufferBytes: cfg.SessionBufferBytes}, reap, act)
 	api := runtimeapi.New(runtimeapi.Limits{
@@ -74,30 +64,13 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	api.WithPreviewDeny(uint16(ln.Addr().(*net.TCPAddr).Port))
-	srv := &http.Server{Handler: api.Previews(routes(api.Handler(), terminals.Handler(), page.Handler())), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	log.Info("runtime daemon listening", slog.String("addr", ln.Addr().String()), slog.String("root", fsys.Dir()), slog.Bool("reaper", os.Getpid() == 1))
-
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	log.Info("runtime daemon shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	// Sessions and terminals first: their attached streams end with them,
-	// so Shutdown does not wait on streams that never end (and it does not
-	// track WebSockets at all).
-	_ = sessions.Close(sctx)
-	_ = terminals.Close(sctx)
-	if srv.Shutdown(sctx) != nil {
-		_ = srv.Close() // streams still open at the deadline are cut
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	// Sessions and terminals first: their attached streams end with them.
+	return daemon.Serve(ctx, "runtime daemon", ln, api.Previews(routes(api.Handler(), terminals.Handler(), page.Handler())), cfg.ShutdownTimeout, log,
+		func(sctx context.Context) {
+			_ = sessions.Close(sctx)
+			_ = terminals.Close(sctx)
+		})
 }
 
 // routes puts the terminals under /v1/terminals, the terminal page at /
