@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,21 +30,16 @@ func (e *cliEnv) browser(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	base, err := e.serviceURL(ctx, pos[0], workspace.ServiceBrowser)
-	if err != nil {
-		return e.fail(err)
-	}
-	resp, err := frontDoorCall(ctx, e.token, http.MethodGet, base.JoinPath("json", "version").String(), nil)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer resp.Body.Close()
 	var version struct {
 		Browser string `json:"Browser"`
 		WS      string `json:"webSocketDebuggerUrl"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&version); err != nil || version.WS == "" {
-		return e.fail(&connError{fmt.Errorf("read the browser's DevTools version: %v", err)})
+	base, err := e.getServiceJSON(ctx, pos[0], workspace.ServiceBrowser, "the browser's DevTools version", &version, "json", "version")
+	if err != nil {
+		return e.fail(err)
+	}
+	if version.WS == "" {
+		return e.fail(&connError{errors.New("the browser's DevTools version names no WebSocket URL")})
 	}
 	if *cdpOnly {
 		fmt.Fprintln(e.stdout, version.WS)
@@ -57,12 +52,7 @@ func (e *cliEnv) browser(ctx context.Context, args []string) int {
 		WS      string `json:"cdp_websocket"`
 	}{version.Browser, base.String(), base.String(), version.WS}
 	if e.output == "json" {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return e.fail(err)
-		}
-		return exitOK
+		return e.printValue(out)
 	}
 	table(e.stdout, []string{"WHAT", "URL"}, [][]string{
 		{"browser", out.Browser}, {"preview", out.Preview + " (aileron workspace open " + pos[0] + " browser)"},

@@ -132,6 +132,16 @@ func (e *cliEnv) printJSON(m proto.Message) int {
 	return exitOK
 }
 
+// printValue writes v (a plain Go value, not a message) as indented JSON.
+func (e *cliEnv) printValue(v any) int {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return e.fail(err)
+	}
+	return exitOK
+}
+
 // printJSONLine writes a message as one compact JSON line (for streams).
 func (e *cliEnv) printJSONLine(m proto.Message) {
 	data, _ := printJSONOpts.Marshal(m)

@@ -31,31 +31,18 @@ func (e *cliEnv) ports(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	base, err := e.serviceURL(ctx, pos[0], workspace.ServiceRuntime)
-	if err != nil {
-		return e.fail(err)
-	}
-	resp, err := frontDoorCall(ctx, e.token, http.MethodGet, base.JoinPath("v1", "ports").String(), nil)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer resp.Body.Close()
 	var body struct {
 		Ports []listeningPort `json:"ports"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
-		return e.fail(&connError{fmt.Errorf("read the runtime's ports: %w", err)})
+	base, err := e.getServiceJSON(ctx, pos[0], workspace.ServiceRuntime, "the runtime's ports", &body, "v1", "ports")
+	if err != nil {
+		return e.fail(err)
 	}
 	for i, p := range body.Ports {
 		body.Ports[i].Preview = previewURL(base, p)
 	}
 	if e.output == "json" {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(body); err != nil {
-			return e.fail(err)
-		}
-		return exitOK
+		return e.printValue(body)
 	}
 	rows := make([][]string, 0, len(body.Ports))
 	for _, p := range body.Ports {
@@ -63,6 +50,25 @@ func (e *cliEnv) ports(ctx context.Context, args []string) int {
 	}
 	table(e.stdout, []string{"PORT", "ADDRESS", "PREVIEW"}, rows)
 	return exitOK
+}
+
+// getServiceJSON GETs path under service svc of workspace id through the
+// front door and decodes the JSON answer (at most 1 MiB) into v; what names
+// the answer in an error. It returns the service's base URL.
+func (e *cliEnv) getServiceJSON(ctx context.Context, id string, svc workspace.Service, what string, v any, path ...string) (*url.URL, error) {
+	base, err := e.serviceURL(ctx, id, svc)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := frontDoorCall(ctx, e.token, http.MethodGet, base.JoinPath(path...).String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return nil, &connError{fmt.Errorf("read %s: %w", what, err)}
+	}
+	return base, nil
 }
 
 // previewURL is the front-door origin of port p's preview: the runtime's
