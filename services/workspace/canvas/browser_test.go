@@ -3,16 +3,13 @@ package canvas_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"aileron.dev/services/workspace/internal/pagetest"
 )
 
 // TestBrowserReloads: in real headless Chromium, a canvas page reloads
@@ -24,7 +21,7 @@ func TestBrowserReloads(t *testing.T) {
 	h.write("canvas/index.md", "# Version one\n")
 	h.write("canvas/site/index.html", "<!doctype html><html><head><title>t</title></head><body><p id=v>alpha</p></body></html>")
 	h.watching()
-	ctx := browser(t)
+	ctx := pagetest.Browser(t, pagetest.Options{IgnoreURLSuffix: "/favicon.ico"})
 
 	text := func(sel string) string {
 		// A reload may be under way: an evaluation it interrupts reads as
@@ -51,46 +48,4 @@ func TestBrowserReloads(t *testing.T) {
 	require.Eventually(t, func() bool { return h.status().Clients == 1 }, 10*time.Second, 20*time.Millisecond)
 	h.write("canvas/site/index.html", "<!doctype html><html><head><title>t</title></head><body><p id=v>beta</p></body></html>")
 	require.Eventually(t, func() bool { return text("#v") == "beta" }, 15*time.Second, 50*time.Millisecond)
-}
-
-// browser starts Debian's headless Chromium; JavaScript exceptions and
-// console errors (a CSP violation is one) fail the test at cleanup.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("AILERON_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	_, err := os.Stat(path)
-	require.NoError(t, err, "headless Chromium is required: apt-get install chromium (or set AILERON_CHROMIUM)")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	var mu sync.Mutex
-	var problems []string
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError && !strings.HasSuffix(ev.Entry.URL, "/favicon.ico") {
-				problems = append(problems, fmt.Sprintf("log %s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			problems = append(problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, d.Text))
-		}
-	}))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	require.NoError(t, chromedp.Do(ctx), "start chromium")
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-		mu.Lock()
-		defer mu.Unlock()
-		require.Empty(t, problems, "the page logged errors")
-	})
-	return ctx
 }

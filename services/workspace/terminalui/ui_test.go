@@ -3,23 +3,19 @@ package terminalui_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"aileron.dev/services/workspace/internal/pagetest"
 	"aileron.dev/services/workspace/terminal"
 	"aileron.dev/services/workspace/terminalui"
 )
@@ -63,56 +59,6 @@ func installed() terminalui.Options {
 	return terminalui.Options{XtermDir: terminalui.DefaultXtermDir, XtermModulesDir: terminalui.DefaultXtermModulesDir}
 }
 
-// browser starts Debian's headless Chromium; JavaScript exceptions and
-// console errors (a CSP violation is one) fail the test at cleanup.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("AILERON_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	_, err := os.Stat(path)
-	require.NoError(t, err, "headless Chromium is required: apt-get install chromium (or set AILERON_CHROMIUM)")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 700))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	var mu sync.Mutex
-	var problems []string
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError {
-				problems = append(problems, fmt.Sprintf("log %s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			msg := d.Text
-			if d.Exception != nil {
-				msg += " " + d.Exception.Description
-			}
-			problems = append(problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, msg))
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				problems = append(problems, "console.error")
-			}
-		}
-	}))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	require.NoError(t, chromedp.Do(ctx), "start chromium")
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-		mu.Lock()
-		defer mu.Unlock()
-		require.Empty(t, problems, "the page logged errors")
-	})
-	return ctx
-}
-
 // eval returns the value of a JavaScript expression on the page.
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
@@ -135,7 +81,7 @@ func waitConnected(t *testing.T, ctx context.Context) {
 
 func TestPageRunsAShellAndComesBackAfterAReload(t *testing.T) {
 	mgr, url := daemon(t, installed())
-	ctx := browser(t)
+	ctx := pagetest.Browser(t, pagetest.Options{Width: 1000, Height: 700})
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+"/")))
 	waitConnected(t, ctx)
 	list := mgr.List()
