@@ -1,15 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -33,40 +28,10 @@ func BenchmarkTracingCost(b *testing.B) {
 	telemetry.Uninstall()
 	b.Cleanup(telemetry.Uninstall)
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	create := func(env *apitest.Env, i int) time.Duration {
-		t0 := time.Now()
-		resp, err := client.Post(env.URL+"/api/v1/workspaces", "application/json", bytes.NewReader(fmt.Appendf(nil, `{"name":"b-%d"}`, i)))
-		require.NoError(b, err)
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		require.Equal(b, http.StatusCreated, resp.StatusCode)
-		return time.Since(t0)
-	}
 	traced := func(i int) time.Duration {
 		telemetry.Install(tp)
 		defer telemetry.Uninstall()
-		return create(on, i)
+		return restCreate(b, on, i)
 	}
-	onLat := make([]time.Duration, 0, b.N)
-	offLat := make([]time.Duration, 0, b.N)
-	base := int(time.Now().UnixNano())
-	b.ResetTimer()
-	for i := range b.N {
-		// Alternate which goes first, so neither always follows the other's fsync.
-		if i%2 == 0 {
-			onLat = append(onLat, traced(base+i))
-			offLat = append(offLat, create(off, base+i))
-		} else {
-			offLat = append(offLat, create(off, base+i))
-			onLat = append(onLat, traced(base+i))
-		}
-	}
-	b.StopTimer()
-	reportLatency(b, "on", onLat)
-	reportLatency(b, "off", offLat)
-	b.ReportMetric(float64(len(onLat))/sum(onLat).Seconds(), "on-creates/s")
-	b.ReportMetric(float64(len(offLat))/sum(offLat).Seconds(), "off-creates/s")
-	b.ReportMetric(float64(pct(onLat, 50))/float64(pct(offLat, 50)), "on/off-p50")
-	b.ReportMetric(sum(onLat).Seconds()/sum(offLat).Seconds(), "on/off-total")
+	compareCreates(b, traced, func(i int) time.Duration { return restCreate(b, off, i) })
 }
