@@ -17,6 +17,12 @@ const (
 	StepFirewallApplied   Step = "firewall_applied"
 	StepHealthCheckPassed Step = "health_check_passed"
 	StepContainerStopped  Step = "container_stopped"
+
+	// Kubernetes: the workspace-operator writes a component's Deployment
+	// (deployment_applied), then sees its pod ready (health_check_passed) or,
+	// on stop, gone (pods_stopped).
+	StepDeploymentApplied Step = "deployment_applied"
+	StepPodsStopped       Step = "pods_stopped"
 )
 
 // Bounds of a workspace's timeline: the last MaxTransitions transitions are

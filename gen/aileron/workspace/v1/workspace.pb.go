@@ -1874,8 +1874,8 @@ type TimelineStep struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What happened: requested, volume_ready, networks_ready, image_present,
 	// image_pulled, container_created, container_started, firewall_applied,
-	// health_check_passed, containers_stopped, resources_removed, running,
-	// stopped or failed.
+	// health_check_passed, container_stopped, deployment_applied,
+	// pods_stopped, running, stopped or failed.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// What it happened to: a service (runtime, terminal, browser, canvas,
 	// gateway) or an image; empty when the step is about the whole workspace.
@@ -1884,7 +1884,7 @@ type TimelineStep struct {
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// How long it took.
 	Duration *durationpb.Duration `protobuf:"bytes,4,opt,name=duration,proto3" json:"duration,omitempty"`
-	// Who observed it: api or the provisioner's name (e.g. docker-provisioner).
+	// Who observed it: orchestrator, docker-provisioner or workspace-operator.
 	Reporter      string `protobuf:"bytes,5,opt,name=reporter,proto3" json:"reporter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

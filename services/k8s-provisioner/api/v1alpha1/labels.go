@@ -1,6 +1,9 @@
 package v1alpha1
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Labels and annotations Aileron puts on a Workspace and on every object the
 // operator creates for one. They are part of the API: the provisioner's
@@ -59,4 +62,16 @@ func Annotation(annotations map[string]string, key string) (string, bool) {
 	}
 	v, ok := annotations[LegacyPrefix+name]
 	return v, ok
+}
+
+// LifecycleGeneration is the orchestrator's generation the spec of ws was
+// applied from (AnnotationGeneration); false on a Workspace Aileron did not
+// write.
+func (ws *Workspace) LifecycleGeneration() (int64, bool) {
+	v, ok := Annotation(ws.Annotations, AnnotationGeneration)
+	if !ok {
+		return 0, false
+	}
+	gen, err := strconv.ParseInt(v, 10, 64)
+	return gen, err == nil
 }

@@ -108,6 +108,42 @@ type WorkspaceStatus struct {
 	// Firewall is the effective firewall policy of each group.
 	// +optional
 	Firewall FirewallStatus `json:"firewall,omitempty"`
+
+	// Timeline is what the operator did and saw, step by step, for the
+	// lifecycle generation it converges now: the provisioner reports its
+	// finished steps into the workspace's timeline.
+	// +optional
+	Timeline *Timeline `json:"timeline,omitempty"`
+}
+
+// Timeline is the steps of converging one lifecycle generation.
+type Timeline struct {
+	// Generation is the orchestrator's generation (the aileron.io/generation
+	// annotation) the steps belong to; a new one starts them over.
+	Generation int64 `json:"generation"`
+	// Steps are in the order they started.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Steps []TimelineStep `json:"steps,omitempty"`
+}
+
+// TimelineStep is one step: volume_ready, firewall_applied,
+// deployment_applied, health_check_passed or pods_stopped.
+type TimelineStep struct {
+	// Name is what the step is.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name"`
+	// Target is the component the step is about; empty for the workspace.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Target string `json:"target,omitempty"`
+	// StartTime is when the operator began the step.
+	StartTime metav1.MicroTime `json:"startTime"`
+	// EndTime is when the operator saw it done; unset while under way.
+	// +optional
+	EndTime *metav1.MicroTime `json:"endTime,omitempty"`
 }
 
 // ServicesStatus is the observed state of each component.

@@ -77,13 +77,13 @@ func NewWorkspaceReconciler(c client.Client, mapper meta.RESTMapper, cfg Config)
 // Reconcile converges one Workspace and writes its status when it changed.
 func (r *WorkspaceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	start := time.Now()
-	res, result, err := r.reconcile(ctx, req)
+	res, result, err := r.reconcile(ctx, req, start)
 	r.metrics.reconciled(result, time.Since(start))
 	return res, err
 }
 
-// reconcile is one pass; result is its result label.
-func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, string, error) {
+// reconcile is one pass begun at start; result is its result label.
+func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Request, start time.Time) (reconcile.Result, string, error) {
 	ws := &v1alpha1.Workspace{}
 	if err := r.client.Get(ctx, req.NamespacedName, ws); err != nil {
 		if err = client.IgnoreNotFound(err); err != nil {
@@ -96,8 +96,8 @@ func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Reque
 	if !ws.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, resultOK, nil
 	}
-	obs := r.converge(ctx, ws)
-	status, requeue := r.buildStatus(ws, obs)
+	obs := r.converge(ctx, ws, start)
+	status, requeue := r.buildStatus(ws, obs, time.Now())
 	if obs.firewall.requeue > 0 && (requeue == 0 || obs.firewall.requeue < requeue) {
 		requeue = obs.firewall.requeue
 	}
@@ -127,8 +127,8 @@ func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Reque
 // converge writes every child of ws that differs from its desired state.
 // It goes on past a failed write so one broken child does not hide the
 // others, and reports the errors together.
-func (r *WorkspaceReconciler) converge(ctx context.Context, ws *v1alpha1.Workspace) observed {
-	obs := observed{pods: map[workspace.Service]*appsv1.Deployment{}}
+func (r *WorkspaceReconciler) converge(ctx context.Context, ws *v1alpha1.Workspace, start time.Time) observed {
+	obs := observed{start: start, pods: map[workspace.Service]*appsv1.Deployment{}, applied: map[workspace.Service]time.Time{}}
 	var errs []error
 	claim, err := r.ensureClaim(ctx, ws)
 	obs.claim = claim
@@ -151,6 +151,9 @@ func (r *WorkspaceReconciler) converge(ctx context.Context, ws *v1alpha1.Workspa
 			continue
 		}
 		obs.pods[k] = dep
+		if dep != nil {
+			obs.applied[k] = time.Now()
+		}
 	}
 	fw, err := r.reconcileFirewall(ctx, ws)
 	obs.firewall = fw

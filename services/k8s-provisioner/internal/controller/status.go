@@ -17,15 +17,17 @@ import (
 
 // observed is what one reconcile pass saw and did.
 type observed struct {
+	start    time.Time // when the pass began
 	claim    *corev1.PersistentVolumeClaim
 	pods     map[workspace.Service]*appsv1.Deployment
+	applied  map[workspace.Service]time.Time // when each Deployment was found or made as desired
 	firewall firewallResult
 	err      error
 }
 
 // buildStatus derives the status of ws from what the pass observed, and how
 // soon to look again when time alone can change it.
-func (r *WorkspaceReconciler) buildStatus(ws *v1alpha1.Workspace, obs observed) (v1alpha1.WorkspaceStatus, time.Duration) {
+func (r *WorkspaceReconciler) buildStatus(ws *v1alpha1.Workspace, obs observed, now time.Time) (v1alpha1.WorkspaceStatus, time.Duration) {
 	st := *ws.Status.DeepCopy()
 	st.ObservedGeneration = ws.Generation
 	st.Services = v1alpha1.ServicesStatus{
@@ -46,6 +48,7 @@ func (r *WorkspaceReconciler) buildStatus(ws *v1alpha1.Workspace, obs observed) 
 	if obs.firewall.condition.Type != "" {
 		meta.SetStatusCondition(&st.Conditions, obs.firewall.condition)
 	}
+	trackTimeline(ws, &st, obs, now)
 	return st, requeue
 }
 

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"strconv"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,16 +33,15 @@ var phases = map[v1alpha1.Phase]workspace.Phase{
 // statusReport maps a Workspace resource to a report; nil until the operator
 // has observed the resource's latest spec.
 func statusReport(ws *v1alpha1.Workspace) *eventsv1.StatusReport {
-	v, _ := v1alpha1.Annotation(ws.Annotations, v1alpha1.AnnotationGeneration)
-	gen, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || ws.Status.ObservedGeneration != ws.Generation || ws.DeletionTimestamp != nil {
+	gen, ok := ws.LifecycleGeneration()
+	if !ok || ws.Status.ObservedGeneration != ws.Generation || ws.DeletionTimestamp != nil {
 		return nil
 	}
 	phase, ok := phases[ws.Status.Phase]
 	if !ok {
 		phase = workspace.PhaseProgressing
 	}
-	r := &eventsv1.StatusReport{WorkspaceId: ws.Name, ObservedGeneration: gen, Phase: string(phase)}
+	r := &eventsv1.StatusReport{WorkspaceId: ws.Name, ObservedGeneration: gen, Phase: string(phase), Steps: timelineSteps(ws.Status.Timeline, gen)}
 	ready := meta.FindStatusCondition(ws.Status.Conditions, v1alpha1.ConditionReady)
 	if ready != nil {
 		r.Reason = ready.Message
@@ -57,6 +57,29 @@ func statusReport(ws *v1alpha1.Workspace) *eventsv1.StatusReport {
 		Runtime: serviceStatus(s.Runtime), Terminal: serviceStatus(s.Terminal), Browser: serviceStatus(s.Browser), Canvas: serviceStatus(s.Canvas),
 	}
 	return r
+}
+
+// OperatorReporter names the workspace-operator as the reporter of the
+// timeline steps it observed.
+const OperatorReporter = "workspace-operator"
+
+// timelineSteps are the steps of tl the operator finished for lifecycle
+// generation gen, for the workspace's timeline.
+func timelineSteps(tl *v1alpha1.Timeline, gen int64) []*workspacev1.TimelineStep {
+	if tl == nil || tl.Generation != gen {
+		return nil
+	}
+	var out []*workspacev1.TimelineStep
+	for _, s := range tl.Steps {
+		if s.EndTime == nil {
+			continue
+		}
+		out = append(out, &workspacev1.TimelineStep{
+			Name: s.Name, Target: s.Target, StartTime: timestamppb.New(s.StartTime.Time),
+			Duration: durationpb.New(s.EndTime.Sub(s.StartTime.Time)), Reporter: OperatorReporter,
+		})
+	}
+	return out
 }
 
 // serviceStates maps the operator's component phases to service states; a
