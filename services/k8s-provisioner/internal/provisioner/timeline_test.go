@@ -33,10 +33,11 @@ func TestTimelineOfACreate(t *testing.T) {
 	require.NoError(t, err)
 	id := created.Workspace.Id
 	waitResource(t, ns, id, nil)
-	rollOut(t, ns, id, "runtime", "browser")
+	// As on a cluster: the claim binds before the pods that mount it run.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		require.NoError(c, controllertest.BindClaim(ctx, k8s, types.NamespacedName{Namespace: ns, Name: "ws-" + id + "-data"}))
 	}, waitFor, tick)
+	rollOut(t, ns, id, "runtime", "browser")
 	running := apitest.WaitWrite(t, watch, id, "running")
 	cancel()
 	measured := running.UpdateTime.AsTime().Sub(created.Workspace.CreateTime.AsTime())
