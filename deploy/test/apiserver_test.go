@@ -258,6 +258,8 @@ func TestRBACOnAPIServer(t *testing.T) {
 		{"workspace-operator", res("get", "", "secrets", ws), false},
 		{"workspace-operator", res("get", "", "secrets", rel), false},
 		{"workspace-operator", res("create", "", "pods", ws), false},
+		{"workspace-operator", res("watch", "", "pods", ws), true},
+		{"workspace-operator", res("delete", "", "pods", ws), false},
 		{"workspace-operator", named(res("list", "", "configmaps", rel), p+"firewall-defaults"), true},
 		{"workspace-operator", named(res("watch", "", "configmaps", rel), p+"firewall-defaults"), true},
 		{"workspace-operator", res("list", "", "configmaps", rel), false},

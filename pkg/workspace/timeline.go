@@ -19,9 +19,11 @@ const (
 	StepContainerStopped  Step = "container_stopped"
 
 	// Kubernetes: the workspace-operator writes a component's Deployment
-	// (deployment_applied), then sees its pod ready (health_check_passed) or,
-	// on stop, gone (pods_stopped).
+	// (deployment_applied), then sees its new pod scheduled (pod_scheduled),
+	// its containers started (container_started) and its readiness probes
+	// passed (health_check_passed), or, on stop, the pods gone (pods_stopped).
 	StepDeploymentApplied Step = "deployment_applied"
+	StepPodScheduled      Step = "pod_scheduled"
 	StepPodsStopped       Step = "pods_stopped"
 )
 

@@ -1875,7 +1875,7 @@ type TimelineStep struct {
 	// What happened: requested, volume_ready, networks_ready, image_present,
 	// image_pulled, container_created, container_started, firewall_applied,
 	// health_check_passed, container_stopped, deployment_applied,
-	// pods_stopped, running, stopped or failed.
+	// pod_scheduled, pods_stopped, running, stopped or failed.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// What it happened to: a service (runtime, terminal, browser, canvas,
 	// gateway) or an image; empty when the step is about the whole workspace.

@@ -66,7 +66,7 @@ func Scheme() (*runtime.Scheme, error) {
 
 // NewManager builds the workspace-operator: a controller-runtime manager
 // with the Workspace reconciler registered. Its caches hold only Aileron's
-// children and the firewall defaults ConfigMap. Start it with mgr.Start.
+// children, their pods and the firewall defaults ConfigMap. Start it with mgr.Start.
 func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 	scheme, err := Scheme()
 	if err != nil {
@@ -84,6 +84,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		&appsv1.Deployment{}:            owned,
 		&corev1.Service{}:               owned,
 		&corev1.PersistentVolumeClaim{}: owned,
+		&corev1.Pod{}:                   owned,
 	}
 	if rc.DefaultsConfigMap.Name != "" {
 		byObject[&corev1.ConfigMap{}] = cache.ByObject{

@@ -70,6 +70,7 @@ func NewWorkspaceReconciler(c client.Client, mapper meta.RESTMapper, cfg Config)
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
@@ -128,7 +129,7 @@ func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Reque
 // It goes on past a failed write so one broken child does not hide the
 // others, and reports the errors together.
 func (r *WorkspaceReconciler) converge(ctx context.Context, ws *v1alpha1.Workspace, start time.Time) observed {
-	obs := observed{start: start, pods: map[workspace.Service]*appsv1.Deployment{}, applied: map[workspace.Service]time.Time{}}
+	obs := observed{start: start, pods: map[workspace.Service]*appsv1.Deployment{}, applied: map[workspace.Service]time.Time{}, podsOf: map[workspace.Service][]corev1.Pod{}}
 	var errs []error
 	claim, err := r.ensureClaim(ctx, ws)
 	obs.claim = claim
@@ -153,6 +154,11 @@ func (r *WorkspaceReconciler) converge(ctx context.Context, ws *v1alpha1.Workspa
 		obs.pods[k] = dep
 		if dep != nil {
 			obs.applied[k] = time.Now()
+			// Its pods, for the timeline only: a failed read loses steps, not the pass.
+			var list corev1.PodList
+			if err := r.client.List(ctx, &list, client.InNamespace(ws.Namespace), client.MatchingLabels(selector(ws, k))); err == nil {
+				obs.podsOf[k] = list.Items
+			}
 		}
 	}
 	fw, err := r.reconcileFirewall(ctx, ws)
@@ -187,7 +193,11 @@ func (r *WorkspaceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.Workspace{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
-		Owns(&corev1.PersistentVolumeClaim{})
+		Owns(&corev1.PersistentVolumeClaim{}).
+		// A pod's progress (scheduled, containers started) is a step of the
+		// timeline. Pods belong to ReplicaSets, not to the Workspace; the
+		// Workspace Aileron writes is named after its workspace id.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(workspaceOfPod))
 	if ok, err := r.cilium.installed(); err != nil {
 		return fmt.Errorf("look up CiliumNetworkPolicy: %w", err)
 	} else if ok {
@@ -202,6 +212,15 @@ func (r *WorkspaceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			})))
 	}
 	return b.Complete(r)
+}
+
+// workspaceOfPod enqueues the Workspace of an Aileron pod.
+func workspaceOfPod(_ context.Context, o client.Object) []reconcile.Request {
+	id := o.GetLabels()[v1alpha1.LabelWorkspaceID]
+	if id == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: id}}}
 }
 
 // allWorkspaces enqueues every Workspace: the firewall defaults changed.

@@ -21,6 +21,7 @@ type observed struct {
 	claim    *corev1.PersistentVolumeClaim
 	pods     map[workspace.Service]*appsv1.Deployment
 	applied  map[workspace.Service]time.Time // when each Deployment was found or made as desired
+	podsOf   map[workspace.Service][]corev1.Pod
 	firewall firewallResult
 	err      error
 }

@@ -54,9 +54,79 @@ func trackTimeline(ws *v1alpha1.Workspace, st *v1alpha1.WorkspaceStatus, obs obs
 		case stopping:
 			record(tl, workspace.StepPodsStopped, string(k), done, stopped(obs.pods[k]), now)
 		default:
-			record(tl, workspace.StepHealthCheckPassed, string(k), done, available(obs.pods[k]), now)
+			trackPod(tl, k, done, obs, now)
 		}
 	}
+}
+
+// trackPod records the way of pod k from its Deployment written (at
+// written) to ready: the new pod scheduled, its containers started (image
+// pulls included), its readiness probes passed. The first two are seen only
+// for a pod made after the Deployment was written (one the generation left
+// as it was has no such steps), so the health check's wait begins when the
+// containers were seen started or, without them, when the Deployment was
+// written; it is recorded once either is known.
+func trackPod(tl *v1alpha1.Timeline, k workspace.Service, written time.Time, obs observed, now time.Time) {
+	var started time.Time
+	if pod := newPod(obs.podsOf[k], stepStart(tl, workspace.StepDeploymentApplied, string(k))); pod != nil {
+		scheduled := record(tl, workspace.StepPodScheduled, string(k), written, pod.Spec.NodeName != "", now)
+		if !scheduled.IsZero() {
+			started = record(tl, workspace.StepContainerStarted, string(k), scheduled, containersRunning(pod), now)
+		}
+	}
+	ready := available(obs.pods[k])
+	switch {
+	case !started.IsZero():
+		record(tl, workspace.StepHealthCheckPassed, string(k), started, ready, now)
+	case ready:
+		record(tl, workspace.StepHealthCheckPassed, string(k), written, true, now)
+	}
+}
+
+// newPod is the newest pod of pods made since since (a Deployment write of
+// this generation; creation times have a resolution of a second) that is
+// not going away; nil if none.
+func newPod(pods []corev1.Pod, since *time.Time) *corev1.Pod {
+	if since == nil {
+		return nil
+	}
+	floor := since.Truncate(time.Second)
+	var out *corev1.Pod
+	for i, p := range pods {
+		if p.DeletionTimestamp != nil || p.CreationTimestamp.Time.Before(floor) {
+			continue
+		}
+		if out == nil || p.CreationTimestamp.After(out.CreationTimestamp.Time) {
+			out = &pods[i]
+		}
+	}
+	return out
+}
+
+// containersRunning reports a pod whose every container runs.
+func containersRunning(pod *corev1.Pod) bool {
+	if len(pod.Status.ContainerStatuses) < len(pod.Spec.Containers) {
+		return false
+	}
+	for _, c := range pod.Status.ContainerStatuses {
+		if c.State.Running == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// find is the index of step (name, target) in tl; -1 if it is not there.
+func find(tl *v1alpha1.Timeline, name workspace.Step, target string) int {
+	return slices.IndexFunc(tl.Steps, func(s v1alpha1.TimelineStep) bool { return s.Name == string(name) && s.Target == target })
+}
+
+// stepStart is when step (name, target) of tl began; nil if it is not there.
+func stepStart(tl *v1alpha1.Timeline, name workspace.Step, target string) *time.Time {
+	if i := find(tl, name, target); i >= 0 {
+		return &tl.Steps[i].StartTime.Time
+	}
+	return nil
 }
 
 // maxTimelineSteps bounds status.timeline.steps (the CRD's MaxItems).
@@ -66,7 +136,7 @@ const maxTimelineSteps = 32
 // and ends it at end if done and still under way. It returns when the step
 // ended; zero while it is under way.
 func record(tl *v1alpha1.Timeline, name workspace.Step, target string, start time.Time, done bool, end time.Time) time.Time {
-	i := slices.IndexFunc(tl.Steps, func(s v1alpha1.TimelineStep) bool { return s.Name == string(name) && s.Target == target })
+	i := find(tl, name, target)
 	if i < 0 {
 		if len(tl.Steps) >= maxTimelineSteps {
 			return time.Time{}
