@@ -84,7 +84,9 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		&appsv1.Deployment{}:            owned,
 		&corev1.Service{}:               owned,
 		&corev1.PersistentVolumeClaim{}: owned,
-		&corev1.Pod{}:                   owned,
+		// Read for the timeline only, and the most numerous: kept without
+		// their managed fields.
+		&corev1.Pod{}: {Label: owned.Label, Transform: cache.TransformStripManagedFields()},
 	}
 	if rc.DefaultsConfigMap.Name != "" {
 		byObject[&corev1.ConfigMap{}] = cache.ByObject{
