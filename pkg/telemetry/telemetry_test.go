@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/telemetry"
@@ -163,4 +164,58 @@ func TestSetupRefusesMalformedEndpoint(t *testing.T) {
 	_, err := telemetry.Setup(t.Context(), telemetry.Config{Endpoint: "ftp://collector:4318"}, "test")
 	require.ErrorContains(t, err, "otlp-endpoint")
 	require.False(t, telemetry.Enabled())
+}
+
+// TestTraceparentRoundTrip writes a recording span's context as a W3C
+// traceparent and reads the same context back; no span, no value.
+func TestTraceparentRoundTrip(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	ctx, span := tp.Tracer("test").Start(t.Context(), "apply")
+	defer span.End()
+
+	v := telemetry.Traceparent(ctx)
+	require.Regexp(t, `^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`, v)
+	got := telemetry.ParseTraceparent(v)
+	require.True(t, got.IsRemote())
+	require.Equal(t, span.SpanContext().TraceID(), got.TraceID())
+	require.Equal(t, span.SpanContext().SpanID(), got.SpanID())
+
+	require.Empty(t, telemetry.Traceparent(t.Context()))
+	_, noop := noop.NewTracerProvider().Tracer("test").Start(t.Context(), "x")
+	require.Empty(t, telemetry.Traceparent(trace.ContextWithSpan(t.Context(), noop)), "a span that does not record")
+	require.False(t, telemetry.ParseTraceparent("").IsValid())
+	require.False(t, telemetry.ParseTraceparent("not a traceparent").IsValid())
+}
+
+// TestResume starts a child of the remote context while following, and
+// a root of a new trace linked to it after.
+func TestResume(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	telemetry.Install(telemetry.NewProvider("test", sdktrace.WithSpanProcessor(rec)))
+	t.Cleanup(telemetry.Uninstall)
+	ctx, origin := telemetry.Tracer().Start(t.Context(), "consume")
+	from := telemetry.ParseTraceparent(telemetry.Traceparent(ctx))
+	origin.End()
+
+	_, child := telemetry.Resume(t.Context(), "reconcile", from, true)
+	child.End()
+	_, later := telemetry.Resume(t.Context(), "reconcile", from, false)
+	later.End()
+	_, plain := telemetry.Resume(t.Context(), "reconcile", trace.SpanContext{}, true)
+	plain.End()
+
+	spans := rec.Ended()
+	require.Len(t, spans, 4)
+	c, l, p := spans[1], spans[2], spans[3]
+	require.Equal(t, from.TraceID(), c.SpanContext().TraceID())
+	require.Equal(t, from.SpanID(), c.Parent().SpanID())
+	require.Empty(t, c.Links())
+
+	require.NotEqual(t, from.TraceID(), l.SpanContext().TraceID())
+	require.False(t, l.Parent().IsValid())
+	require.Len(t, l.Links(), 1)
+	require.Equal(t, from.SpanID(), l.Links()[0].SpanContext.SpanID())
+
+	require.False(t, p.Parent().IsValid())
+	require.Empty(t, p.Links())
 }
