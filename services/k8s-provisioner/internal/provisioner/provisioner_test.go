@@ -28,6 +28,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/logtest"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/apitest"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
@@ -196,12 +197,20 @@ func rollOut(t *testing.T, ns, id string, kinds ...string) {
 	}
 }
 
+// bindClaim plays the volume binder for workspace id's claim.
+func bindClaim(t *testing.T, ns, id string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.NoError(c, controllertest.BindClaim(t.Context(), k8s, types.NamespacedName{Namespace: ns, Name: "ws-" + id + "-data"}))
+	}, waitFor, tick)
+}
+
 // TestFullPath drives POST /api/v1/workspaces with provisioner kubernetes to
 // a Workspace resource, through the real operator, and back to the API.
 func TestFullPath(t *testing.T) {
 	env := apitest.Start(t, apitest.Options{})
 	ns := namespace(t)
-	logs := &logLines{}
+	logs := &logtest.Lines{}
 	startProvisionerLogging(t, env.JS, ns, logs)
 	ctx := t.Context()
 
@@ -222,9 +231,7 @@ func TestFullPath(t *testing.T) {
 	require.Equal(t, "1", ws.Annotations[v1alpha1.AnnotationGeneration])
 
 	rollOut(t, ns, id, "runtime", "browser")
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		require.NoError(c, controllertest.BindClaim(ctx, k8s, types.NamespacedName{Namespace: ns, Name: "ws-" + id + "-data"}))
-	}, waitFor, tick)
+	bindClaim(t, ns, id)
 	w := waitState(t, env, id, "running")
 	require.Contains(t, w.Services.Runtime.Endpoint, "ws-"+id+"-runtime."+ns+".svc")
 	require.Equal(t, "running", w.Services.Browser.State)
@@ -273,8 +280,8 @@ func TestFullPath(t *testing.T) {
 	}, waitFor, tick, "the workspace must disappear once its resource is gone")
 	require.True(t, isNotFound(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws)))
 	// An operator filtering the logs by workspace_id sees every line about it.
-	require.Empty(t, logs.unattributed(id), "log lines about the workspace without its workspace_id")
-	require.NotZero(t, strings.Count(logs.String(), "workspace_id="+id), "control: the provisioner logged about the workspace")
+	require.Empty(t, logs.Unattributed(id), "log lines about the workspace without its workspace_id")
+	require.NotZero(t, logs.Count("workspace_id="+id), "control: the provisioner logged about the workspace")
 }
 
 // TestUnderItsOwnNATSUser runs the api and the k8s-provisioner each as its
@@ -294,9 +301,7 @@ func TestUnderItsOwnNATSUser(t *testing.T) {
 	id := created.Workspace.Id
 	waitResource(t, ns, id, nil)
 	rollOut(t, ns, id, "runtime", "browser")
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		require.NoError(c, controllertest.BindClaim(ctx, k8s, types.NamespacedName{Namespace: ns, Name: "ws-" + id + "-data"}))
-	}, waitFor, tick)
+	bindClaim(t, ns, id)
 	waitState(t, env, id, "running")
 
 	_, err = env.Client.DeleteWorkspace(ctx, &workspacev1.DeleteWorkspaceRequest{Id: id})
