@@ -47,6 +47,11 @@ const (
 	// AnnotationName, on a Workspace, is the workspace's display name, for
 	// people reading kubectl output.
 	AnnotationName = Prefix + "name"
+	// AnnotationTraceparent, on a Workspace, is the W3C traceparent of the
+	// event that brought the generation in AnnotationGeneration, written
+	// only when the provisioner traces: the operator and the status reports
+	// continue that trace until the generation converges.
+	AnnotationTraceparent = Prefix + "traceparent"
 )
 
 // Annotation returns the value of annotation key (one of the Annotation*

@@ -84,7 +84,7 @@ func (r *WorkspaceReconciler) Reconcile(ctx context.Context, req reconcile.Reque
 }
 
 // reconcile is one pass begun at start; result is its result label.
-func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Request, start time.Time) (reconcile.Result, string, error) {
+func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Request, start time.Time) (_ reconcile.Result, result string, err error) {
 	ws := &v1alpha1.Workspace{}
 	if err := r.client.Get(ctx, req.NamespacedName, ws); err != nil {
 		if err = client.IgnoreNotFound(err); err != nil {
@@ -97,6 +97,8 @@ func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Reque
 	if !ws.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, resultOK, nil
 	}
+	ctx, span := startReconcile(ctx, ws)
+	defer func() { endReconcile(span, result, err) }()
 	obs := r.converge(ctx, ws, start)
 	status, requeue := r.buildStatus(ws, obs, time.Now())
 	if obs.firewall.requeue > 0 && (requeue == 0 || obs.firewall.requeue < requeue) {
@@ -109,7 +111,7 @@ func (r *WorkspaceReconciler) reconcile(ctx context.Context, req reconcile.Reque
 		// the status write sees the old status again and counts then.
 		r.metrics.failed(before, status.Services, obs)
 	}
-	err := errors.Join(obs.err, statusErr)
+	err = errors.Join(obs.err, statusErr)
 	switch {
 	case err == nil:
 		return reconcile.Result{RequeueAfter: requeue}, resultOK, nil
@@ -190,6 +192,7 @@ func (r *WorkspaceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("workspace").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.cfg.Workers}).
+		WithLogConstructor(LogConstructor(mgr.GetLogger(), "workspace")).
 		For(&v1alpha1.Workspace{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).

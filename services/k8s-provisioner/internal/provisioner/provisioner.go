@@ -158,6 +158,9 @@ func (p *Provisioner) converge(ctx context.Context, id string) error {
 	if err != nil {
 		return event.Permanent(fmt.Errorf("workspace %s: %w", id, err))
 	}
+	if tp := p.traceparent(ctx, w); tp != "" {
+		ws.Annotations[v1alpha1.AnnotationTraceparent] = tp
+	}
 	u, err := applyObject(ws)
 	if err != nil {
 		return event.Permanent(err)

@@ -19,8 +19,10 @@ import (
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/store"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/pkg/workspace"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
+	"aileron.dev/services/k8s-provisioner/internal/controller"
 )
 
 // Reporter watches the Workspace resources the provisioner writes and
@@ -52,6 +54,7 @@ func NewReporter(ctx context.Context, namespace string, c client.Client, js jets
 func (r *Reporter) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("workspace-status-reporter").
+		WithLogConstructor(controller.LogConstructor(mgr.GetLogger(), "workspace-status-reporter")).
 		For(&v1alpha1.Workspace{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return o.GetNamespace() == r.namespace && o.GetLabels()[v1alpha1.LabelManagedBy] == LabelManagedByValue
 		}))).
@@ -60,9 +63,9 @@ func (r *Reporter) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile implements reconcile.Reconciler: it reports one Workspace
 // resource, or the deletion of a workspace whose resource is gone.
-func (r *Reporter) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reporter) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, err error) {
 	ws := &v1alpha1.Workspace{}
-	err := r.c.Get(ctx, req.NamespacedName, ws)
+	err = r.c.Get(ctx, req.NamespacedName, ws)
 	if apierrors.IsNotFound(err) {
 		rec, err := r.store.Get(ctx, req.Name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -79,6 +82,8 @@ func (r *Reporter) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	ctx, span := r.startReport(ctx, ws)
+	defer func() { telemetry.End(span, err) }()
 	if err := r.publishStatus(ctx, statusReport(ws), ws.ResourceVersion); err != nil {
 		return ctrl.Result{}, err
 	}
