@@ -13,7 +13,7 @@ func TestRenderTracing(t *testing.T) {
 	p := installs[0].prefix()
 	off := render(t, installs[0])
 	on := render(t, installs[0], "--set", "tracing.otlpEndpoint=http://otel-collector.observability:4318")
-	for _, name := range []string{"api", "firewall", "k8s-provisioner"} {
+	for _, name := range []string{"api", "firewall", "k8s-provisioner", "workspace-operator"} {
 		_, c := container(t, off, p+name)
 		_, ok := envValue(c, "AILERON_OTLP_ENDPOINT")
 		assert.False(t, ok, "%s traces nothing by default", name)

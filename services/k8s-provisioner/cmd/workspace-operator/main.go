@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"aileron.dev/pkg/config"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/services/firewall/cilium"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 )
@@ -60,6 +61,8 @@ type Config struct {
 	SyncPeriod time.Duration
 	// Log is the log level and format.
 	Log config.Log
+	// Trace exports the reconcile passes' spans (--otlp-endpoint).
+	Trace telemetry.Config
 	// FrontDoor selects the API's pods, the only pods outside a workspace
 	// group its policies let connect to the group's pods.
 	FrontDoor cilium.Peer
@@ -83,6 +86,7 @@ func parse(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&frontDoorLabels, "front-door-labels", "", "labels of the API's pods (k=v,k=v): besides a workspace group's own pods, the only pods its policies admit; empty admits none")
 	fs.StringVar(&c.FrontDoor.Namespace, "front-door-namespace", "", "namespace of the API's pods (default: $POD_NAMESPACE, else --leader-election-namespace)")
 	c.Log.Register(fs)
+	c.Trace.Register(fs)
 	// controller-runtime's name and the Helm chart's longer name.
 	fs.Alias("health-probe-bind-address", "health-addr")
 	fs.Alias("firewall-defaults-configmap", "defaults-configmap")
@@ -210,6 +214,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	// through klog; both go to the same JSON handler.
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
 	klog.SetSlogLogger(log)
+	stopTracing, err := telemetry.Setup(ctx, c.Trace, "aileron-workspace-operator")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -223,7 +232,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		"namespace", c.Namespace, "leader_elect", c.LeaderElect, "leader_election_namespace", c.LeaderElectionNamespace,
 		"metrics", c.MetricsBindAddress, "health", c.Health.Addr,
 		"defaults_configmap", c.DefaultsConfigMap.Name, "defaults_configmap_namespace", c.DefaultsConfigMap.Namespace,
-		"sync_period", c.SyncPeriod, "front_door_namespace", c.FrontDoor.Namespace, "front_door_labels", c.FrontDoor.Labels)
+		"sync_period", c.SyncPeriod, "front_door_namespace", c.FrontDoor.Namespace, "front_door_labels", c.FrontDoor.Labels,
+		"otlp_endpoint", c.Trace.Endpoint)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"aileron.dev/pkg/config"
+	"aileron.dev/pkg/telemetry"
 	"aileron.dev/services/firewall/cilium"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
 )
@@ -41,13 +42,14 @@ func TestParse(t *testing.T) {
 			[]string{
 				"--namespace=aileron-workspaces", "--leader-elect=false", "--leader-election-namespace=aileron-system",
 				"--metrics-bind-address=0", "--health-probe-bind-address=", "--defaults-configmap=aileron-system/fw-defaults",
-				"--sync-period=30s", "--log-level=debug", "--workers=8",
+				"--sync-period=30s", "--log-level=debug", "--workers=8", "--otlp-endpoint=http://collector:4318",
 			},
 			nil,
 			Config{
 				Workers: 8, Namespace: "aileron-workspaces", LeaderElectionNamespace: "aileron-system",
 				MetricsBindAddress: "0", DefaultsConfigMap: types.NamespacedName{Namespace: "aileron-system", Name: "fw-defaults"},
 				SyncPeriod: 30 * time.Second, Log: config.Log{Level: slog.LevelDebug, Format: "json"},
+				Trace: telemetry.Config{Endpoint: "http://collector:4318"},
 			},
 		},
 		{
@@ -57,13 +59,20 @@ func TestParse(t *testing.T) {
 				"AILERON_WORKSPACE_NAMESPACE": "ws", "AILERON_LEADER_ELECT": "false",
 				"AILERON_LEADER_ELECTION_NAMESPACE": "sys", "AILERON_METRICS_BIND_ADDRESS": "127.0.0.1:9090",
 				"AILERON_HEALTH_PROBE_BIND_ADDRESS": ":9091", "AILERON_FIREWALL_DEFAULTS_CONFIGMAP": "sys/fw",
-				"AILERON_SYNC_PERIOD": "1h", "AILERON_LOG_LEVEL": "warn",
+				"AILERON_SYNC_PERIOD": "1h", "AILERON_LOG_LEVEL": "warn", "AILERON_OTLP_ENDPOINT": "collector:4318",
 			},
 			Config{
 				Workers: 4, Namespace: "ws", LeaderElectionNamespace: "sys", MetricsBindAddress: "127.0.0.1:9090",
 				Health: config.Health{Addr: ":9091"}, DefaultsConfigMap: types.NamespacedName{Namespace: "sys", Name: "fw"},
 				SyncPeriod: time.Hour, Log: config.Log{Level: slog.LevelWarn, Format: "json"},
+				Trace: telemetry.Config{Endpoint: "collector:4318"},
 			},
+		},
+		{
+			"the standard OpenTelemetry variable",
+			nil,
+			map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4318"},
+			with(func(c *Config) { c.Trace.Endpoint = "http://otel:4318" }),
 		},
 		{
 			"flag beats environment",
@@ -172,4 +181,11 @@ func TestPlainLevels(t *testing.T) {
 	log.Warn("warning")
 	require.Contains(t, buf.String(), `"level":"DEBUG","msg":"verbose"`)
 	require.Contains(t, buf.String(), `"level":"WARN","msg":"warning"`)
+}
+
+// TestRunSetsUpTracing: run installs tracing from --otlp-endpoint before it
+// needs a cluster, so a malformed endpoint is refused by name.
+func TestRunSetsUpTracing(t *testing.T) {
+	err := run(t.Context(), []string{"--otlp-endpoint=ftp://collector:4318"}, func(string) string { return "" })
+	require.ErrorContains(t, err, "otlp-endpoint")
 }
