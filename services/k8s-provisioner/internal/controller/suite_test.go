@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"aileron.dev/pkg/logtest"
 	"aileron.dev/services/firewall/cilium"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
@@ -32,6 +33,9 @@ var (
 	k8s     client.Client // uncached, so assertions see the server's truth
 	// defaultsCM holds the system default allowed domains.
 	defaultsCM = types.NamespacedName{Namespace: "aileron-system", Name: "aileron-firewall-defaults"}
+	// operatorLogs holds every line the running operator logs, at every
+	// verbosity; warnings and errors also go to stderr.
+	operatorLogs = &logtest.Lines{}
 	// reconcilerConfig is what the running operator uses.
 	reconcilerConfig = controller.Config{
 		DefaultsConfigMap:     defaultsCM,
@@ -44,7 +48,10 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctrl.SetLogger(logr.FromSlogHandler(slog.NewMultiHandler(
+		// logr's V(n) is slog level -n: this keeps every verbosity.
+		slog.NewTextHandler(operatorLogs, &slog.HandlerOptions{Level: slog.Level(-10)}),
+		slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	env, err := controllertest.Start(controllertest.WorkspaceCRD(), controllertest.CiliumCRD())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
