@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -41,6 +42,13 @@ func TestLogLinesCarryWorkspaceID(t *testing.T) {
 	require.Eventually(t, func() bool { return operatorLogs.Count("Reconciler error", "exceeded quota", "ws-"+id+"-") > 0 },
 		waitFor, tick, "the operator logs its failed Service writes")
 	require.NoError(t, k8s.Delete(ctx, quota))
+	// The pass that writes the Services also gives the pods their
+	// addresses: roll out the Deployments that pass wrote.
+	waitStatus(t, ws, func(c *assert.CollectT, st v1alpha1.WorkspaceStatus) {
+		ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
+		require.NotNil(c, ready)
+		require.Equal(c, v1alpha1.ReasonProgressing, ready.Reason)
+	})
 
 	rollOut(t, ws, "runtime", "browser", "canvas")
 	bindClaim(t, ws)

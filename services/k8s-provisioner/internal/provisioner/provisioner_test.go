@@ -229,6 +229,7 @@ func TestFullPath(t *testing.T) {
 	require.False(t, ws.Spec.Services.Canvas.Enabled)
 	require.Equal(t, []string{"example.com"}, ws.Spec.Firewall.Workspace.AllowedDomains)
 	require.Equal(t, "1", ws.Annotations[v1alpha1.AnnotationGeneration])
+	require.NotContains(t, ws.Annotations, v1alpha1.AnnotationTraceparent, "no trace context without tracing")
 
 	rollOut(t, ns, id, "runtime", "browser")
 	bindClaim(t, ns, id)

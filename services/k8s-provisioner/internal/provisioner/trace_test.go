@@ -35,7 +35,7 @@ func TestCreateTraceReachesTheApiserver(t *testing.T) {
 	t.Cleanup(telemetry.Uninstall)
 	env := apitest.Start(t, apitest.Options{})
 	ns := namespace(t)
-	startProvisioner(t, env, ns)
+	p := startProvisioner(t, env, ns)
 
 	created, err := env.Client.CreateWorkspace(t.Context(), &workspacev1.CreateWorkspaceRequest{Name: "traced", Provisioner: "kubernetes"})
 	require.NoError(t, err)
@@ -89,6 +89,11 @@ func TestCreateTraceReachesTheApiserver(t *testing.T) {
 	running := find(spans, "publish aileron.workspace.kubernetes.state_changed")
 	require.Equal(t, "consume aileron.status.provisioner", byID(spans, running.Parent().SpanID()).Name(), "the state change follows the report")
 
+	// A resync re-applies the generation without a trace of its own: the
+	// provisioner keeps the annotation it owns.
+	require.NoError(t, p.Resync(t.Context()))
+	require.Equal(t, ws.Annotations[v1alpha1.AnnotationTraceparent], waitResource(t, ns, id, nil).Annotations[v1alpha1.AnnotationTraceparent])
+
 	// A pass after convergence (a Deployment changed) is its own trace,
 	// linked to the create's.
 	key := types.NamespacedName{Namespace: ns, Name: "ws-" + id + "-runtime"}
@@ -123,16 +128,12 @@ func TestCreateTraceReachesTheApiserver(t *testing.T) {
 // waitSpans waits until spans() holds a span of each name.
 func waitSpans(t *testing.T, spans func() []sdktrace.ReadOnlySpan, want ...string) {
 	t.Helper()
-	var got []string
-	require.Eventually(t, func() bool {
-		got = names(spans())
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got := names(spans())
 		for _, n := range want {
-			if !slices.Contains(got, n) {
-				return false
-			}
+			assert.Contains(c, got, n)
 		}
-		return true
-	}, waitFor, tick, "want %v in %v", want, got)
+	}, waitFor, tick)
 }
 
 func names(spans []sdktrace.ReadOnlySpan) []string {
