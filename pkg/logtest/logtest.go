@@ -42,6 +42,18 @@ func (l *Lines) Unattributed(id string) []string {
 	return out
 }
 
+// Problems returns the last n lines logged at WARN or ERROR, for a failed
+// test to print.
+func (l *Lines) Problems(n int) string {
+	var out []string
+	for _, line := range strings.Split(l.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
+}
+
 // Count returns how many lines contain every one of parts.
 func (l *Lines) Count(parts ...string) int {
 	n := 0

@@ -2,6 +2,7 @@ package logtest_test
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,4 +27,20 @@ func TestUnattributed(t *testing.T) {
 	require.Equal(t, 1, lines.Count("workspace_id=abc123"))
 	require.Equal(t, 4, lines.Count("level=INFO"))
 	require.Equal(t, 4, lines.Count())
+}
+
+// TestProblems keeps the last warnings and errors.
+func TestProblems(t *testing.T) {
+	var lines logtest.Lines
+	log := slog.New(slog.NewTextHandler(&lines, nil))
+	log.Warn("first")
+	log.Info("fine")
+	log.Error("second")
+	log.Warn("third")
+	require.Equal(t, 2, strings.Count(lines.Problems(2), "\n")+1)
+	require.NotContains(t, lines.Problems(2), "first")
+	require.Contains(t, lines.Problems(2), "msg=second")
+	require.Contains(t, lines.Problems(10), "msg=first")
+	require.NotContains(t, lines.Problems(10), "fine")
+	require.Empty(t, new(logtest.Lines).Problems(3))
 }

@@ -59,7 +59,7 @@ func TestControlPlaneSurvivesNATSFailover(t *testing.T) {
 	p := startPlane(t, c)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("service warnings and errors (last 80):\n%s", p.logs.problems(80))
+			t.Logf("service warnings and errors (last 80):\n%s", p.logs.Problems(80))
 		}
 	})
 	rec := newRecorder(p.client)
@@ -125,7 +125,7 @@ func TestControlPlaneSurvivesNATSFailover(t *testing.T) {
 	t.Logf("client view by phase (latency includes the client's retries; attempt timeout %s):\n%s",
 		attemptTimeout, rec.summary([]string{"baseline", "leader killed", "killed node restarted", "node partitioned", "node healed", "recovery"}))
 	t.Logf("service log: %d event publishes failed and were retried by the sweeper, %d handler retries (nak), %d consumer fetch errors",
-		p.logs.count("event publish failed"), p.logs.count("message will be retried"), p.logs.count("consumer next failed"))
+		p.logs.Count("event publish failed"), p.logs.Count("message will be retried"), p.logs.Count("consumer next failed"))
 }
 
 // workload is the test's client side: the workspaces it created and what it

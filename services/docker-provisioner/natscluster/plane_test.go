@@ -1,12 +1,10 @@
 package natscluster_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/bus"
+	"aileron.dev/pkg/logtest"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/orchestrator"
 	apiserver "aileron.dev/services/api/server"
@@ -33,7 +32,7 @@ type plane struct {
 	t      testing.TB
 	conns  map[string]*nats.Conn
 	client workspacev1.WorkspaceServiceClient
-	logs   *logBuffer
+	logs   *logtest.Lines
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	cfg    provisioner.Config
@@ -41,7 +40,7 @@ type plane struct {
 
 func startPlane(t testing.TB, c *cluster) *plane {
 	t.Helper()
-	p := &plane{t: t, conns: map[string]*nats.Conn{}, logs: &logBuffer{}}
+	p := &plane{t: t, conns: map[string]*nats.Conn{}, logs: &logtest.Lines{}}
 	out := io.Writer(p.logs)
 	if testing.Verbose() && os.Getenv("NATSCLUSTER_TEST_LOG") != "" {
 		out = io.MultiWriter(p.logs, os.Stderr)
@@ -113,46 +112,4 @@ func (p *plane) servers() map[string]string {
 		out[name] = nc.ConnectedServerName()
 	}
 	return out
-}
-
-// logBuffer collects the services' log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-// count returns how many lines contain every one of parts.
-func (l *logBuffer) count(parts ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for line := range strings.Lines(l.buf.String()) {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(line, p)
-		}
-		if ok {
-			n++
-		}
-	}
-	return n
-}
-
-// problems returns the last n lines logged at WARN or ERROR.
-func (l *logBuffer) problems(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for line := range strings.Lines(l.buf.String()) {
-		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
-			out = append(out, strings.TrimRight(line, "\n"))
-		}
-	}
-	return strings.Join(out[max(0, len(out)-n):], "\n")
 }

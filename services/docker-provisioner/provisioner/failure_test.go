@@ -91,6 +91,6 @@ func TestMissingImageFailsWithImagePullFailed(t *testing.T) {
 	require.Contains(t, w.StateReason, missing)
 	require.Equal(t, "failed", w.Services.Runtime.State)
 	require.Contains(t, w.Services.Runtime.Message, missing)
-	require.Positive(t, h.logs.count("pulling image", missing))
+	require.Positive(t, h.logs.Count("pulling image", missing))
 	require.Empty(t, containersOf(t, w.Id), "no service container without its image")
 }

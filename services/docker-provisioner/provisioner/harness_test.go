@@ -1,7 +1,6 @@
 package provisioner_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -32,6 +31,7 @@ import (
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/frontdoor"
+	"aileron.dev/pkg/logtest"
 	"aileron.dev/pkg/metrics"
 	"aileron.dev/services/api/apitest"
 	"aileron.dev/services/api/orchestrator"
@@ -168,7 +168,7 @@ type harness struct {
 	t    testing.TB
 	api  *apitest.Env
 	cfg  provisioner.Config
-	logs *logBuffer
+	logs *logtest.Lines
 	log  *slog.Logger
 
 	mu     sync.Mutex
@@ -188,7 +188,7 @@ func newHarness(t testing.TB, tweak func(*provisioner.Config), ocfg *orchestrato
 		c.SweepInterval = 100 * time.Millisecond
 		ocfg = &c
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Lines{}
 	out := io.Writer(logs)
 	if testing.Verbose() && os.Getenv("PROVISIONER_TEST_LOG") != "" {
 		out = io.MultiWriter(logs, os.Stderr)
@@ -202,7 +202,7 @@ func newHarness(t testing.TB, tweak func(*provisioner.Config), ocfg *orchestrato
 	instance := h.cfg.Instance
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("provisioner warnings and errors (last %d):\n%s", logTail, logs.problems(logTail))
+			t.Logf("provisioner warnings and errors (last %d):\n%s", logTail, logs.Problems(logTail))
 		}
 		h.stopProvisioner()
 		cleanupByLabel(context.Background(), func(i string) bool { return i == instance })
@@ -464,63 +464,5 @@ func tryGetFile(endpoint, name string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
-// logBuffer collects log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
 // logTail is how many warning and error lines a failed test prints.
 const logTail = 60
-
-// problems returns the last n lines logged at WARN or ERROR.
-func (l *logBuffer) problems(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out[max(0, len(out)-n):], "\n")
-}
-
-// unattributed returns the lines that mention workspace id (in a message,
-// a container or network name, an error) without a workspace_id attribute
-// naming it: an operator filtering the logs by workspace_id must see every
-// line about it.
-func (l *logBuffer) unattributed(id string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		if strings.Contains(line, id) && !strings.Contains(line, "workspace_id="+id) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// count returns how many lines contain every one of parts.
-func (l *logBuffer) count(parts ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(line, p)
-		}
-		if ok {
-			n++
-		}
-	}
-	return n
-}

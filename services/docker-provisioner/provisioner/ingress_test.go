@@ -86,7 +86,7 @@ func TestIngressServesOnlyTheFrontDoor(t *testing.T) {
 	}
 
 	// Written once: later passes read the file back and find it right.
-	require.Equal(t, 1, h.logs.count("ingress secret written", a.Id))
+	require.Equal(t, 1, h.logs.Count("ingress secret written", a.Id))
 
 	// Provisioner down: the gateway keeps serving the front door.
 	h.stopProvisioner()
@@ -115,8 +115,8 @@ func TestIngressServesOnlyTheFrontDoor(t *testing.T) {
 	require.Equal(t, gw.State.StartedAt, after.State.StartedAt, "the gateway was restarted")
 	require.Equal(t, "running", h.waitState(a.Id, "running").State)
 	requireRunningEndpoints(t, h.get(b.Id))
-	require.Equal(t, 2, h.logs.count("ingress secret written", a.Id), "only the stale file is rewritten")
-	require.Equal(t, 1, h.logs.count("ingress secret written", b.Id), "a right file is left alone across a restart")
+	require.Equal(t, 2, h.logs.Count("ingress secret written", a.Id), "only the stale file is rewritten")
+	require.Equal(t, 1, h.logs.Count("ingress secret written", b.Id), "a right file is left alone across a restart")
 }
 
 // requireRunningEndpoints asserts each endpoint of w answers through the

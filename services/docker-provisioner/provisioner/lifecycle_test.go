@@ -64,8 +64,8 @@ func TestLifecycleKeepsDataAcrossStopStart(t *testing.T) {
 	require.NoError(t, err)
 	h.waitGone(w.Id)
 	requireNothingLeft(t, w.Id)
-	require.Empty(t, h.logs.unattributed(w.Id), "log lines about the workspace without its workspace_id")
-	require.NotZero(t, h.logs.count("workspace_id="+w.Id), "control: the provisioner logged about the workspace")
+	require.Empty(t, h.logs.Unattributed(w.Id), "log lines about the workspace without its workspace_id")
+	require.NotZero(t, h.logs.Count("workspace_id="+w.Id), "control: the provisioner logged about the workspace")
 }
 
 // restartAll restarts the workspace and checks every service restarted with

@@ -45,9 +45,9 @@ func TestRestartOneServiceRestartsOnlyIt(t *testing.T) {
 	// A redelivered restart event is a hint only: the restart already
 	// happened for this request, so nothing restarts again.
 	ev := &eventsv1.WorkspaceEvent{Id: w.Id + "-dup", Type: event.TypeServiceRestartRequested, Workspace: w, Service: "runtime"}
-	passes := h.logs.count("workspace reconciled", w.Id)
+	passes := h.logs.Count("workspace reconciled", w.Id)
 	require.NoError(t, event.Publish(ctx, h.api.JS, event.WorkspaceSubject("docker", w.Id, ev.Type), ev.Id, ev))
-	require.Eventually(t, func() bool { return h.logs.count("workspace reconciled", w.Id) > passes }, waitFor, tick)
+	require.Eventually(t, func() bool { return h.logs.Count("workspace reconciled", w.Id) > passes }, waitFor, tick)
 	again := containersOf(t, w.Id)
 	for name, c := range again {
 		require.Equal(t, before[name].State.StartedAt, c.State.StartedAt, "%s restarted by a redelivered event", name)

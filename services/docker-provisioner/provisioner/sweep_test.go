@@ -15,6 +15,7 @@ import (
 
 	storev1 "aileron.dev/gen/aileron/store/v1"
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
+	"aileron.dev/pkg/logtest"
 	"aileron.dev/pkg/workspace"
 	"aileron.dev/services/api/apitest"
 	"aileron.dev/services/docker-provisioner/provisioner"
@@ -46,7 +47,7 @@ func TestOrphanSweep(t *testing.T) {
 			case tc.dryRun:
 				for _, kind := range []string{"container", "network", "volume"} {
 					require.Eventually(t, func() bool {
-						return h.logs.count("orphan sweep dry run", "kind="+kind, orphan) > 0
+						return h.logs.Count("orphan sweep dry run", "kind="+kind, orphan) > 0
 					}, waitFor, tick, kind)
 				}
 				require.Len(t, containersOf(t, orphan), 1)
@@ -62,7 +63,7 @@ func TestOrphanSweep(t *testing.T) {
 				}, waitFor, tick, "the orphan's container, network and gateway volume are removed")
 				// Two more passes log the kept volume and leave it alone.
 				require.Eventually(t, func() bool {
-					return h.logs.count("orphan sweep kept data volumes", provisioner.VolumeName(orphan)) >= 3
+					return h.logs.Count("orphan sweep kept data volumes", provisioner.VolumeName(orphan)) >= 3
 				}, waitFor, tick)
 				_, vols := objectsOf(t, orphan)
 				require.Equal(t, []string{provisioner.VolumeName(orphan)}, vols, "the data volume survives")
@@ -105,7 +106,7 @@ func TestSweepRechecksTheStore(t *testing.T) {
 	nets, vols := objectsOf(t, recreated)
 	require.Len(t, nets, 1)
 	require.Len(t, vols, 2)
-	require.Equal(t, 1, h.logs.count("workspace appeared since the listing", recreated))
+	require.Equal(t, 1, h.logs.Count("workspace appeared since the listing", recreated))
 	requireNothingLeft(t, gone)
 }
 
@@ -120,7 +121,7 @@ func TestInstanceIDPerInstallation(t *testing.T) {
 	cfg.Instance = ""
 	cfg.SweepGrace = 0
 	cfg.SweepDataVolumes = true
-	logs := &logBuffer{}
+	logs := &logtest.Lines{}
 	start := func(js jetstream.JetStream) *provisioner.Provisioner {
 		p, err := provisioner.New(cfg, docker, js, slog.New(slog.NewTextHandler(logs, nil)))
 		require.NoError(t, err)
