@@ -2,7 +2,6 @@ package provisioner
 
 import (
 	"context"
-	"strconv"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -41,13 +40,9 @@ func (r *Reporter) startReport(ctx context.Context, ws *v1alpha1.Workspace) (con
 		return ctx, noop.Span{}
 	}
 	converged := true
-	if ws.Annotations[v1alpha1.AnnotationTraceparent] != "" {
-		v, _ := v1alpha1.Annotation(ws.Annotations, v1alpha1.AnnotationGeneration)
-		gen, err := strconv.ParseInt(v, 10, 64)
-		if err == nil {
-			if rec, err := r.store.Get(ctx, ws.Name); err == nil {
-				converged = resourcetrace.Reported(rec.Workspace, gen)
-			}
+	if gen, ok := ws.LifecycleGeneration(); ok && ws.Annotations[v1alpha1.AnnotationTraceparent] != "" {
+		if rec, err := r.store.Get(ctx, ws.Name); err == nil {
+			converged = resourcetrace.Reported(rec.Workspace, gen)
 		}
 	}
 	return resourcetrace.Start(ctx, ReportSpan, ws, converged)

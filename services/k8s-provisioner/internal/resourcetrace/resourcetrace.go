@@ -9,7 +9,6 @@ package resourcetrace
 
 import (
 	"context"
-	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -33,8 +32,8 @@ func Value(ctx context.Context, cur *v1alpha1.Workspace, gen int64) string {
 		return ""
 	}
 	if cur != nil {
-		g, _ := v1alpha1.Annotation(cur.Annotations, v1alpha1.AnnotationGeneration)
-		if v := cur.Annotations[v1alpha1.AnnotationTraceparent]; v != "" && g == strconv.FormatInt(gen, 10) {
+		g, ok := cur.LifecycleGeneration()
+		if v := cur.Annotations[v1alpha1.AnnotationTraceparent]; v != "" && ok && g == gen {
 			return v
 		}
 	}
@@ -60,12 +59,18 @@ func Start(ctx context.Context, name string, ws *v1alpha1.Workspace, converged b
 // settled are the phases a generation converges to.
 var settled = map[v1alpha1.Phase]bool{v1alpha1.PhaseRunning: true, v1alpha1.PhaseStopped: true, v1alpha1.PhaseFailed: true}
 
-// Converged reports whether the status of ws says its current spec, and so
-// the generation its annotations name, reached Running, Stopped or Failed:
-// what the operator reads at the start of a pass, so the pass that gets
-// there is still in the generation's trace and the passes after are not.
+// Converged reports whether the status of ws says the lifecycle generation
+// its annotations name reached Running, Stopped or Failed: the status is of
+// the current spec, in a settled phase, and its timeline (when it has one)
+// is that generation's. It is what the operator reads at the start of a
+// pass, so the pass that gets there is still in the generation's trace and
+// the passes after are not.
 func Converged(ws *v1alpha1.Workspace) bool {
-	return ws.Status.ObservedGeneration == ws.Generation && settled[ws.Status.Phase]
+	if ws.Status.ObservedGeneration != ws.Generation || !settled[ws.Status.Phase] {
+		return false
+	}
+	gen, ok := ws.LifecycleGeneration()
+	return !ok || ws.Status.Timeline == nil || ws.Status.Timeline.Generation == gen
 }
 
 // Reported reports whether the orchestrator's record w already took the

@@ -91,22 +91,26 @@ func TestStartOff(t *testing.T) {
 // TestConverged: the status must describe the current spec in a settled phase.
 func TestConverged(t *testing.T) {
 	for _, tc := range []struct {
+		name     string
 		phase    v1alpha1.Phase
 		observed int64
+		timeline *v1alpha1.Timeline
 		want     bool
 	}{
-		{"", 0, false},
-		{v1alpha1.PhasePending, 2, false},
-		{v1alpha1.PhaseReconciling, 2, false},
-		{v1alpha1.PhaseRunning, 2, true},
-		{v1alpha1.PhaseStopped, 2, true},
-		{v1alpha1.PhaseFailed, 2, true},
-		{v1alpha1.PhaseRunning, 1, false}, // an older spec's status
+		{"new", "", 0, nil, false},
+		{"pending", v1alpha1.PhasePending, 2, nil, false},
+		{"reconciling", v1alpha1.PhaseReconciling, 2, nil, false},
+		{"running", v1alpha1.PhaseRunning, 2, nil, true},
+		{"stopped", v1alpha1.PhaseStopped, 2, nil, true},
+		{"failed", v1alpha1.PhaseFailed, 2, nil, true},
+		{"an older spec's status", v1alpha1.PhaseRunning, 1, nil, false},
+		{"running, the lifecycle generation's timeline", v1alpha1.PhaseRunning, 2, &v1alpha1.Timeline{Generation: 5}, true},
+		{"failed, an older lifecycle generation's timeline", v1alpha1.PhaseFailed, 2, &v1alpha1.Timeline{Generation: 4}, false},
 	} {
-		ws := &v1alpha1.Workspace{}
+		ws := resourceAt("5", "")
 		ws.Generation = 2
-		ws.Status.Phase, ws.Status.ObservedGeneration = tc.phase, tc.observed
-		require.Equal(t, tc.want, resourcetrace.Converged(ws), "%s of generation %d", tc.phase, tc.observed)
+		ws.Status.Phase, ws.Status.ObservedGeneration, ws.Status.Timeline = tc.phase, tc.observed, tc.timeline
+		require.Equal(t, tc.want, resourcetrace.Converged(ws), tc.name)
 	}
 }
 
