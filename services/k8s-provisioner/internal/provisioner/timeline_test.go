@@ -5,13 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"k8s.io/apimachinery/pkg/types"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/services/api/apitest"
-	"aileron.dev/services/k8s-provisioner/internal/controller/controllertest"
 	"aileron.dev/services/k8s-provisioner/internal/provisioner"
 )
 
@@ -34,9 +31,7 @@ func TestTimelineOfACreate(t *testing.T) {
 	id := created.Workspace.Id
 	waitResource(t, ns, id, nil)
 	// As on a cluster: the claim binds before the pods that mount it run.
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		require.NoError(c, controllertest.BindClaim(ctx, k8s, types.NamespacedName{Namespace: ns, Name: "ws-" + id + "-data"}))
-	}, waitFor, tick)
+	bindClaim(t, ns, id)
 	rollOut(t, ns, id, "runtime", "browser")
 	running := apitest.WaitWrite(t, watch, id, "running")
 	cancel()
