@@ -290,6 +290,12 @@ spec:
             {{- with ($ctx.Values.tracing).otlpEndpoint }}
             - name: AILERON_OTLP_ENDPOINT
               value: {{ . | quote }}
+            {{- with ($ctx.Values.tracing).sampleRatio }}
+            - name: OTEL_TRACES_SAMPLER
+              value: parentbased_traceidratio
+            - name: OTEL_TRACES_SAMPLER_ARG
+              value: {{ . | quote }}
+            {{- end }}
             {{- end }}
             {{- with .env }}
             {{- . | nindent 12 }}
