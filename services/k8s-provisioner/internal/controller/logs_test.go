@@ -1,6 +1,8 @@
 package controller_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -87,6 +89,11 @@ func TestLogLinesCarryWorkspaceID(t *testing.T) {
 		require.True(c, client.IgnoreNotFound(err) == nil && err != nil, "workspace still exists")
 	}, waitFor, tick)
 
-	require.Empty(t, operatorLogs.Unattributed(id), "log lines about the workspace without its workspace_id")
+	// controller-runtime's debug dump of its work queue (under load) lists
+	// every queued Workspace at once: a line about the queue, not about one.
+	unattributed := slices.DeleteFunc(operatorLogs.Unattributed(id), func(line string) bool {
+		return strings.Contains(line, "msg=workqueue_items ")
+	})
+	require.Empty(t, unattributed, "log lines about the workspace without its workspace_id")
 	require.Positive(t, operatorLogs.Count("Reconciler error", "workspace_id="+id), "control: controller-runtime's own lines were audited")
 }

@@ -58,6 +58,10 @@ func Start(crdDirs ...string) (*Env, error) {
 		CRDDirectoryPaths:     crdDirs,
 		ErrorIfCRDPathMissing: true,
 	}
+	// envtest's default range (a /24) holds 63 workspaces' four Services; no
+	// namespace controller ever frees them, so a suite run more than once in
+	// one process (-count) used to run out of cluster IPs.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
 	start := time.Now()
 	cfg, err := env.Start()
 	if err != nil {
