@@ -253,6 +253,8 @@ func TestRBACOnAPIServer(t *testing.T) {
 		{"workspace-operator", res("create", "apps", "deployments", ws), true},
 		{"workspace-operator", res("delete", "", "persistentvolumeclaims", ws), true},
 		{"workspace-operator", res("create", "cilium.io", "ciliumnetworkpolicies", ws), true},
+		{"workspace-operator", res("create", "networking.k8s.io", "networkpolicies", ws), true},
+		{"workspace-operator", res("create", "networking.k8s.io", "networkpolicies", rel), false},
 		{"workspace-operator", res("create", "", "events", ws), true},
 		{"workspace-operator", res("create", "apps", "deployments", rel), false},
 		{"workspace-operator", res("get", "", "secrets", ws), false},

@@ -60,6 +60,17 @@ func (r *WorkspaceReconciler) reconcileFirewall(ctx context.Context, ws *v1alpha
 			"invalid firewall settings, egress blocked: "+strings.Join(invalid, "; "))
 	}
 
+	// Whatever the CNI, a Kubernetes NetworkPolicy per group admits only the
+	// workspace's own pods and the front door: the workspace daemons have no
+	// authentication of their own, and another workspace's code must not
+	// reach them by pod IP when Cilium is not there to say so.
+	for _, g := range policy.Groups {
+		if err := r.ensureNetworkPolicy(ctx, ws, res.effective[g]); err != nil {
+			res.condition = condition(ws, v1alpha1.ConditionFirewallApplied, false, v1alpha1.ReasonPolicyApplyFailed, err.Error())
+			return res, err
+		}
+	}
+
 	installed, err := r.cilium.installed()
 	if err != nil {
 		err = fmt.Errorf("look up CiliumNetworkPolicy: %w", err)
@@ -91,28 +102,13 @@ func (r *WorkspaceReconciler) reconcileFirewall(ctx context.Context, ws *v1alpha
 
 // ensurePolicy writes the CiliumNetworkPolicy of one group.
 func (r *WorkspaceReconciler) ensurePolicy(ctx context.Context, ws *v1alpha1.Workspace, eff policy.Effective) error {
-	l := labels(ws, componentFirewall)
-	l[v1alpha1.LabelFirewallGroup] = string(eff.Group)
-	group := func(g policy.Group) map[string]string {
-		return map[string]string{v1alpha1.LabelWorkspaceID: ws.Spec.WorkspaceID, v1alpha1.LabelFirewallGroup: string(g)}
-	}
-	// The workspace group reaches its own pods (the canvas reads from the
-	// runtime) and the browser's DevTools port (the agent drives the
-	// browser); the browser admits the workspace group. Nothing else
-	// crosses between the groups.
-	ingressFrom := []cilium.Peer{r.cfg.FrontDoor}
-	var egressTo []cilium.Peer
-	if eff.Group == policy.GroupWorkspace {
-		egressTo = []cilium.Peer{{Labels: group(policy.GroupWorkspace)},
-			{Labels: group(policy.GroupBrowser), Ports: []string{strconv.Itoa(int(r.cfg.port(workspace.ServiceBrowser)))}}}
-	} else {
-		ingressFrom = append(ingressFrom, cilium.Peer{Labels: group(policy.GroupWorkspace)})
-	}
+	l := policyLabels(ws, eff.Group)
+	ingressFrom, egressTo := r.peersOf(ws, eff.Group)
 	rendered := cilium.Render(cilium.Input{
 		Name:         policyName(ws, eff.Group),
 		Namespace:    ws.Namespace,
 		Labels:       l,
-		PodSelector:  group(eff.Group),
+		PodSelector:  groupPods(ws, eff.Group),
 		Policy:       eff,
 		DNS:          cilium.DNSConfig{Namespace: r.cfg.DNS.Namespace, Labels: r.cfg.DNS.Labels},
 		PrivateCIDRs: r.cfg.PrivateCIDRs,
@@ -149,6 +145,35 @@ func (r *WorkspaceReconciler) ensurePolicy(ctx context.Context, ws *v1alpha1.Wor
 		}
 	})
 	return err
+}
+
+// policyLabels are the ownership labels of group g's policies.
+func policyLabels(ws *v1alpha1.Workspace, g policy.Group) map[string]string {
+	l := labels(ws, componentFirewall)
+	l[v1alpha1.LabelFirewallGroup] = string(g)
+	return l
+}
+
+// groupPods selects the pods of group g of ws.
+func groupPods(ws *v1alpha1.Workspace, g policy.Group) map[string]string {
+	return map[string]string{v1alpha1.LabelWorkspaceID: ws.Spec.WorkspaceID, v1alpha1.LabelFirewallGroup: string(g)}
+}
+
+// peersOf are the pods besides its own that group g's pods admit, and the
+// pods of the workspace they may connect to. The workspace group reaches
+// its own pods (the canvas reads from the runtime) and the browser's
+// DevTools port (the agent drives the browser); the browser admits the
+// workspace group; both admit the front door. Nothing else crosses between
+// the groups.
+func (r *WorkspaceReconciler) peersOf(ws *v1alpha1.Workspace, g policy.Group) (ingressFrom, egressTo []cilium.Peer) {
+	ingressFrom = []cilium.Peer{r.cfg.FrontDoor}
+	if g == policy.GroupWorkspace {
+		egressTo = []cilium.Peer{{Labels: groupPods(ws, policy.GroupWorkspace)},
+			{Labels: groupPods(ws, policy.GroupBrowser), Ports: []string{strconv.Itoa(int(r.cfg.port(workspace.ServiceBrowser)))}}}
+	} else {
+		ingressFrom = append(ingressFrom, cilium.Peer{Labels: groupPods(ws, policy.GroupWorkspace)})
+	}
+	return ingressFrom, egressTo
 }
 
 // settingsOf returns the firewall settings of group g of ws.

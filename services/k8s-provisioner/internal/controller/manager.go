@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	klabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -84,6 +85,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		&appsv1.Deployment{}:            owned,
 		&corev1.Service{}:               owned,
 		&corev1.PersistentVolumeClaim{}: owned,
+		&networkingv1.NetworkPolicy{}:   owned,
 		// Read for the timeline only, and the most numerous: kept without
 		// their managed fields.
 		&corev1.Pod{}: {Label: owned.Label, Transform: cache.TransformStripManagedFields()},

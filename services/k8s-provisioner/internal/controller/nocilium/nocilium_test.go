@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -146,6 +147,15 @@ func TestCiliumAbsentThenInstalled(t *testing.T) {
 	})
 	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}} {
 		require.NoError(t, k8s.Get(t.Context(), child(ws, "runtime"), obj))
+	}
+	// Without Cilium the workspace daemons are still closed to other pods,
+	// by a NetworkPolicy per group.
+	for _, g := range []string{"workspace", "browser"} {
+		np := &networkingv1.NetworkPolicy{}
+		require.NoError(t, k8s.Get(t.Context(), child(ws, "firewall-"+g), np))
+		require.True(t, metav1.IsControlledBy(np, mustGet(t, ws)))
+		require.Contains(t, np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+		require.NotEmpty(t, np.Spec.Ingress[0].From)
 	}
 
 	t.Run("converged pass writes nothing", func(t *testing.T) {
