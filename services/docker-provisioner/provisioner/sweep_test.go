@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/nats-io/nats.go/jetstream"
@@ -154,7 +153,7 @@ func TestInstanceIDPerInstallation(t *testing.T) {
 		}})
 		require.NoError(t, err)
 		makeOrphans(t, "default", old)
-		t.Cleanup(func() { removeWorkspaceObjects(old) })
+		t.Cleanup(func() { cleanupWorkspace(context.Background(), old) })
 		id, err := provisioner.LoadInstance(ctx, c.JS, c.Store, docker)
 		require.NoError(t, err)
 		require.Equal(t, "default", id)
@@ -195,26 +194,4 @@ func makeOrphans(t *testing.T, instance, id string) {
 	_, err = docker.ContainerCreate(ctx, &container.Config{Image: "aileron/workspace-stub:dev", Labels: labels(provisioner.LabelService, "runtime")},
 		&container.HostConfig{NetworkMode: "none"}, nil, nil, provisioner.ContainerName("runtime", id))
 	require.NoError(t, err)
-}
-
-// removeWorkspaceObjects removes the containers, networks and volumes
-// labelled with workspace id, whatever their instance.
-func removeWorkspaceObjects(id string) {
-	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", provisioner.LabelWorkspaceID+"="+id))
-	if cs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
-		for _, c := range cs {
-			_ = docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
-		}
-	}
-	if ns, err := docker.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
-		for _, n := range ns {
-			_ = docker.NetworkRemove(ctx, n.ID)
-		}
-	}
-	if vs, err := docker.VolumeList(ctx, volume.ListOptions{Filters: f}); err == nil {
-		for _, v := range vs.Volumes {
-			_ = docker.VolumeRemove(ctx, v.Name, true)
-		}
-	}
 }
