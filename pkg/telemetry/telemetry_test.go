@@ -17,6 +17,7 @@ import (
 
 	"aileron.dev/pkg/config"
 	"aileron.dev/pkg/telemetry"
+	"aileron.dev/pkg/telemetry/telemetrytest"
 )
 
 // TestNoEndpointIsNoop checks that without an endpoint nothing is installed:
@@ -190,9 +191,7 @@ func TestTraceparentRoundTrip(t *testing.T) {
 // TestResume starts a child of the remote context while following, and
 // a root of a new trace linked to it after.
 func TestResume(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	telemetry.Install(telemetry.NewProvider("test", sdktrace.WithSpanProcessor(rec)))
-	t.Cleanup(telemetry.Uninstall)
+	rec := telemetrytest.Record(t)
 	ctx, origin := telemetry.Tracer().Start(t.Context(), "consume")
 	from := telemetry.ParseTraceparent(telemetry.Traceparent(ctx))
 	origin.End()

@@ -10,10 +10,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"aileron.dev/pkg/telemetry"
+	"aileron.dev/pkg/telemetry/telemetrytest"
 )
 
 // TestCreateIsOneTrace creates a workspace over REST with an in-memory
@@ -22,13 +22,7 @@ import (
 // provisioner's reconcile and its Docker calls, and the status report that
 // the orchestrator consumes.
 func TestCreateIsOneTrace(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := telemetry.NewProvider("test", sdktrace.WithSpanProcessor(rec))
-	telemetry.Install(tp)
-	t.Cleanup(func() {
-		telemetry.Uninstall()
-		_ = tp.Shutdown(t.Context())
-	})
+	rec := telemetrytest.Record(t)
 	h := newHarness(t, nil, nil)
 	h.startProvisioner()
 	// The create's event must reach the provisioner's consumer (it starts

@@ -9,13 +9,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/telemetry"
+	"aileron.dev/pkg/telemetry/telemetrytest"
 	"aileron.dev/services/api/apitest"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 	"aileron.dev/services/k8s-provisioner/internal/controller"
@@ -29,10 +29,7 @@ import (
 // report that the workspace runs and the API's consume of it. A pass after
 // the workspace converged is a trace of its own, linked to the create's.
 func TestCreateTraceReachesTheApiserver(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := telemetry.NewProvider("test", sdktrace.WithSpanProcessor(rec))
-	telemetry.Install(tp)
-	t.Cleanup(telemetry.Uninstall)
+	rec := telemetrytest.Record(t)
 	env := apitest.Start(t, apitest.Options{})
 	ns := namespace(t)
 	p := startProvisioner(t, env, ns)

@@ -4,22 +4,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	workspacev1 "aileron.dev/gen/aileron/workspace/v1"
 	"aileron.dev/pkg/telemetry"
+	"aileron.dev/pkg/telemetry/telemetrytest"
 	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 	"aileron.dev/services/k8s-provisioner/internal/resourcetrace"
 )
-
-func install(t *testing.T) *tracetest.SpanRecorder {
-	rec := tracetest.NewSpanRecorder()
-	telemetry.Install(telemetry.NewProvider("test", sdktrace.WithSpanProcessor(rec)))
-	t.Cleanup(telemetry.Uninstall)
-	return rec
-}
 
 func resourceAt(gen, traceparent string) *v1alpha1.Workspace {
 	ws := &v1alpha1.Workspace{}
@@ -37,7 +29,7 @@ func TestValue(t *testing.T) {
 	const older = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	require.Empty(t, resourcetrace.Value(t.Context(), nil, 1), "tracing off")
 
-	install(t)
+	telemetrytest.Record(t)
 	ctx, span := telemetry.Tracer().Start(t.Context(), "consume")
 	defer span.End()
 	mine := telemetry.Traceparent(ctx)
@@ -54,7 +46,7 @@ func TestValue(t *testing.T) {
 // TestStart: while converging, a child of the resource's trace context;
 // once converged, a new trace linked to it.
 func TestStart(t *testing.T) {
-	rec := install(t)
+	rec := telemetrytest.Record(t)
 	ctx, origin := telemetry.Tracer().Start(t.Context(), "consume")
 	ws := resourceAt("1", telemetry.Traceparent(ctx))
 	origin.End()
