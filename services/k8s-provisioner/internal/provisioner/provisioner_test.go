@@ -160,6 +160,16 @@ func waitState(t *testing.T, env *apitest.Env, id, want string) *workspacev1.Wor
 	return w
 }
 
+// waitGone waits until the API no longer has workspace id: the deleted
+// report came once its resource was gone.
+func waitGone(t *testing.T, env *apitest.Env, id string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, err := env.Client.GetWorkspace(t.Context(), &workspacev1.GetWorkspaceRequest{Id: id})
+		return err != nil
+	}, waitFor, tick, "the workspace must disappear once its resource is gone")
+}
+
 // waitResource polls the Workspace resource id in ns until it exists and
 // check (if any) passes, and returns it.
 func waitResource(t *testing.T, ns, id string, check func(c *assert.CollectT, ws *v1alpha1.Workspace)) *v1alpha1.Workspace {
@@ -275,10 +285,7 @@ func TestFullPath(t *testing.T) {
 
 	_, err = env.Client.DeleteWorkspace(ctx, &workspacev1.DeleteWorkspaceRequest{Id: id})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		_, err := env.Client.GetWorkspace(ctx, &workspacev1.GetWorkspaceRequest{Id: id})
-		return err != nil
-	}, waitFor, tick, "the workspace must disappear once its resource is gone")
+	waitGone(t, env, id)
 	require.True(t, isNotFound(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: id}, ws)))
 	// An operator filtering the logs by workspace_id sees every line about it.
 	require.Empty(t, logs.Unattributed(id), "log lines about the workspace without its workspace_id")
@@ -307,10 +314,7 @@ func TestUnderItsOwnNATSUser(t *testing.T) {
 
 	_, err = env.Client.DeleteWorkspace(ctx, &workspacev1.DeleteWorkspaceRequest{Id: id})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		_, err := env.Client.GetWorkspace(ctx, &workspacev1.GetWorkspaceRequest{Id: id})
-		return err != nil
-	}, waitFor, tick, "the workspace must disappear once its resource is gone")
+	waitGone(t, env, id)
 }
 
 // TestResyncRemovesOrphans: a Workspace resource of ours with no record is deleted.
