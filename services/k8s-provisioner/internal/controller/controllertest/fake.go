@@ -8,11 +8,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "aileron.dev/services/k8s-provisioner/api/v1alpha1"
 )
 
 // MarkRolledOut plays the Deployment controller: it records the current
 // generation as observed with every wanted replica updated and available
-// (none when scaled to zero).
+// (none when scaled to zero). It refuses (an error, for a caller's bounded
+// retry) while the operator has not yet scaled the Deployment as its
+// Workspace asks, one replica running and none stopped: a mark made before
+// that scale would go stale with it.
 func MarkRolledOut(ctx context.Context, c client.Client, key client.ObjectKey) error {
 	dep := &appsv1.Deployment{}
 	if err := c.Get(ctx, key, dep); err != nil {
@@ -21,6 +26,19 @@ func MarkRolledOut(ctx context.Context, c client.Client, key client.ObjectKey) e
 	n := int32(1)
 	if dep.Spec.Replicas != nil {
 		n = *dep.Spec.Replicas
+	}
+	if owner := metav1.GetControllerOf(dep); owner != nil && owner.Kind == "Workspace" {
+		ws := &v1alpha1.Workspace{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: owner.Name}, ws); err != nil {
+			return fmt.Errorf("get workspace: %w", err)
+		}
+		want := int32(1)
+		if ws.Spec.DesiredState == v1alpha1.DesiredStateStopped {
+			want = 0
+		}
+		if n != want {
+			return fmt.Errorf("deployment %s has %d replicas, its workspace asks for %d: not scaled yet", key.Name, n, want)
+		}
 	}
 	dep.Status = appsv1.DeploymentStatus{
 		ObservedGeneration: dep.Generation,
