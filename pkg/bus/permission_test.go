@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"aileron.dev/pkg/bus/bustest"
 	"aileron.dev/pkg/event"
 	"aileron.dev/pkg/frontdoor"
+	"aileron.dev/pkg/logtest"
 	"aileron.dev/pkg/store"
 	"aileron.dev/pkg/workspace"
 )
@@ -218,24 +218,6 @@ func created(p workspace.Provisioner) string {
 	return event.WorkspaceSubject(p, "w9", event.TypeCreated)
 }
 
-// lockedBuffer is a log destination written by NATS's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestOpenWithAnotherRolesUserFails: a service given another service's
 // credentials (a firewall with the api's password) fails at start-up, with
 // the refused subject in its error and its log, instead of running without
@@ -243,7 +225,7 @@ func (l *lockedBuffer) String() string {
 func TestOpenWithAnotherRolesUserFails(t *testing.T) {
 	s := bustest.Start(t)
 	start := time.Now()
-	var logs lockedBuffer
+	var logs logtest.Lines
 	// No deadline, as at a service's start: each JetStream call times out
 	// on its own (5 s).
 	_, _, err := bus.Open(context.Background(), s.URL(bus.RoleAPI.User), bus.RoleFirewall, "", bus.SetupConfig{},

@@ -2,7 +2,6 @@ package egress_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -15,12 +14,12 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"aileron.dev/pkg/logtest"
 	"aileron.dev/services/firewall/egress"
 	"aileron.dev/services/firewall/egress/egresstest"
 	"aileron.dev/services/firewall/policy"
@@ -45,7 +44,7 @@ type env struct {
 	dialer    *egresstest.Dialer
 	proxy     *egress.Proxy
 	addr      map[policy.Group]string
-	logs      *syncBuffer
+	logs      *logtest.Lines
 	serveErrs chan error
 }
 
@@ -61,7 +60,7 @@ var defaultPolicies = egress.Policies{
 
 func newEnv(t *testing.T, opts ...egress.Option) *env {
 	t.Helper()
-	e := &env{dns: egresstest.StartDNS(t), ca: egresstest.NewCA(t), logs: &syncBuffer{}, serveErrs: make(chan error, 2)}
+	e := &env{dns: egresstest.StartDNS(t), ca: egresstest.NewCA(t), logs: &logtest.Lines{}, serveErrs: make(chan error, 2)}
 	e.internet = egresstest.StartHost(t, e.ca, internetIP, "allowed.test", "other.test", "browser.test", "rebind.test", "a.wild.test", "mixed.test")
 	e.private = egresstest.StartHost(t, e.ca, privateIP, "private.test", "inner.test", "cname.test", "rebind.test", "mixed.test")
 	e.dialer = egresstest.NewDialer(e.internet, e.private)
@@ -213,23 +212,6 @@ func (e *env) requireDecision(t *testing.T, host, decision, reason string) {
 		}
 		return false
 	}, 5*time.Second, 10*time.Millisecond, "no %s/%s decision for %s in:\n%s", decision, reason, host, e.logs.String())
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // isClosed reports whether reading c ends without data (EOF or reset).
