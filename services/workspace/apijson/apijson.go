@@ -33,6 +33,41 @@ func WriteError(w http.ResponseWriter, status int, code errcode.Code, msg, field
 	Write(w, status, ErrorBody{Code: code, Message: msg, Field: field})
 }
 
+// WriteInternal answers 500 INTERNAL with no detail: the cause is for the
+// daemon's log, not for the client.
+func WriteInternal(w http.ResponseWriter) {
+	WriteError(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
+}
+
+// ErrorCode is how a daemon answers one of its domain errors.
+type ErrorCode struct {
+	Err    error
+	Status int
+	Code   errcode.Code
+	// Field names the request field the error is about; empty: the one the
+	// caller gives.
+	Field string
+}
+
+// Errors is a daemon's domain error → answer table; the first match wins.
+type Errors []ErrorCode
+
+// Write answers err as the first entry it matches (errors.Is) says, with
+// err's message and the entry's field, else field. It reports false when no
+// entry matches: the caller logs err and answers WriteInternal.
+func (m Errors) Write(w http.ResponseWriter, err error, field string) bool {
+	for _, e := range m {
+		if errors.Is(err, e.Err) {
+			if e.Field != "" {
+				field = e.Field
+			}
+			WriteError(w, e.Status, e.Code, err.Error(), field)
+			return true
+		}
+	}
+	return false
+}
+
 // DecodeError is a request body Decode refused, as the client sees it.
 type DecodeError struct {
 	Status  int

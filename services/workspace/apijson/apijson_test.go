@@ -2,6 +2,8 @@ package apijson
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,4 +50,43 @@ func TestWriteError(t *testing.T) {
 	var b ErrorBody
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &b))
 	require.Equal(t, ErrorBody{Code: errcode.BrowserTabNotFound, Message: "no such tab", Field: "id"}, b)
+}
+
+// TestErrorsWrite: the first entry an error matches answers it, with the
+// error's message and the entry's field, else the caller's; an error no
+// entry matches is left to the caller.
+func TestErrorsWrite(t *testing.T) {
+	errGone := errors.New("gone")
+	errBad := errors.New("bad")
+	answers := Errors{
+		{Err: errGone, Status: http.StatusNotFound, Code: errcode.FileNotFound, Field: "id"},
+		{Err: errBad, Status: http.StatusBadRequest, Code: errcode.PathInvalid},
+		{Err: errBad, Status: http.StatusConflict, Code: errcode.FileExists},
+	}
+	answer := func(err error, field string) (int, ErrorBody, bool) {
+		rec := httptest.NewRecorder()
+		ok := answers.Write(rec, err, field)
+		var body ErrorBody
+		if ok {
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+		}
+		return rec.Code, body, ok
+	}
+	status, body, ok := answer(fmt.Errorf("tab 7: %w", errGone), "path")
+	require.True(t, ok)
+	require.Equal(t, http.StatusNotFound, status)
+	require.Equal(t, ErrorBody{Code: errcode.FileNotFound, Message: "tab 7: gone", Field: "id"}, body)
+
+	status, body, ok = answer(errBad, "path")
+	require.True(t, ok)
+	require.Equal(t, http.StatusBadRequest, status, "the first match wins")
+	require.Equal(t, "path", body.Field, "the caller's field")
+
+	_, _, ok = answer(errors.New("other"), "path")
+	require.False(t, ok)
+
+	rec := httptest.NewRecorder()
+	WriteInternal(rec)
+	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	require.JSONEq(t, `{"code":"INTERNAL","message":"internal error"}`, rec.Body.String())
 }

@@ -130,6 +130,6 @@ func (s *Server) fail(w http.ResponseWriter, err error, field string) {
 		apijson.WriteError(w, http.StatusServiceUnavailable, errcode.BrowserUnavailable, err.Error(), "")
 	default:
 		s.log.Error("browser request failed", slog.Any("error", err))
-		apijson.WriteError(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
+		apijson.WriteInternal(w)
 	}
 }

@@ -18,27 +18,19 @@ var (
 	ErrRuntime     = errors.New("the runtime daemon did not answer")
 )
 
-// mapping is the error → status and code table; the first match wins.
-var mapping = []struct {
-	err    error
-	status int
-	code   errcode.Code
-}{
-	{ErrPathInvalid, http.StatusBadRequest, errcode.CanvasPathInvalid},
-	{ErrOutside, http.StatusForbidden, errcode.CanvasPathOutside},
-	{ErrNotFound, http.StatusNotFound, errcode.CanvasNotFound},
-	{ErrTooLarge, http.StatusRequestEntityTooLarge, errcode.CanvasFileTooLarge},
-	{ErrRuntime, http.StatusBadGateway, errcode.CanvasRuntimeUnavailable},
+// answers is the error → status and code table.
+var answers = apijson.Errors{
+	{Err: ErrPathInvalid, Status: http.StatusBadRequest, Code: errcode.CanvasPathInvalid},
+	{Err: ErrOutside, Status: http.StatusForbidden, Code: errcode.CanvasPathOutside},
+	{Err: ErrNotFound, Status: http.StatusNotFound, Code: errcode.CanvasNotFound},
+	{Err: ErrTooLarge, Status: http.StatusRequestEntityTooLarge, Code: errcode.CanvasFileTooLarge},
+	{Err: ErrRuntime, Status: http.StatusBadGateway, Code: errcode.CanvasRuntimeUnavailable},
 }
 
 // fail answers err as the runtime daemon answers its errors.
 func fail(w http.ResponseWriter, err error, log *slog.Logger) {
-	for _, m := range mapping {
-		if errors.Is(err, m.err) {
-			apijson.WriteError(w, m.status, m.code, err.Error(), "path")
-			return
-		}
+	if !answers.Write(w, err, "path") {
+		log.Error("canvas request failed", slog.Any("error", err))
+		apijson.WriteInternal(w)
 	}
-	log.Error("canvas request failed", slog.Any("error", err))
-	apijson.WriteError(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
 }

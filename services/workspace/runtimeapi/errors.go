@@ -26,31 +26,27 @@ func writeError(w http.ResponseWriter, e apiError) {
 	apijson.WriteError(w, e.status, e.code, e.msg, e.field)
 }
 
-// mapping is the domain error → status and code table; the first match wins.
-var mapping = []struct {
-	err    error
-	status int
-	code   errcode.Code
-}{
-	{files.ErrOutsideRoot, http.StatusForbidden, errcode.PathOutsideRoot},
-	{files.ErrInvalidPath, http.StatusBadRequest, errcode.PathInvalid},
-	{files.ErrNotFound, http.StatusNotFound, errcode.FileNotFound},
-	{files.ErrExists, http.StatusConflict, errcode.FileExists},
-	{files.ErrNotDir, http.StatusConflict, errcode.FileNotDirectory},
-	{files.ErrIsDir, http.StatusConflict, errcode.FileIsDirectory},
-	{files.ErrNotEmpty, http.StatusConflict, errcode.DirectoryNotEmpty},
-	{files.ErrTooLarge, http.StatusRequestEntityTooLarge, errcode.FileTooLarge},
-	{exec.ErrInvalid, http.StatusBadRequest, errcode.CommandInvalid},
-	{exec.ErrStart, http.StatusBadRequest, errcode.CommandStartFailed},
-	{session.ErrNotFound, http.StatusNotFound, errcode.SessionNotFound},
-	{session.ErrTagInvalid, http.StatusBadRequest, errcode.SessionTagInvalid},
-	{session.ErrExists, http.StatusConflict, errcode.SessionExists},
-	{session.ErrLimit, http.StatusTooManyRequests, errcode.ProcessLimitReached},
-	{session.ErrInputClosed, http.StatusConflict, errcode.SessionInputClosed},
-	{session.ErrInputBlocked, http.StatusConflict, errcode.SessionInputBlocked},
-	{agent.ErrUnknown, http.StatusNotFound, errcode.AgentNotFound},
-	{agent.ErrPromptEmpty, http.StatusBadRequest, errcode.RequestInvalid},
-	{agent.ErrNotInstalled, http.StatusConflict, errcode.AgentNotInstalled},
+// answers is the domain error → status and code table.
+var answers = apijson.Errors{
+	{Err: files.ErrOutsideRoot, Status: http.StatusForbidden, Code: errcode.PathOutsideRoot},
+	{Err: files.ErrInvalidPath, Status: http.StatusBadRequest, Code: errcode.PathInvalid},
+	{Err: files.ErrNotFound, Status: http.StatusNotFound, Code: errcode.FileNotFound},
+	{Err: files.ErrExists, Status: http.StatusConflict, Code: errcode.FileExists},
+	{Err: files.ErrNotDir, Status: http.StatusConflict, Code: errcode.FileNotDirectory},
+	{Err: files.ErrIsDir, Status: http.StatusConflict, Code: errcode.FileIsDirectory},
+	{Err: files.ErrNotEmpty, Status: http.StatusConflict, Code: errcode.DirectoryNotEmpty},
+	{Err: files.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, Code: errcode.FileTooLarge},
+	{Err: exec.ErrInvalid, Status: http.StatusBadRequest, Code: errcode.CommandInvalid},
+	{Err: exec.ErrStart, Status: http.StatusBadRequest, Code: errcode.CommandStartFailed},
+	{Err: session.ErrNotFound, Status: http.StatusNotFound, Code: errcode.SessionNotFound},
+	{Err: session.ErrTagInvalid, Status: http.StatusBadRequest, Code: errcode.SessionTagInvalid},
+	{Err: session.ErrExists, Status: http.StatusConflict, Code: errcode.SessionExists},
+	{Err: session.ErrLimit, Status: http.StatusTooManyRequests, Code: errcode.ProcessLimitReached},
+	{Err: session.ErrInputClosed, Status: http.StatusConflict, Code: errcode.SessionInputClosed},
+	{Err: session.ErrInputBlocked, Status: http.StatusConflict, Code: errcode.SessionInputBlocked},
+	{Err: agent.ErrUnknown, Status: http.StatusNotFound, Code: errcode.AgentNotFound},
+	{Err: agent.ErrPromptEmpty, Status: http.StatusBadRequest, Code: errcode.RequestInvalid},
+	{Err: agent.ErrNotInstalled, Status: http.StatusConflict, Code: errcode.AgentNotInstalled},
 }
 
 // fail writes err, a domain error about field, as the client sees it.
@@ -60,14 +56,11 @@ func (s *Server) fail(w http.ResponseWriter, err error, field string) {
 		writeError(w, ae)
 		return
 	}
-	for _, m := range mapping {
-		if errors.Is(err, m.err) {
-			writeError(w, apiError{status: m.status, code: m.code, msg: err.Error(), field: field})
-			return
-		}
+	if answers.Write(w, err, field) {
+		return
 	}
 	s.log.Error("request failed", "error", err)
-	writeError(w, apiError{status: http.StatusInternalServerError, code: errcode.Internal, msg: "internal error"})
+	apijson.WriteInternal(w)
 }
 
 // decode reads a JSON body of at most the body cap into v.

@@ -297,29 +297,20 @@ func (m *Manager) send(ctx context.Context, conn *websocket.Conn, typ websocket.
 	return nil
 }
 
-// mapping is the domain error → status and code table; the first match wins.
-var mapping = []struct {
-	err    error
-	status int
-	code   errcode.Code
-	field  string
-}{
-	{ErrNotFound, http.StatusNotFound, errcode.TerminalNotFound, "id"},
-	{ErrIDInvalid, http.StatusBadRequest, errcode.TerminalIDInvalid, "id"},
-	{ErrExists, http.StatusConflict, errcode.TerminalExists, "id"},
-	{ErrSizeInvalid, http.StatusBadRequest, errcode.RequestInvalid, "cols"},
-	{ErrLimit, http.StatusTooManyRequests, errcode.TerminalLimitReached, ""},
-	{ErrClientLimit, http.StatusTooManyRequests, errcode.TerminalLimitReached, ""},
-	{ErrClosed, http.StatusServiceUnavailable, errcode.Unavailable, ""},
+// answers is the domain error → status and code table.
+var answers = apijson.Errors{
+	{Err: ErrNotFound, Status: http.StatusNotFound, Code: errcode.TerminalNotFound, Field: "id"},
+	{Err: ErrIDInvalid, Status: http.StatusBadRequest, Code: errcode.TerminalIDInvalid, Field: "id"},
+	{Err: ErrExists, Status: http.StatusConflict, Code: errcode.TerminalExists, Field: "id"},
+	{Err: ErrSizeInvalid, Status: http.StatusBadRequest, Code: errcode.RequestInvalid, Field: "cols"},
+	{Err: ErrLimit, Status: http.StatusTooManyRequests, Code: errcode.TerminalLimitReached},
+	{Err: ErrClientLimit, Status: http.StatusTooManyRequests, Code: errcode.TerminalLimitReached},
+	{Err: ErrClosed, Status: http.StatusServiceUnavailable, Code: errcode.Unavailable},
 }
 
 func (m *Manager) fail(w http.ResponseWriter, err error) {
-	for _, e := range mapping {
-		if errors.Is(err, e.err) {
-			apijson.WriteError(w, e.status, e.code, err.Error(), e.field)
-			return
-		}
+	if !answers.Write(w, err, "") {
+		m.opts.Log.Error("terminal request failed", slog.Any("error", err))
+		apijson.WriteInternal(w)
 	}
-	m.opts.Log.Error("terminal request failed", slog.Any("error", err))
-	apijson.WriteError(w, http.StatusInternalServerError, errcode.Internal, "internal error", "")
 }
