@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -84,13 +85,11 @@ func TestWorkspacePortForward(t *testing.T) {
 	}()
 	re := regexp.MustCompile(`Forwarding (http://127\.0\.0\.1:\d+) -> http://runtime--` + w.Id + `\.localhost:\d+/`)
 	var local string
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		m := re.FindStringSubmatch(out.String())
-		if m != nil {
-			local = m[1]
-		}
-		return m != nil
-	}, 10*time.Second, 20*time.Millisecond, "stdout %q stderr %q", out.String(), errOut.String())
+		require.NotNil(c, m, "stdout %q stderr %q", out.String(), errOut.String())
+		local = m[1]
+	}, 10*time.Second, 20*time.Millisecond)
 
 	resp, err := http.Get(local + "/files")
 	require.NoError(t, err)

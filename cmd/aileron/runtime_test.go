@@ -281,7 +281,7 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(b => b && !b.disabled)(document.querySelector('#action-terminal'))`,
 			chromedp.WithPollingTimeout(time.Minute)))
 		require.NoError(t, err, "the console's Terminal button never became usable")
-		opened := chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return info.Type == "page" })
+		opened := chromedp.WaitNewTarget(ctx, serviceTab("terminal", id))
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#action-terminal`))))
 		tab, ok := <-opened
 		require.True(t, ok, "the Terminal button opened no tab")
@@ -292,19 +292,32 @@ func TestDevRuntimeIsReal(t *testing.T) {
 			require.NoError(t, err, expr)
 			return v
 		}
-		connected := func() {
-			require.Eventually(t, func() bool {
-				return eval(`String(!!(window.aileronTerminal && aileronTerminal.connected()))`) == "true"
-			}, time.Minute, 100*time.Millisecond, "the page never attached: %s", eval(`document.body ? document.body.innerText.slice(0, 300) : ""`))
+		// The front door may still be navigating the tab (it takes the
+		// ticket out of the address), and a reload navigates again: an
+		// evaluation then fails with "target navigated", so the polls
+		// retry it, and what they report on a timeout is read at that time.
+		waitScreen := func(what string, ok func(screen string) bool) {
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.aileronTerminal ? aileronTerminal.text() : ""`))
+				require.NoError(c, err)
+				require.True(c, ok(v), "%s; screen: %q", what, v)
+			}, time.Minute, 100*time.Millisecond)
 		}
-		screen := func() string { return eval(`aileronTerminal.text()`) }
+		connected := func() {
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				v, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+					`JSON.stringify([!!(window.aileronTerminal && aileronTerminal.connected()), document.body ? document.body.innerText.slice(0, 300) : ""])`))
+				require.NoError(c, err)
+				require.True(c, strings.HasPrefix(v, "[true,"), "the page never attached: %s", v)
+			}, time.Minute, 100*time.Millisecond)
+		}
 		typeLine := func(line string) {
 			require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(".xterm-helper-textarea"), line+"\r")))
 		}
 		connected()
 		typeLine("echo hello; export MARK=$$")
 		hello := regexp.MustCompile(`(?m)^hello\s*$`)
-		require.Eventually(t, func() bool { return hello.MatchString(screen()) }, time.Minute, 100*time.Millisecond, "screen: %q", screen())
+		waitScreen("no hello", hello.MatchString)
 		require.Contains(t, eval(`location.href`), "terminal--"+id+".localhost", "the terminal has an origin of its own")
 		// The terminal runs in a container of its own; typing there is the
 		// workspace's activity, as the runtime answers it.
@@ -318,13 +331,13 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		// A reload brings the same shell back with its output.
 		require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 		connected()
-		require.Eventually(t, func() bool { return hello.MatchString(screen()) }, time.Minute, 100*time.Millisecond, "screen: %q", screen())
+		waitScreen("the earlier output is not back", hello.MatchString)
 		typeLine("echo same-$MARK-$$")
 		same := regexp.MustCompile(`(?m)^same-(\d+)-(\d+)\s*$`)
-		require.Eventually(t, func() bool {
-			m := same.FindStringSubmatch(screen())
+		waitScreen("not the same shell", func(screen string) bool {
+			m := same.FindStringSubmatch(screen)
 			return m != nil && m[1] == m[2]
-		}, time.Minute, 100*time.Millisecond, "not the same shell: %q", screen())
+		})
 	})
 
 	t.Run("a port's preview through the front door", func(t *testing.T) {
@@ -427,6 +440,16 @@ func TestDevRuntimeIsReal(t *testing.T) {
 
 // headlessChromium starts Debian's Chromium (AILERON_CHROMIUM overrides the
 // path) for one test.
+// serviceTab matches the tab the console opens for a service of the
+// workspace once it has left about:blank for the service's origin:
+// attaching earlier races with that navigation ("Inspected target
+// navigated or closed").
+func serviceTab(service, id string) func(*target.Info) bool {
+	return func(info *target.Info) bool {
+		return info.Type == "page" && strings.Contains(info.URL, "://"+service+"--"+id+".localhost")
+	}
+}
+
 func headlessChromium(t *testing.T) context.Context {
 	t.Helper()
 	path := os.Getenv("AILERON_CHROMIUM")

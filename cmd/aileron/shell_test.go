@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/term"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -125,7 +126,9 @@ func TestWorkspaceExec(t *testing.T) {
 		go func() {
 			done <- run(ctx, []string{"workspace", "exec", id, "--api", env.URL, "--", "sh", "-c", "echo first; sleep 60; echo never"}, strings.NewReader(""), &out, &errOut)
 		}()
-		require.Eventually(t, func() bool { return out.String() == "first\n" }, 10*time.Second, 10*time.Millisecond, "stdout %q stderr %q", out.String(), errOut.String())
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			require.Equal(c, "first\n", out.String(), "stderr %q", errOut.String())
+		}, 10*time.Second, 10*time.Millisecond)
 		select {
 		case c := <-done:
 			t.Fatalf("exec ended with %d while its command sleeps", c)
@@ -174,8 +177,9 @@ func TestWorkspaceShell(t *testing.T) {
 			done <- run(ctx, []string{"workspace", "shell", id, "--terminal", "keep", "--api", env.URL},
 				strings.NewReader("MARK=$$; echo one-$((1+1))\n"), &out, &errOut)
 		}()
-		require.Eventually(t, func() bool { return strings.Contains(out.String(), "one-2") }, 20*time.Second, 20*time.Millisecond,
-			"stdout %q stderr %q", out.String(), errOut.String())
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			require.Contains(c, out.String(), "one-2", "stderr %q", errOut.String())
+		}, 20*time.Second, 20*time.Millisecond)
 		cancel()
 		require.Equal(t, 130, <-done)
 		require.Contains(t, errOut.String(), "the shell keeps running")
@@ -239,7 +243,7 @@ func TestWorkspaceShellOnATerminal(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(errOut.String(), "attached to terminal") }, 20*time.Second, 20*time.Millisecond, errOut.String())
 	_, err = ptmx.Write([]byte("stty size\r"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "30 100") }, 20*time.Second, 20*time.Millisecond, "stdout %q", out.String())
+	require.EventuallyWithT(t, func(c *assert.CollectT) { require.Contains(c, out.String(), "30 100") }, 20*time.Second, 20*time.Millisecond)
 	// Raw mode: the local terminal does not echo what is typed (the remote
 	// shell does) and passes Ctrl-C on as a byte, not a signal.
 	raw, err := term.GetState(int(tty.Fd()))
@@ -259,7 +263,7 @@ func TestWorkspaceShellOnATerminal(t *testing.T) {
 	}, 20*time.Second, 20*time.Millisecond, "the resize never reached the terminal")
 	_, err = ptmx.Write([]byte("stty size\r"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "40 120") }, 20*time.Second, 20*time.Millisecond, "stdout %q", out.String())
+	require.EventuallyWithT(t, func(c *assert.CollectT) { require.Contains(c, out.String(), "40 120") }, 20*time.Second, 20*time.Millisecond)
 
 	_, err = ptmx.Write([]byte("exit 4\r"))
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"aileron.dev/pkg/telemetry"
@@ -33,15 +34,16 @@ func TestDevTrace(t *testing.T) {
 
 	// The tree is written once the trace has been quiet for a moment.
 	var tree string
-	require.Eventually(t, func() bool {
-		for _, tr := range strings.Split(out.String(), "trace ")[1:] {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		printed := out.String()
+		for _, tr := range strings.Split(printed, "trace ")[1:] {
 			if strings.Contains(tr, "workspace_id="+id) && strings.Contains(tr, "publish aileron.status.provisioner") {
 				tree = "trace " + tr
-				return true
+				return
 			}
 		}
-		return false
-	}, time.Minute, 100*time.Millisecond, "no span tree of %s on stderr:\n%s", id, out.String())
+		c.Errorf("no span tree of %s on stderr:\n%s", id, printed)
+	}, time.Minute, 100*time.Millisecond)
 	t.Logf("aileron dev --trace printed:\n%s", tree)
 	lines := strings.Split(tree, "\n")
 	require.True(t, strings.HasPrefix(lines[1], "  POST /api/v1/workspaces  "), tree)

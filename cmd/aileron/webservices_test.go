@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/remote"
 	"github.com/stretchr/testify/assert"
@@ -92,22 +91,23 @@ func testDevBrowser(t *testing.T, base, id string, rt serviceDoor) {
 	_, err = chromedp.Run(console, chromedp.Poll[bool](`(b => b && !b.disabled)(document.querySelector('#action-browser'))`,
 		chromedp.WithPollingTimeout(time.Minute)))
 	require.NoError(t, err, "the console's Browser button never became usable")
-	opened := chromedp.WaitNewTarget(console, func(info *target.Info) bool { return info.Type == "page" })
+	opened := chromedp.WaitNewTarget(console, serviceTab("browser", id))
 	require.NoError(t, chromedp.Do(console, chromedp.Click(chromedp.CSS(`#action-browser`))))
 	previewTab, ok := <-opened
 	require.True(t, ok, "the Browser button opened no tab")
 	preview, cancelPreview := chromedp.NewContext(console, chromedp.WithTargetID(previewTab))
 	defer cancelPreview()
-	var shown string
-	require.Eventually(t, func() bool {
-		shown, err = chromedp.Run(preview, chromedp.Evaluate[string](`(() => {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		shown, err := chromedp.Run(preview, chromedp.Evaluate[string](`(() => {
 			const c = document.getElementById('screen'), tabs = document.getElementById('tabs');
 			if (!c || !tabs || c.width <= 300) return 'no frame yet';
 			const px = c.getContext('2d').getImageData(c.width / 2, c.height / 4, 1, 1).data;
 			return [document.getElementById('state').textContent, px[3], tabs.innerText].join('|');
 		})()`))
-		return err == nil && strings.HasPrefix(shown, "live|255|") && strings.Contains(shown, "driven")
-	}, time.Minute, 200*time.Millisecond, "the preview never showed a frame of the agent's page: %q (%v)", shown, err)
+		require.NoError(c, err)
+		require.True(c, strings.HasPrefix(shown, "live|255|") && strings.Contains(shown, "driven"),
+			"the preview never showed a frame of the agent's page: %q", shown)
+	}, time.Minute, 200*time.Millisecond)
 
 	file := filepath.Join(t.TempDir(), "shot.png")
 	runCLI(t, base, "workspace", "screenshot", id, "-o", file)

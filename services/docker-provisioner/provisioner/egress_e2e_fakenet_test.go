@@ -25,6 +25,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"aileron.dev/services/docker-provisioner/provisioner"
@@ -165,8 +166,9 @@ func startFakeServer(t *testing.T, s fakeServer) {
 		_ = docker.ContainerRemove(context.Background(), resp.ID, container.RemoveOptions{Force: true})
 	})
 	require.NoError(t, docker.ContainerStart(ctx, resp.ID, container.StartOptions{}))
-	require.Eventually(t, func() bool { return len(fakeEvents(t, s.name, "ready")) == 1 }, waitFor, tick,
-		"%s never became ready: %v", s.name, fakeEvents(t, s.name, ""))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.Len(c, fakeEvents(t, s.name, "ready"), 1, "%s never became ready: %v", s.name, fakeEvents(t, s.name, ""))
+	}, waitFor, tick)
 }
 
 // fakeEvent is one line of a fake-internet container's event log.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"aileron.dev/pkg/logtest"
@@ -204,14 +205,14 @@ func (e *env) decisions(t *testing.T) []map[string]any {
 // requireDecision waits until a decision for host with reason is logged.
 func (e *env) requireDecision(t *testing.T, host, decision, reason string) {
 	t.Helper()
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		for _, d := range e.decisions(t) {
 			if d["host"] == host && d["decision"] == decision && d["reason"] == reason {
-				return true
+				return
 			}
 		}
-		return false
-	}, 5*time.Second, 10*time.Millisecond, "no %s/%s decision for %s in:\n%s", decision, reason, host, e.logs.String())
+		c.Errorf("no %s/%s decision for %s in:\n%s", decision, reason, host, e.logs.String())
+	}, 5*time.Second, 10*time.Millisecond)
 }
 
 // isClosed reports whether reading c ends without data (EOF or reset).

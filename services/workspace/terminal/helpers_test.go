@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -172,8 +173,10 @@ func (c *client) control(js string) {
 // waitFor waits until the output holds s.
 func (c *client) waitFor(s string) {
 	c.t.Helper()
-	require.Eventually(c.t, func() bool { return strings.Contains(c.output(), s) }, 10*time.Second, 20*time.Millisecond,
-		"output never held %q; tail: %q", s, tail(c.output()))
+	require.EventuallyWithT(c.t, func(ct *assert.CollectT) {
+		out := c.output()
+		require.True(ct, strings.Contains(out, s), "output never held %q; tail: %q", s, tail(out))
+	}, 10*time.Second, 20*time.Millisecond)
 }
 
 // closeStatus waits for the connection to end and returns its close status.

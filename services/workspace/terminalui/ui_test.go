@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -72,11 +73,29 @@ func screen(t *testing.T, ctx context.Context) string {
 	return eval[string](t, ctx, `window.aileronTerminal ? aileronTerminal.text() : ""`)
 }
 
+// waitScreen waits for the screen to satisfy ok; on a timeout it reports
+// the screen as it was last read, not as it was before the wait.
+func waitScreen(t *testing.T, ctx context.Context, what string, ok func(screen string) bool) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.aileronTerminal ? aileronTerminal.text() : ""`))
+		require.NoError(c, err)
+		require.True(c, ok(v), "%s; screen: %q", what, v)
+	}, 20*time.Second, 50*time.Millisecond)
+}
+
 func waitConnected(t *testing.T, ctx context.Context) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		return eval[bool](t, ctx, `!!(window.aileronTerminal && aileronTerminal.connected())`)
-	}, 30*time.Second, 50*time.Millisecond, "the page never attached; status: %q", eval[string](t, ctx, `document.getElementById("status").textContent`))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		type page struct {
+			Connected bool
+			Status    string
+		}
+		status, err := chromedp.Run(ctx, chromedp.Evaluate[page](`({connected: !!(window.aileronTerminal && aileronTerminal.connected()),
+			status: (document.getElementById("status") || {}).textContent || ""})`))
+		require.NoError(c, err)
+		require.True(c, status.Connected, "the page never attached; status: %q", status.Status)
+	}, 30*time.Second, 50*time.Millisecond)
 }
 
 func TestPageRunsAShellAndComesBackAfterAReload(t *testing.T) {
@@ -90,35 +109,32 @@ func TestPageRunsAShellAndComesBackAfterAReload(t *testing.T) {
 	require.Equal(t, id, eval[string](t, ctx, `aileronTerminal.active()`))
 
 	// The page fitted the terminal to the window and told the server.
-	var cols, rows int
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		info := mgr.List()[0]
-		cols = eval[int](t, ctx, `aileronTerminal.size()[0]`)
-		rows = eval[int](t, ctx, `aileronTerminal.size()[1]`)
-		return info.Cols == cols && info.Rows == rows && cols != 80
-	}, 10*time.Second, 50*time.Millisecond, "the server's size %dx%d is not the page's %dx%d", mgr.List()[0].Cols, mgr.List()[0].Rows, cols, rows)
+		size := eval[[]int](t, ctx, `aileronTerminal.size()`)
+		require.Equal(c, size, []int{info.Cols, info.Rows}, "the page's size is not the server's")
+		require.NotEqual(c, 80, size[0], "the page never fitted the terminal")
+	}, 10*time.Second, 50*time.Millisecond)
 
 	hello := regexp.MustCompile(`(?m)^hello\s*$`)
 	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(".xterm-helper-textarea"), "echo hello\r")))
-	require.Eventually(t, func() bool { return hello.MatchString(screen(t, ctx)) }, 20*time.Second, 50*time.Millisecond,
-		"no hello on the screen: %q", screen(t, ctx))
+	waitScreen(t, ctx, "no hello", hello.MatchString)
 	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(".xterm-helper-textarea"), "export MARK=$$\r")))
 
 	// Reload: the same terminal, its earlier output replayed, the same shell.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitConnected(t, ctx)
 	require.Equal(t, id, eval[string](t, ctx, `aileronTerminal.active()`))
-	require.Eventually(t, func() bool {
-		s := screen(t, ctx)
+	waitScreen(t, ctx, "the earlier output is not back", func(s string) bool {
 		return strings.Contains(s, "echo hello") && hello.MatchString(s)
-	}, 20*time.Second, 50*time.Millisecond, "the earlier output is not back: %q", screen(t, ctx))
+	})
 	require.Len(t, mgr.List(), 1, "a reload opens no new terminal")
 	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(".xterm-helper-textarea"), "echo same-$MARK-$$\r")))
 	same := regexp.MustCompile(`(?m)^same-(\d+)-(\d+)\s*$`)
-	require.Eventually(t, func() bool {
-		m := same.FindStringSubmatch(screen(t, ctx))
+	waitScreen(t, ctx, "not the same shell", func(s string) bool {
+		m := same.FindStringSubmatch(s)
 		return m != nil && m[1] == m[2]
-	}, 20*time.Second, 50*time.Millisecond, "not the same shell: %q", screen(t, ctx))
+	})
 
 	// A lost connection is re-attached by itself; what the shell wrote
 	// meanwhile is on the screen.
@@ -128,8 +144,7 @@ func TestPageRunsAShellAndComesBackAfterAReload(t *testing.T) {
 	require.Eventually(t, func() bool { return mgr.List()[0].Clients == 0 }, 10*time.Second, 5*time.Millisecond, "the page never dropped its connection")
 	waitConnected(t, ctx)
 	after := regexp.MustCompile(`(?m)^after-6\s*$`)
-	require.Eventually(t, func() bool { return after.MatchString(screen(t, ctx)) }, 20*time.Second, 50*time.Millisecond,
-		"the output written while detached is not on the screen: %q", screen(t, ctx))
+	waitScreen(t, ctx, "the output written while detached is not on the screen", after.MatchString)
 	require.Equal(t, id, eval[string](t, ctx, `aileronTerminal.active()`))
 	require.Len(t, mgr.List(), 1)
 
@@ -154,8 +169,7 @@ func TestPageRunsAShellAndComesBackAfterAReload(t *testing.T) {
 
 	// The shell's exit shows on the tab.
 	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(".xterm-helper-textarea"), "exit 3\r")))
-	require.Eventually(t, func() bool { return strings.Contains(screen(t, ctx), "exited with code 3") }, 20*time.Second, 50*time.Millisecond,
-		"no exit on the screen: %q", screen(t, ctx))
+	waitScreen(t, ctx, "no exit on the screen", func(s string) bool { return strings.Contains(s, "exited with code 3") })
 }
 
 func TestPageHeaders(t *testing.T) {
