@@ -20,7 +20,9 @@ type listeningPort struct {
 	Address  string `json:"address"`
 	Loopback bool   `json:"loopback"`
 	Daemon   bool   `json:"daemon,omitempty"`
-	Preview  string `json:"preview,omitempty"`
+	// Previewable is the runtime's word on whether the port has a preview.
+	Previewable bool   `json:"previewable"`
+	Preview     string `json:"preview,omitempty"`
 }
 
 // ports lists the ports listening in the workspace's runtime and the
@@ -73,11 +75,9 @@ func (e *cliEnv) getServiceJSON(ctx context.Context, id string, svc workspace.Se
 
 // previewURL is the front-door origin of port p's preview: the runtime's
 // origin with the port in place of the service (runtime--<id>... becomes
-// <port>--<id>...), or "" when it has none: a port of the workspace's own
-// daemons, or a listener on one address that is neither loopback nor all
-// addresses (a preview dials loopback only).
+// <port>--<id>...), or "" when the runtime says it has none.
 func previewURL(runtime *url.URL, p listeningPort) string {
-	if p.Daemon || (!p.Loopback && p.Address != "0.0.0.0" && p.Address != "::") {
+	if !p.Previewable {
 		return ""
 	}
 	rest, ok := strings.CutPrefix(runtime.Host, string(workspace.ServiceRuntime)+"--")

@@ -368,6 +368,16 @@ func TestDevRuntimeIsReal(t *testing.T) {
 		require.Equal(t, 0, run(context.Background(), []string{"workspace", "ports", "--api", base, id}, strings.NewReader(""), listing, &syncBuffer{}))
 		daemonPort := strings.TrimSpace(strings.TrimPrefix(rt.sh("echo $AILERON_ADDR"), ":"))
 		require.NotContains(t, listing.String(), daemonPort+"--"+id, "the daemon's own port has no preview URL")
+		// Docker's DNS resolver listens in the container too (127.0.0.11);
+		// it answers no HTTP, so it has no preview.
+		resolver := false
+		for line := range strings.Lines(listing.String()) {
+			if f := strings.Fields(line); len(f) == 3 && f[1] == "127.0.0.11" {
+				resolver = true
+				require.Equal(t, "-", f[2], "the engine's resolver has no preview: %s", listing)
+			}
+		}
+		require.True(t, resolver, "the engine's resolver is listed: %s", listing)
 
 		web := newServiceDoor(t, base, "8000", id)
 		resp = web.do(http.MethodGet, "/index.html", "", nil)

@@ -1,6 +1,7 @@
 package runtimeapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,26 +135,48 @@ func TestPorts(t *testing.T) {
 		return !slices.Contains(list.Ports, ports.Port{Port: uint16(port), Address: "127.0.0.1", Loopback: true})
 	}, 10*time.Second, 50*time.Millisecond, "a stopped server's port goes away")
 
-	// A daemon's own port is marked: it has no preview.
+	// Which ports have a preview: a server on loopback or all addresses
+	// does; a daemon's own port does not, nor does the engine's DNS
+	// resolver, which listens on the loopback address resolv.conf names
+	// (Docker's 127.0.0.11; 127.0.0.2 here).
+	serve := func(addr string) uint16 {
+		srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+		ln, err := net.Listen("tcp", addr)
+		require.NoError(t, err)
+		srv.Listener = ln
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return uint16(ln.Addr().(*net.TCPAddr).Port)
+	}
+	dev, daemon, resolver := serve("127.0.0.1:0"), serve("127.0.0.1:0"), serve("127.0.0.2:0")
+	h.api.WithPreviewDeny(daemon)
+	resolvConf := filepath.Join(t.TempDir(), "resolv.conf")
+	require.NoError(t, os.WriteFile(resolvConf, []byte("# the engine's\nnameserver 127.0.0.2\noptions ndots:0\n"), 0o644))
+	h.api.SetResolvConf(resolvConf)
+	type listed struct {
+		Address     string `json:"address"`
+		Daemon      bool   `json:"daemon"`
+		Previewable bool   `json:"previewable"`
+	}
 	var marked struct {
 		Ports []struct {
-			Port   uint16 `json:"port"`
-			Daemon bool   `json:"daemon"`
+			Port uint16 `json:"port"`
+			listed
 		} `json:"ports"`
 	}
-	daemon := httptest.NewServer(http.NotFoundHandler())
-	defer daemon.Close()
-	dport := uint16(daemon.Listener.Addr().(*net.TCPAddr).Port)
-	h.api.WithPreviewDeny(dport)
 	h.call(http.MethodGet, "/v1/ports", nil, 200, &marked)
-	found := false
+	got := map[uint16]listed{}
 	for _, p := range marked.Ports {
-		if p.Port == dport {
-			found = true
-			require.True(t, p.Daemon, "port %d", p.Port)
-		} else {
-			require.False(t, p.Daemon, "port %d", p.Port)
-		}
+		got[p.Port] = p.listed
 	}
-	require.True(t, found, "the daemon's port is listed: %+v", marked.Ports)
+	require.Equal(t, listed{Address: "127.0.0.1", Previewable: true}, got[dev], "a dev server has a preview: %+v", marked.Ports)
+	require.Equal(t, listed{Address: "127.0.0.1", Daemon: true}, got[daemon], "a daemon's port has none: %+v", marked.Ports)
+	require.Equal(t, listed{Address: "127.0.0.2"}, got[resolver], "the resolver's has none: %+v", marked.Ports)
+	// A preview of the resolver's port finds nothing to dial.
+	resp := h.previewGet(strconv.Itoa(int(resolver)))
+	var e errorBody
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadGateway, resp.StatusCode, "%+v", e)
+	require.Equal(t, "PREVIEW_PORT_NOT_LISTENING", e.Code)
 }

@@ -14,6 +14,9 @@ type listedPort struct {
 	// Daemon marks a port of the workspace's own daemons, which has no
 	// preview (PREVIEW_PORT_REFUSED).
 	Daemon bool `json:"daemon,omitempty"`
+	// Previewable is true when the port has a preview through the front
+	// door (previewTarget).
+	Previewable bool `json:"previewable"`
 }
 
 // listPorts answers the TCP ports listening in the workspace (its network
@@ -24,9 +27,12 @@ func (s *Server) listPorts(w http.ResponseWriter, _ *http.Request) {
 		s.fail(w, err, "")
 		return
 	}
+	resolvers := nameServers(s.resolvConf)
 	out := make([]listedPort, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, listedPort{Port: p, Daemon: slices.Contains(s.previewDeny, p.Port)})
+		daemon := slices.Contains(s.previewDeny, p.Port)
+		_, target := previewTarget(p, resolvers)
+		out = append(out, listedPort{Port: p, Daemon: daemon, Previewable: target && !daemon})
 	}
 	apijson.Write(w, http.StatusOK, map[string]any{"ports": out})
 }

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"aileron.dev/pkg/errcode"
@@ -55,7 +57,7 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request) {
 			msg: fmt.Sprintf("port %d is served by the workspace's own daemon and has no preview", port)})
 		return
 	}
-	addr, err := previewAddr(port)
+	addr, err := s.previewAddr(port)
 	if err != nil {
 		writeError(w, apiError{status: http.StatusBadGateway, code: errcode.PreviewPortNotListening, field: "port", msg: err.Error()})
 		return
@@ -84,29 +86,59 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request) {
 	proxy.ServeHTTP(w, r)
 }
 
-// previewAddr is where to reach the server listening on port: the loopback
-// address it listens on, or for a listener on all addresses the loopback of
-// its family. Only loopback is ever dialled, so a preview reaches nothing
-// outside the workspace's network namespace, and a server bound to another
-// address only is not reached.
-func previewAddr(port uint16) (netip.AddrPort, error) {
+// previewAddr is where a preview of port dials (previewTarget), for the
+// first listener on it that has a preview.
+func (s *Server) previewAddr(port uint16) (netip.AddrPort, error) {
 	ps, err := ports.Listening("/proc/net")
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("reading the workspace's ports: %w", err)
 	}
+	resolvers := nameServers(s.resolvConf)
 	for _, p := range ps {
-		a, err := netip.ParseAddr(p.Address)
-		if p.Port != port || err != nil {
-			continue
-		}
-		switch {
-		case a.IsLoopback():
-			return netip.AddrPortFrom(a, port), nil
-		case a == netip.IPv4Unspecified():
-			return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port), nil
-		case a == netip.IPv6Unspecified():
-			return netip.AddrPortFrom(netip.IPv6Loopback(), port), nil
+		if a, ok := previewTarget(p, resolvers); ok && p.Port == port {
+			return a, nil
 		}
 	}
 	return netip.AddrPort{}, fmt.Errorf("nothing in the workspace listens on port %d on loopback or all addresses", port)
+}
+
+// previewTarget is where a preview of listener p dials: the loopback
+// address it listens on, or for a listener on all addresses the loopback of
+// its family. Only loopback is ever dialled, so a preview reaches nothing
+// outside the workspace's network namespace. A listener on one address that
+// is neither has no preview, and neither has the container engine's DNS
+// resolver, which listens on a name server's loopback address (Docker's
+// 127.0.0.11) and answers no HTTP.
+func previewTarget(p ports.Port, resolvers []netip.Addr) (netip.AddrPort, bool) {
+	a, err := netip.ParseAddr(p.Address)
+	switch {
+	case err != nil || slices.Contains(resolvers, a):
+		return netip.AddrPort{}, false
+	case a.IsLoopback():
+		return netip.AddrPortFrom(a, p.Port), true
+	case a == netip.IPv4Unspecified():
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), p.Port), true
+	case a == netip.IPv6Unspecified():
+		return netip.AddrPortFrom(netip.IPv6Loopback(), p.Port), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// nameServers are the name servers a resolv.conf names; none when it cannot
+// be read.
+func nameServers(path string) []netip.Addr {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil {
+				out = append(out, a.Unmap())
+			}
+		}
+	}
+	return out
 }

@@ -48,7 +48,9 @@ type Server struct {
 	peers activity.Peers
 	// previewDeny are the ports a preview must not reach.
 	previewDeny []uint16
-	log         *slog.Logger
+	// resolvConf names the container's name servers (previewTarget).
+	resolvConf string
+	log        *slog.Logger
 }
 
 // New returns the API over its parts; starter may be nil.
@@ -56,7 +58,7 @@ func New(l Limits, fs *files.FS, sm *session.Manager, act *activity.Tracker, sta
 	return &Server{
 		limits: l, files: fs, sessions: sm, activity: act, starter: starter,
 		execs: make(chan struct{}, l.MaxExecs), agents: agent.Default,
-		watches: make(chan struct{}, maxWatches), log: log,
+		watches: make(chan struct{}, maxWatches), resolvConf: "/etc/resolv.conf", log: log,
 	}
 }
 
