@@ -122,25 +122,55 @@ func (o *Orchestrator) consumeReports(ctx context.Context) {
 	}
 }
 
-// sweep fails workspaces past their deadline and retries failed publishes.
+// outboxWatch is how long the sweeper keeps looking at a workspace whose
+// event it could not publish. A write whose answer was lost in a NATS
+// failover may land after the sweeper's first read, and a read may come
+// from a replica that is behind: one look that finds the stream current
+// proves nothing. (JetStream's duplicate window, in which a repeated
+// publish is dropped, is as long.)
+const outboxWatch = 2 * time.Minute
+
+// sweep fails workspaces past their deadline and retries failed publishes:
+// for outboxWatch after a failure it publishes the record's last event
+// whenever the stream does not hold it.
 func (o *Orchestrator) sweep(ctx context.Context) {
 	t := time.NewTicker(o.cfg.SweepInterval)
 	defer t.Stop()
-	pending := map[string]struct{}{}
+	pending := map[string]time.Time{} // workspace id → when its publish failed
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case id := <-o.unpublished:
-			pending[id] = struct{}{}
+			pending[id] = o.now()
 		case <-t.C:
 			o.expireDeadlines(ctx)
-			for id := range pending {
-				rec, err := o.store.Get(ctx, id)
-				if errors.Is(err, store.ErrNotFound) || (err == nil && o.send(ctx, rec) == nil) {
-					delete(pending, id)
-				}
+			if len(pending) > 0 {
+				o.republish(ctx, pending)
 			}
+		}
+	}
+}
+
+// republish publishes the last event of each pending workspace that the
+// stream does not hold, and forgets those watched for outboxWatch.
+func (o *Orchestrator) republish(ctx context.Context, pending map[string]time.Time) {
+	st, err := o.js.Stream(ctx, bus.StreamName)
+	if err != nil {
+		o.log.Warn("outbox check failed, will retry", "err", err)
+		return
+	}
+	for id, failed := range pending {
+		rec, err := o.store.Get(ctx, id)
+		if err == nil && !o.published(ctx, st, rec) {
+			if err := o.send(ctx, rec); err != nil {
+				o.log.Warn("event publish failed, will retry", "workspace_id", id, "err", err)
+				continue
+			}
+			o.log.Info("republished event", "workspace_id", id, "sequence", rec.EventSequence)
+		}
+		if (err == nil || errors.Is(err, store.ErrNotFound)) && o.now().Sub(failed) > outboxWatch {
+			delete(pending, id)
 		}
 	}
 }
