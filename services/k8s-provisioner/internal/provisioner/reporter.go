@@ -82,12 +82,16 @@ func (r *Reporter) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	status, fw := statusReport(ws), firewallReport(ws)
+	if status == nil && fw == nil {
+		return ctrl.Result{}, nil // nothing to say yet: no span, no read
+	}
 	ctx, span := r.startReport(ctx, ws)
 	defer func() { telemetry.End(span, err) }()
-	if err := r.publishStatus(ctx, statusReport(ws), ws.ResourceVersion); err != nil {
+	if err := r.publishStatus(ctx, status, ws.ResourceVersion); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.publishFirewall(ctx, firewallReport(ws), ws.ResourceVersion)
+	return ctrl.Result{}, r.publishFirewall(ctx, fw, ws.ResourceVersion)
 }
 
 // ReportIfGone reports w deleted when its Workspace resource is gone. The

@@ -85,6 +85,15 @@ func TestCreateTraceReachesTheApiserver(t *testing.T) {
 	spans = inCreate()
 	running := find(spans, "publish aileron.workspace.kubernetes.state_changed")
 	require.Equal(t, "consume aileron.status.provisioner", byID(spans, running.Parent().SpanID()).Name(), "the state change follows the report")
+	// A report span is a report: a pass of the reporter with nothing to
+	// publish yet makes none.
+	for _, s := range spans {
+		if s.Name() == provisioner.ReportSpan {
+			require.True(t, slices.ContainsFunc(spans, func(c sdktrace.ReadOnlySpan) bool {
+				return c.Parent().SpanID() == s.SpanContext().SpanID() && strings.HasPrefix(c.Name(), "publish ")
+			}), "a %s span with no publish", provisioner.ReportSpan)
+		}
+	}
 
 	// A resync re-applies the generation without a trace of its own: the
 	// provisioner keeps the annotation it owns.
