@@ -448,8 +448,6 @@ func TestDevRuntimeIsReal(t *testing.T) {
 	})
 }
 
-// headlessChromium starts Debian's Chromium (AILERON_CHROMIUM overrides the
-// path) for one test.
 // serviceTab matches the tab the console opens for a service of the
 // workspace once it has left about:blank for the service's origin:
 // attaching earlier races with that navigation ("Inspected target
@@ -460,6 +458,8 @@ func serviceTab(service, id string) func(*target.Info) bool {
 	}
 }
 
+// headlessChromium starts Debian's Chromium (AILERON_CHROMIUM overrides the
+// path) for one test.
 func headlessChromium(t *testing.T) context.Context {
 	t.Helper()
 	path := os.Getenv("AILERON_CHROMIUM")
