@@ -56,10 +56,14 @@ check-generated: generate ## fail when committed generated code drifts
 breaking: tools ## buf breaking against the previous commit
 	@if git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then buf breaking --against '.git#ref=HEAD~1'; else echo "no previous buf module: skip"; fi
 
+# One package at a time (-p 1): the packages share one Docker Engine and one
+# network stack, and Docker creating or removing a network makes headless
+# Chromium abort the loads in flight (net::ERR_NETWORK_CHANGED, even on
+# loopback), so a console test beside the provisioner's failed now and then.
 test-go: ## go test every module (needs Docker, the test kube-apiserver and helm)
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(bash hack/k8s-test-env.sh)}" \
 	HELM="$${HELM:-$$(bash deploy/hack/helm.sh)}" \
-	go test -count=1 -timeout 30m $(PKGS)
+	go test -p 1 -count=1 -timeout 30m $(PKGS)
 
 test: setup lint check-generated breaking images service-images test-go ## set up, then every check CI runs
 
