@@ -14,8 +14,13 @@ import (
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	dockerprov "aileron.dev/services/docker-provisioner/provisioner"
 )
 
 // serviceDoor reaches one service of a workspace through the front door of
@@ -25,11 +30,44 @@ type serviceDoor struct {
 	t    testing.TB
 	base string // the REST URL of aileron dev
 	host string // <service>--<id>.localhost:<port>
+	id   string // the workspace's
 }
 
 func newServiceDoor(t testing.TB, base, service, id string) serviceDoor {
 	port := base[strings.LastIndex(base, ":")+1:]
-	return serviceDoor{t: t, base: base, host: service + "--" + id + ".localhost:" + port}
+	return serviceDoor{t: t, base: base, host: service + "--" + id + ".localhost:" + port, id: id}
+}
+
+// logContainers logs the state and the last log lines of every container
+// of the workspace: a stream cut between the front door, the gateway's
+// ingress and the daemon shows there which hop went away.
+func (d serviceDoor) logContainers() {
+	docker, err := dockerprov.NewDockerClient()
+	if err != nil {
+		d.t.Logf("containers: %v", err)
+		return
+	}
+	defer docker.Close()
+	ctx := context.Background()
+	cs, err := docker.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", dockerprov.LabelWorkspaceID+"="+d.id))})
+	if err != nil {
+		d.t.Logf("containers: %v", err)
+		return
+	}
+	for _, c := range cs {
+		info, err := docker.ContainerInspect(ctx, c.ID)
+		if err != nil {
+			d.t.Logf("container %v: %v", c.Names, err)
+			continue
+		}
+		var tail strings.Builder
+		if logs, err := docker.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "20"}); err == nil {
+			_, _ = stdcopy.StdCopy(&tail, &tail, logs)
+			logs.Close()
+		}
+		d.t.Logf("container %s: %s, restarts %d, started %s; its last lines:\n%s", info.Name, info.State.Status, info.RestartCount, info.State.StartedAt, tail.String())
+	}
 }
 
 func (d serviceDoor) do(method, path, contentType string, body io.Reader) *http.Response {
@@ -79,6 +117,7 @@ func (d serviceDoor) execStream(req map[string]any) (*http.Response, func() (dae
 		if !sc.Scan() {
 			if err := sc.Err(); err != nil {
 				d.t.Logf("exec %v: the stream ended: %v", req, err)
+				d.logContainers()
 			}
 			return daemonEvent{}, false
 		}
